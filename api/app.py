@@ -1,0 +1,86 @@
+"""The Litestar application factory and its lifespan (everything built once, at start-up)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+
+from api.auth import KeyAuthenticator
+from api.controllers.health import CONTRACT, contract, health
+from api.controllers.sessions import SessionController
+from api.errors import api_error_handler, http_error_handler, internal_error_handler
+from bridge.factory import build_bridge
+from core.errors import ApiError
+from core.settings import Settings
+from jobs.models import build_llm
+from jobs.runtime import JobDeps
+from services.sessions import SessionService
+from store.db import Database
+from store.migrate import upgrade
+
+log = logging.getLogger("campaign_chat.api")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool | None = None) -> Litestar:
+    """Build the app. ``migrate`` defaults to True on SQLite (the embedded default migrates itself)."""
+    settings = settings or Settings.from_env()
+    run_migrations = settings.is_sqlite if migrate is None else migrate
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        if run_migrations:
+            await upgrade(db)
+        llm = build_llm(settings)
+        deps = JobDeps(db=db, settings=settings, llm=llm)
+        bridge = build_bridge(settings, deps)
+        await bridge.start()
+        service = SessionService(db, bridge, settings)
+        app.state.update(
+            settings=settings,
+            db=db,
+            bridge=bridge,
+            sessions=service,
+            authenticator=KeyAuthenticator(db),
+            contract_bytes=CONTRACT.read_bytes(),
+        )
+        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name, llm.name, db.dialect)
+        reaper = asyncio.create_task(_reap_forever(service, settings), name="lease-reaper")
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            await asyncio.gather(reaper, return_exceptions=True)
+            await bridge.close()
+            await db.dispose()
+
+    return Litestar(
+        route_handlers=[health, contract, SessionController],
+        lifespan=[lifespan],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=None,
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+
+
+async def _reap_forever(service: SessionService, settings: Settings) -> None:
+    interval = max(1.0, min(30.0, settings.claim_lease_seconds / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            reaped = await service.reap_expired()
+            if reaped:
+                log.warning("lease reaper freed %d expired claims", reaped)
+        except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+            log.exception("lease reaper failed")

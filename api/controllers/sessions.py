@@ -1,0 +1,105 @@
+"""``/api/campaigns/ai-chat-sessions``: parse, call one service method, return the contract's shape."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import Provide
+
+from api.errors import decode_error
+from core.errors import BadRequest, UnsupportedMediaType
+from core.payloads import UUID_RE, CreateSessionInput, ExamplesInput, PatchSessionInput, TurnInput
+from services.sessions import SessionService
+
+T = TypeVar("T")
+_uuid = re.compile(UUID_RE)
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {
+    t: msgspec.json.Decoder(t) for t in (CreateSessionInput, PatchSessionInput, TurnInput, ExamplesInput)
+}
+
+
+def _check_uuid(value: str | None, name: str, where: str) -> str:
+    if value is None or value == "":
+        raise BadRequest(f"Missing required {where} parameter `{name}`", field=name)
+    if not _uuid.match(value):
+        raise BadRequest(f"Invalid value for `{name}`: expected a UUID", field=name)
+    return value
+
+
+async def _body(request: Request[Any, Any, Any], kind: type[T]) -> T:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Send the body as application/json, not {media_type}")
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("Request body is empty: send a JSON object", code="invalid_json")
+    try:
+        return _decoders[kind].decode(raw)
+    except msgspec.DecodeError as exc:
+        raise decode_error(exc) from None
+
+
+async def _user(request: Request[Any, Any, Any]) -> str:
+    return await request.app.state.authenticator.user_for(request.headers.get("authorization"))
+
+
+def _service(request: Request[Any, Any, Any]) -> SessionService:
+    return request.app.state.sessions
+
+
+class SessionController(Controller):
+    path = "/api/campaigns/ai-chat-sessions"
+    dependencies = {"user_id": Provide(_user), "service": Provide(_service, sync_to_thread=False)}
+
+    @post("/", status_code=201)
+    async def create(self, request: Request[Any, Any, Any], user_id: str, service: SessionService) -> dict[str, Any]:
+        body = await _body(request, CreateSessionInput)
+        return {"session": await service.create(user_id, body)}
+
+    @get("/")
+    async def list_sessions(
+        self, user_id: str, service: SessionService, campaign_id: str | None = None
+    ) -> dict[str, Any]:
+        return {"sessions": await service.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"))}
+
+    @get("/{session_id:str}")
+    async def fetch(self, session_id: str, user_id: str, service: SessionService) -> dict[str, Any]:
+        return {"session": await service.get(user_id, _check_uuid(session_id, "id", "path"))}
+
+    @patch("/{session_id:str}")
+    async def update(
+        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
+    ) -> dict[str, Any]:
+        sid = _check_uuid(session_id, "id", "path")
+        body = await _body(request, PatchSessionInput)
+        return {"session": await service.patch(user_id, sid, body)}
+
+    @delete("/{session_id:str}", status_code=200)
+    async def remove(self, session_id: str, user_id: str, service: SessionService) -> dict[str, Any]:
+        await service.delete(user_id, _check_uuid(session_id, "id", "path"))
+        return {"success": True}
+
+    @post("/{session_id:str}/turn", status_code=202)
+    async def turn(
+        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
+    ) -> Response[Any]:
+        sid = _check_uuid(session_id, "id", "path")
+        body = await _body(request, TurnInput)
+        dispatched = await service.start_turn(user_id, sid, body)
+        return _accepted(dispatched.run_id, dispatched.public_access_token)
+
+    @post("/{session_id:str}/generate-examples", status_code=202)
+    async def generate_examples(
+        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
+    ) -> Response[Any]:
+        sid = _check_uuid(session_id, "id", "path")
+        body = await _body(request, ExamplesInput)
+        dispatched = await service.start_examples(user_id, sid, body)
+        return _accepted(dispatched.run_id, dispatched.public_access_token)
+
+
+def _accepted(run_id: str, token: str) -> Response[Any]:
+    return Response({"runId": run_id, "publicAccessToken": token}, status_code=202)

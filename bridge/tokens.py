@@ -1,0 +1,105 @@
+"""Run-scoped public access tokens, minted and verified exactly as Trigger.dev does.
+
+HS256, protected header exactly ``{"alg":"HS256"}``, claims ``sub`` (environment id), ``pub: true``,
+``scopes``, ``iss``, ``aud``, ``iat``, ``exp``. Under the Trigger.dev backend the key is the secret
+API key (what the SDK signs with); locally it is the service's own secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+ISSUER = "https://id.trigger.dev"
+AUDIENCE = "https://api.trigger.dev"
+_HEADER = b'{"alg":"HS256"}'
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def run_scopes(run_id: str) -> list[str]:
+    return [f"read:runs:{run_id}"]
+
+
+def mint(
+    secret: str,
+    *,
+    sub: str,
+    scopes: list[str],
+    ttl_seconds: int,
+    now: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Sign a public token. Claim order matches the SDK's (``{...claims, scopes}`` then iss/aud/exp/iat)."""
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {"sub": sub, "pub": True, **(extra or {}), "scopes": scopes}
+    claims.update(iss=ISSUER, aud=AUDIENCE, exp=issued + ttl_seconds, iat=issued)
+    signing_input = _b64(_HEADER) + "." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64(signature)
+
+
+class TokenError(Exception):
+    """The token cannot be trusted (bad format, signature, issuer, audience, expired, not public)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublicClaims:
+    sub: str
+    scopes: tuple[str, ...]
+    exp: int
+    raw: dict[str, Any]
+
+    def allows(self, action: str, resources: dict[str, list[str]]) -> bool:
+        """Trigger.dev's rule: any scope granting ``action`` on one of ``resources`` (type -> ids)."""
+        for scope in self.scopes:
+            if scope == "admin":
+                return True
+            parts = scope.split(":", 2)
+            if len(parts) < 2 or parts[0] not in (action, "*"):
+                continue
+            kind, ident = parts[1], parts[2] if len(parts) == 3 else None
+            if kind == "all":
+                return True
+            if kind in resources and (ident is None or ident in resources[kind]):
+                return True
+        return False
+
+
+def verify(token: str, secret: str, *, leeway: int = 0, now: int | None = None) -> PublicClaims:
+    """Check signature, header, ``pub``, ``iss``, ``aud`` and ``exp``; raise :class:`TokenError` otherwise."""
+    try:
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        header = json.loads(_unb64(header_b64))
+        signature = _unb64(signature_b64)
+        claims = json.loads(_unb64(payload_b64))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TokenError("malformed token") from exc
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise TokenError("unsupported token algorithm")
+    expected = hmac.new(secret.encode(), f"{header_b64}.{payload_b64}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        raise TokenError("bad token signature")
+    if not isinstance(claims, dict) or claims.get("pub") is not True:
+        raise TokenError("not a public access token")
+    if claims.get("iss") != ISSUER or claims.get("aud") != AUDIENCE:
+        raise TokenError("token issuer or audience mismatch")
+    exp = claims.get("exp")
+    current = int(time.time()) if now is None else now
+    if not isinstance(exp, int) or exp + leeway <= current:
+        raise TokenError("token expired")
+    scopes = claims.get("scopes") or []
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise TokenError("bad token scopes")
+    return PublicClaims(sub=str(claims.get("sub", "")), scopes=tuple(scopes), exp=exp, raw=claims)

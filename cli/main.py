@@ -1,0 +1,153 @@
+"""``campaign-chat``: serve the API, migrate, manage API keys (and more as subcommands register)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from core.errors import ConfigError
+from core.ids import utcnow
+from core.settings import Settings
+from store import keys
+from store.db import Database
+from store.migrate import upgrade
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Any]) -> Any:
+    db = Database(settings.database_url)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    revision = asyncio.run(_with_db(settings, upgrade))
+    print(f"database at revision {revision}")
+    return 0
+
+
+def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> keys.NewKey:
+        if settings.is_sqlite:
+            await upgrade(db)
+        async with db.write() as conn:
+            return await keys.create(conn, user_id=args.user_id, label=args.label, now=utcnow())
+
+    created = asyncio.run(_with_db(settings, work))
+    print(f"key id:  {created.id}", file=sys.stderr)
+    print(f"user id: {created.user_id}", file=sys.stderr)
+    print(created.key)
+    return 0
+
+
+def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> bool:
+        async with db.write() as conn:
+            return await keys.revoke(conn, key_or_id=args.key, now=utcnow())
+
+    if asyncio.run(_with_db(settings, work)):
+        print("revoked (instances that cached it stop accepting it within a few seconds)")
+        return 0
+    print("no such live key", file=sys.stderr)
+    return 1
+
+
+def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> list[Any]:
+        async with db.read() as conn:
+            return await keys.list_keys(conn, user_id=args.user_id)
+
+    for row in asyncio.run(_with_db(settings, work)):
+        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "live"
+        print(f"{row['id']}  user={row['user_id']}  created={row['created_at']:%Y-%m-%d %H:%M}  {state}  {row['label'] or ''}")
+    return 0
+
+
+def _uuid(value: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UUID") from None
+
+
+# Other modules add subcommands here (worker, runs, sessions): name -> (configure parser, handler).
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="campaign-chat", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (migrates the embedded SQLite database itself)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations to DATABASE_URL (idempotent)")
+    migrate.set_defaults(handler=_migrate)
+
+    keys_cmd = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys_cmd.add_parser("create", help="create a key; prints the key alone on the last line")
+    create.add_argument("--user-id", type=_uuid, default=None, help="owner (a new user id when omitted)")
+    create.add_argument("--label", default=None)
+    create.set_defaults(handler=_keys_create)
+    revoke = keys_cmd.add_parser("revoke", help="revoke a key by its id (key_…) or by the key itself")
+    revoke.add_argument("key")
+    revoke.set_defaults(handler=_keys_revoke)
+    listing = keys_cmd.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--user-id", default=None)
+    listing.set_defaults(handler=_keys_list)
+
+    for add in EXTRA_COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_optional_commands()
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(settings, args) or 0)
+    except ConfigError as exc:
+        print(f"campaign-chat: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _register_optional_commands() -> None:
+    """Import the modules that contribute subcommands (each appends to EXTRA_COMMANDS once)."""
+    import importlib
+
+    for module in ("cli.worker", "cli.runs"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

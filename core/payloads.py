@@ -1,0 +1,168 @@
+"""Typed payloads shared by the API, the bridge and the jobs.
+
+Request bodies are decoded straight into these strict msgspec structs; the constraints here mirror
+``contracts/openapi.yaml`` (a test holds the two together). A task payload is what every launcher
+(inline, ARQ, Trigger.dev) hands to the one job entry point, so a turn cannot depend on where it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+UUID_PATTERN = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+    r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
+)
+VAR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+def python_pattern(ecma: str) -> str:
+    """The contract's ECMA regexes end with ``$``; in Python that also matches before a final newline."""
+    return ecma[:-1] + r"\Z" if ecma.endswith("$") else ecma
+
+
+UUID_RE = python_pattern(UUID_PATTERN)
+MAX_SAFE_INT = 9_007_199_254_740_991
+
+MAX_MESSAGE_CHARS = 8_000
+MAX_VAR_NAMES = 100
+MAX_SAMPLE_LEADS = 25
+MAX_EXAMPLE_LEADS = 50
+MAX_PRIOR_NODES = 50
+MAX_CUSTOM_FIELDS = 50
+
+Uuid = Annotated[str, msgspec.Meta(pattern=UUID_RE)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+ShortText = Annotated[str, msgspec.Meta(max_length=1_000)]
+VarName = Annotated[str, msgspec.Meta(pattern=python_pattern(VAR_NAME_PATTERN))]
+Message = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+FreeObject = dict[str, Any]
+
+TaskName = Literal["framework-chat-turn", "generate-email-examples"]
+TaskStatus = Literal["chat_processing", "generating_examples"]
+TASK_STATUS_FOR: dict[str, str] = {
+    "framework-chat-turn": "chat_processing",
+    "generate-email-examples": "generating_examples",
+}
+
+
+class Lead(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A campaign lead. Extra keys (a full prospect row, say) are accepted and ignored on purpose."""
+
+    id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    lead_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    full_name: ShortText | None = None
+    email: ShortText | None = None
+    company: ShortText | None = None
+    position: ShortText | None = None
+    headline: ShortText | None = None
+    linkedin_url: ShortText | None = None
+    custom_fields: Annotated[FreeObject, msgspec.Meta(max_length=MAX_CUSTOM_FIELDS)] | None = None
+
+    @property
+    def identity(self) -> str | None:
+        return self.lead_id or self.id
+
+
+class SequenceContext(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    position: NonNegInt | None = None
+    total_nodes: NonNegInt | None = None
+    prior_nodes: Annotated[list[FreeObject], msgspec.Meta(max_length=MAX_PRIOR_NODES)] | None = None
+
+
+class TurnInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Body of ``POST …/{id}/turn``."""
+
+    message: Message
+    availableVarNames: Annotated[list[VarName], msgspec.Meta(max_length=MAX_VAR_NAMES)] | None = None
+    sampleLeads: Annotated[list[Lead], msgspec.Meta(max_length=MAX_SAMPLE_LEADS)] | None = None
+    sequenceContext: SequenceContext | None = None
+
+
+class ExamplesInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Body of ``POST …/{id}/generate-examples``."""
+
+    leads: Annotated[list[Lead], msgspec.Meta(min_length=1, max_length=MAX_EXAMPLE_LEADS)]
+    sequenceContext: SequenceContext | None = None
+    isFirstBatch: bool = False
+
+
+class CreateSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    campaign_id: Uuid
+    node_id: Uuid
+    title: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class ChatMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    role: Literal["user", "assistant"]
+    content: Annotated[str, msgspec.Meta(max_length=100_000)]
+
+
+_UNSET: Any = msgspec.UNSET
+
+
+class PatchSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of PATCH: only keys present are written (``UNSET`` marks an absent key)."""
+
+    messages: Annotated[list[ChatMessage], msgspec.Meta(max_length=2_000)] | None | msgspec.UnsetType = _UNSET
+    title: Annotated[str, msgspec.Meta(max_length=200)] | None | msgspec.UnsetType = _UNSET
+    draft_subject: Annotated[str, msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    draft_body: Annotated[str, msgspec.Meta(max_length=50_000)] | None | msgspec.UnsetType = _UNSET
+    skeleton: FreeObject | None | msgspec.UnsetType = _UNSET
+    skeleton_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    draft_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    framework_version: Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)] | None | msgspec.UnsetType = _UNSET
+    generated_examples: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    task_status: TaskStatus | None | msgspec.UnsetType = _UNSET
+
+    def present(self) -> dict[str, Any]:
+        """The fields the client sent, as plain JSON-ready values."""
+        out: dict[str, Any] = {}
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value is not msgspec.UNSET:
+                out[name] = msgspec.to_builtins(value)
+        return out
+
+
+class ChatTurnPayload(msgspec.Struct, frozen=True, tag="framework-chat-turn", tag_field="task"):
+    """What a launcher hands the job for one chat turn."""
+
+    run_id: str
+    session_id: str
+    user_id: str
+    input: TurnInput
+    trace: dict[str, str] | None = None
+
+
+class ExamplesPayload(msgspec.Struct, frozen=True, tag="generate-email-examples", tag_field="task"):
+    """What a launcher hands the job for one example-generation run."""
+
+    run_id: str
+    session_id: str
+    user_id: str
+    input: ExamplesInput
+    trace: dict[str, str] | None = None
+
+
+TaskPayload = ChatTurnPayload | ExamplesPayload
+
+_payload_decoder = msgspec.json.Decoder(TaskPayload)
+_payload_convert_type: Any = TaskPayload
+
+
+def decode_payload(data: bytes | str) -> TaskPayload:
+    return _payload_decoder.decode(data)
+
+
+def payload_from_builtins(obj: Any) -> TaskPayload:
+    """Rebuild a payload from plain JSON values (what ARQ and Trigger.dev hand back)."""
+    return msgspec.convert(obj, _payload_convert_type)
+
+
+def task_name(payload: TaskPayload) -> str:
+    return type(payload).__struct_config__.tag  # type: ignore[return-value]

@@ -1,0 +1,72 @@
+"""``generate-email-examples``: one sample email per lead, written from the current skeleton."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from core.errors import JobError
+from core.events import ExampleEvent, Reporter, UsageEvent
+from core.payloads import ExamplesPayload, Lead
+from jobs import runtime
+from jobs.llm import ExampleContext, Usage, allowed_variables
+from jobs.runtime import JobDeps, Started
+
+
+def lead_identity(lead: Lead) -> dict[str, Any]:
+    """What downstream matching needs: a lead id (given, or stable from the name) and the name fields."""
+    full = lead.full_name or " ".join(p for p in (lead.first_name, lead.last_name) if p) or None
+    ident = lead.identity
+    if ident is None:
+        basis = "|".join(str(v or "") for v in (lead.first_name, lead.last_name, lead.email, lead.company))
+        ident = "lead_" + hashlib.sha256(basis.encode()).hexdigest()[:16]
+    return {"lead_id": ident, "first_name": lead.first_name, "last_name": lead.last_name, "full_name": full}
+
+
+async def run(deps: JobDeps, payload: ExamplesPayload, reporter: Reporter) -> None:
+    started = await runtime.begin(deps, run_id=payload.run_id, session_id=payload.session_id,
+                                  task="generate-email-examples", user_message=None)
+    await runtime.run_guarded(deps, started, reporter, lambda: _examples(deps, started, payload, reporter))
+
+
+async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, reporter: Reporter) -> None:
+    session = started.session
+    if session["skeleton"] is None:
+        raise JobError("Session has no framework yet. Chat first to create one.", code="no_framework")
+    body = payload.input
+    leads = list(body.leads)
+    allowed = allowed_variables(None, leads)
+    gate = asyncio.Semaphore(deps.settings.example_concurrency)
+    await runtime.phase(reporter, "writing")
+
+    async def one(lead: Lead) -> tuple[dict[str, Any], Usage]:
+        identity = lead_identity(lead)
+        ctx = ExampleContext(lead=lead, skeleton=session["skeleton"], draft_subject=session["draft_subject"],
+                             draft_body=session["draft_body"], allowed_vars=allowed,
+                             sequence_context=body.sequenceContext)
+        async with gate:
+            try:
+                result = await deps.llm.write_example(ctx, reporter)
+            except JobError as exc:
+                example = {**identity, "status": "failed", "error": {"code": exc.code, "message": exc.message}}
+                await reporter.emit(ExampleEvent(example=example))
+                return example, Usage()
+        example = {**identity, "status": "ok", "subject": result.subject, "body": result.body}
+        await reporter.emit(ExampleEvent(example=example))
+        return example, result.usage
+
+    results = await asyncio.gather(*(one(lead) for lead in leads))
+    examples = [example for example, _ in results]
+    usage = sum((u for _, u in results), Usage())
+    if not any(e["status"] == "ok" for e in examples):
+        raise JobError("no example could be written for any lead", code="examples_failed")
+    existing = [] if body.isFirstBatch else list(session["generated_examples"] or [])
+    await runtime.phase(reporter, "saving")
+    await reporter.emit(UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                                   requests=usage.requests, cost_usd=usage.cost_usd))
+    summary = {"examples": sum(e["status"] == "ok" for e in examples), "failed": sum(e["status"] != "ok" for e in examples),
+               "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                         "requests": usage.requests, "cost_usd": usage.cost_usd}}
+    await runtime.succeed(deps, started, reporter, values={"generated_examples": existing + examples},
+                          output=summary, usage=usage)

@@ -1,0 +1,172 @@
+"""Session operations: the business rules behind every endpoint, one method each.
+
+Controllers call exactly one method here. Each method owns its transaction; the dispatch methods
+own the claim protocol: claim (one conditional write) and record the run in one transaction,
+hand over to the bridge, and on a failed hand-over release the claim before reporting 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from bridge.base import Bridge, Dispatched
+from core.errors import BadRequest, DispatchError, DispatchFailed, NotFound, SessionBusy
+from core.ids import new_run_id, utcnow
+from core.payloads import (
+    TASK_STATUS_FOR,
+    ChatTurnPayload,
+    CreateSessionInput,
+    ExamplesInput,
+    ExamplesPayload,
+    PatchSessionInput,
+    TaskPayload,
+    TurnInput,
+)
+from core.settings import Settings
+from jobs.runtime import last_run, task_error
+from store import runs, sessions
+from store.db import Database
+
+log = logging.getLogger("campaign_chat.sessions")
+
+NO_FRAMEWORK = "Session has no framework yet. Chat first to create one."
+
+
+class SessionService:
+    def __init__(self, db: Database, bridge: Bridge, settings: Settings) -> None:
+        self.db = db
+        self.bridge = bridge
+        self.settings = settings
+        self._lease = timedelta(seconds=settings.claim_lease_seconds)
+
+    async def create(self, user_id: str, body: CreateSessionInput) -> dict[str, Any]:
+        async with self.db.write() as conn:
+            return await sessions.create(conn, user_id=user_id, campaign_id=body.campaign_id, node_id=body.node_id,
+                                         title=body.title, now=utcnow())
+
+    async def list(self, user_id: str, campaign_id: str) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            return await sessions.list_for_campaign(conn, user_id=user_id, campaign_id=campaign_id)
+
+    async def get(self, user_id: str, session_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = await sessions.get(conn, user_id=user_id, session_id=session_id)
+        if row is None:
+            raise NotFound("Session not found")
+        return row
+
+    async def patch(self, user_id: str, session_id: str, body: PatchSessionInput) -> dict[str, Any]:
+        """Write only the keys present. Not blocked by a running task (documented: may race)."""
+        values = body.present()
+        now = utcnow()
+        if "task_status" in values:
+            # Setting the flag by hand gets a lease like any claim; clearing it frees the session and makes
+            # a running task's later writes miss (they are conditional on holding the claim).
+            if values["task_status"] is None:
+                values.update(sessions.released(now))
+            else:
+                values.update(claim_run_id=None, run_id=None, lease_expires_at=now + self._lease)
+        async with self.db.write() as conn:
+            if "skeleton" in values and "generated_examples" not in values:
+                current = await sessions.get(conn, user_id=user_id, session_id=session_id)
+                if current is None:
+                    raise NotFound("Session not found")
+                if current["skeleton"] != values["skeleton"]:
+                    values["generated_examples"] = None  # examples were written from the old skeleton
+            row = await sessions.update_fields(conn, user_id=user_id, session_id=session_id,
+                                               values={**values, "updated_at": now})
+        if row is None:
+            raise NotFound("Session not found")
+        return row
+
+    async def delete(self, user_id: str, session_id: str) -> None:
+        async with self.db.write() as conn:
+            if not await sessions.delete(conn, user_id=user_id, session_id=session_id):
+                raise NotFound("Session not found")
+
+    async def start_turn(self, user_id: str, session_id: str, body: TurnInput) -> Dispatched:
+        run_id = new_run_id()
+        payload = ChatTurnPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
+        return await self._dispatch(payload, require_skeleton=False)
+
+    async def start_examples(self, user_id: str, session_id: str, body: ExamplesInput) -> Dispatched:
+        run_id = new_run_id()
+        payload = ExamplesPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
+        return await self._dispatch(payload, require_skeleton=True)
+
+    async def _dispatch(self, payload: TaskPayload, *, require_skeleton: bool) -> Dispatched:
+        task = type(payload).__struct_config__.tag
+        now = utcnow()
+        async with self.db.write() as conn:
+            won = await sessions.claim(
+                conn, session_id=payload.session_id, user_id=payload.user_id, task_status=TASK_STATUS_FOR[task],
+                run_id=payload.run_id, now=now, lease_until=now + self._lease, require_skeleton=require_skeleton,
+            )
+            if won:
+                await runs.insert(conn, run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
+                                  task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
+                                  tags=[f"session:{payload.session_id}"], now=now)
+            else:
+                raise await self._claim_refused(conn, payload, now)
+        try:
+            dispatched = await self.bridge.dispatch(payload)
+        except DispatchError as exc:
+            await self._release_after_failed_dispatch(payload, task, str(exc))
+            raise DispatchFailed("The task could not be dispatched; the session was released, retry now.",
+                                 reason=str(exc)) from exc
+        if dispatched.external_id:
+            async with self.db.write() as conn:
+                await runs.update(conn, payload.run_id, now=utcnow(), external_id=dispatched.external_id)
+                await sessions.set_public_run_id(conn, session_id=payload.session_id, claim_run_id=payload.run_id,
+                                                 public_id=dispatched.external_id)
+        return dispatched
+
+    async def _claim_refused(self, conn: Any, payload: TaskPayload, now: Any) -> Exception:
+        state = await sessions.claim_state(conn, session_id=payload.session_id, user_id=payload.user_id)
+        if state is None:
+            return NotFound("Session not found")
+        free = state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now)
+        if free and not state.has_skeleton:
+            return BadRequest(NO_FRAMEWORK, code="no_framework")
+        return SessionBusy(
+            f"Session is busy ({state.task_status}); wait for task_status to clear, then retry.",
+            task_status=state.task_status,
+            run_id=state.run_id,
+            headers={"Retry-After": "2"},
+        )
+
+    async def _release_after_failed_dispatch(self, payload: TaskPayload, task: str, reason: str) -> None:
+        now = utcnow()
+        async with self.db.write() as conn:
+            await sessions.release(conn, session_id=payload.session_id, claim_run_id=payload.run_id, now=now)
+            await runs.finish(conn, payload.run_id, status="SYSTEM_FAILURE", now=now,
+                              error=task_error("dispatch_failed", reason))
+        log.warning("dispatch failed for run %s: %s", payload.run_id, reason)
+
+    async def reap_expired(self) -> int:
+        """Free sessions whose lease ended (a crashed worker) and fail runs nobody will finish."""
+        now = utcnow()
+        reaped = 0
+        async with self.db.write() as conn:
+            for session_id, claim_run_id in await sessions.expired_claims(conn, now=now):
+                error = ("lease_expired", "the task stopped reporting before its lease ended (worker lost)")
+                if claim_run_id is not None:
+                    run = await runs.get(conn, claim_run_id)
+                    public = (run["external_id"] or run["id"]) if run else claim_run_id
+                    task = run["task"] if run else "unknown"
+                    await sessions.release(conn, session_id=session_id, claim_run_id=claim_run_id, now=now,
+                                           last_run=last_run(public, task, "failed", now, error))
+                    await runs.finish(conn, claim_run_id, status="CRASHED", now=now, error=task_error(*error))
+                else:
+                    await sessions.release_unowned(conn, session_id=session_id, now=now)
+                reaped += 1
+            horizon = now - self._lease - timedelta(seconds=5)
+            for run_id, _session_id in await runs.stale_active(conn, created_before=horizon):
+                await runs.finish(conn, run_id, status="CRASHED", now=now,
+                                  error=task_error("lease_expired", "the run outlived its claim's lease"))
+                reaped += 1
+        return reaped

@@ -1,0 +1,187 @@
+"""Session repository: every query on ``chat_sessions``, including the claim and its release.
+
+The claim rule lives here and nowhere else: a session is free when ``task_status`` is null or its
+lease has ended; claiming is ONE conditional UPDATE that sets status, holder and lease together.
+Job writes go through :func:`update_if_holding`, so a worker that lost its claim writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.tables import sessions as t
+
+PUBLIC_COLUMNS = (
+    "id",
+    "user_id",
+    "campaign_id",
+    "node_id",
+    "title",
+    "messages",
+    "draft_subject",
+    "draft_body",
+    "skeleton",
+    "skeleton_history",
+    "draft_history",
+    "framework_version",
+    "generated_examples",
+    "task_status",
+    "run_id",
+    "last_run",
+    "usage",
+    "created_at",
+    "updated_at",
+)
+_public = [t.c[name] for name in PUBLIC_COLUMNS]
+_owned = lambda session_id, user_id: sa.and_(t.c.id == session_id, t.c.user_id == user_id)  # noqa: E731
+
+
+def to_public(row: sa.Row[Any] | sa.RowMapping) -> dict[str, Any]:
+    mapping = row._mapping if isinstance(row, sa.Row) else row
+    return {name: mapping[name] for name in PUBLIC_COLUMNS}
+
+
+async def create(
+    conn: AsyncConnection, *, user_id: str, campaign_id: str, node_id: str, title: str | None, now: datetime
+) -> dict[str, Any]:
+    values = {
+        "id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "campaign_id": campaign_id,
+        "node_id": node_id,
+        "title": title,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(sa.insert(t).values(**values))
+    return {name: values.get(name) for name in PUBLIC_COLUMNS}
+
+
+async def list_for_campaign(conn: AsyncConnection, *, user_id: str, campaign_id: str) -> list[dict[str, Any]]:
+    stmt = (
+        sa.select(*_public)
+        .where(t.c.user_id == user_id, t.c.campaign_id == campaign_id)
+        .order_by(t.c.created_at, t.c.id)
+    )
+    return [to_public(row) for row in await conn.execute(stmt)]
+
+
+async def get(conn: AsyncConnection, *, user_id: str, session_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(sa.select(*_public).where(_owned(session_id, user_id)))).first()
+    return to_public(row) if row else None
+
+
+async def get_for_job(conn: AsyncConnection, *, session_id: str, claim_run_id: str) -> sa.RowMapping | None:
+    """The full row, only while ``claim_run_id`` still holds the claim."""
+    stmt = sa.select(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id)
+    row = (await conn.execute(stmt)).first()
+    return row._mapping if row else None
+
+
+async def update_fields(
+    conn: AsyncConnection, *, user_id: str, session_id: str, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    stmt = sa.update(t).where(_owned(session_id, user_id)).values(**values).returning(*_public)
+    row = (await conn.execute(stmt)).first()
+    return to_public(row) if row else None
+
+
+async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> bool:
+    result = await conn.execute(sa.delete(t).where(_owned(session_id, user_id)))
+    return result.rowcount == 1
+
+
+async def claim(
+    conn: AsyncConnection,
+    *,
+    session_id: str,
+    user_id: str,
+    task_status: str,
+    run_id: str,
+    now: datetime,
+    lease_until: datetime,
+    require_skeleton: bool,
+) -> bool:
+    """The one atomic conditional write that takes a session. True when this call holds it."""
+    free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= now)
+    conditions = [t.c.id == session_id, t.c.user_id == user_id, free]
+    if require_skeleton:
+        conditions.append(t.c.skeleton.is_not(None))
+    stmt = (
+        sa.update(t)
+        .where(*conditions)
+        .values(task_status=task_status, claim_run_id=run_id, run_id=run_id, lease_expires_at=lease_until, updated_at=now)
+    )
+    result = await conn.execute(stmt)
+    return result.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimState:
+    task_status: str | None
+    run_id: str | None
+    lease_expires_at: datetime | None
+    has_skeleton: bool
+
+
+async def claim_state(conn: AsyncConnection, *, session_id: str, user_id: str) -> ClaimState | None:
+    """Why a claim failed: the row's current holder (None when the session is not the caller's)."""
+    stmt = sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None)).where(
+        _owned(session_id, user_id)
+    )
+    row = (await conn.execute(stmt)).first()
+    return ClaimState(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+async def set_public_run_id(conn: AsyncConnection, *, session_id: str, claim_run_id: str, public_id: str) -> None:
+    await conn.execute(
+        sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(run_id=public_id)
+    )
+
+
+def released(now: datetime) -> dict[str, Any]:
+    """Column values that end a claim."""
+    return {"task_status": None, "claim_run_id": None, "run_id": None, "lease_expires_at": None, "updated_at": now}
+
+
+async def release(conn: AsyncConnection, *, session_id: str, claim_run_id: str, now: datetime, **values: Any) -> bool:
+    """Clear the claim, only if ``claim_run_id`` still holds it; ``values`` are written with it."""
+    return await update_if_holding(conn, session_id=session_id, claim_run_id=claim_run_id, values={**values, **released(now)})
+
+
+async def update_if_holding(
+    conn: AsyncConnection, *, session_id: str, claim_run_id: str, values: dict[str, Any]
+) -> bool:
+    stmt = sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(**values)
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def expired_claims(conn: AsyncConnection, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+    """(session_id, claim_run_id) of claims whose lease has ended."""
+    stmt = (
+        sa.select(t.c.id, t.c.claim_run_id)
+        .where(t.c.task_status.is_not(None), t.c.lease_expires_at <= now)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+
+
+async def count_busy(conn: AsyncConnection) -> int:
+    stmt = sa.select(sa.func.count()).select_from(t).where(t.c.task_status.is_not(None))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def release_unowned(conn: AsyncConnection, *, session_id: str, now: datetime) -> bool:
+    """End a hand-set busy flag (PATCH task_status) whose lease ran out; it has no run to fail."""
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == session_id, t.c.claim_run_id.is_(None), t.c.lease_expires_at <= now)
+        .values(**released(now))
+    )
+    return (await conn.execute(stmt)).rowcount == 1
