@@ -18,6 +18,7 @@ from api.errors import api_error_handler, http_error_handler, internal_error_han
 from bridge.factory import build_bridge
 from core.errors import ApiError
 from core.settings import Settings
+from jobs.llm import FrameworkLLM
 from jobs.models import build_llm
 from jobs.runtime import JobDeps
 from services.sessions import SessionService
@@ -27,8 +28,9 @@ from store.migrate import upgrade
 log = logging.getLogger("campaign_chat.api")
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool | None = None) -> Litestar:
-    """Build the app. ``migrate`` defaults to True on SQLite (the embedded default migrates itself)."""
+def create_app(settings: Settings | None = None, *, migrate: bool | None = None, llm: FrameworkLLM | None = None) -> Litestar:
+    """Build the app. ``migrate`` defaults to True on SQLite (the embedded default migrates itself);
+    ``llm`` replaces the model ``LLM_MODEL`` names (tests put a scripted model at that edge)."""
     settings = settings or Settings.from_env()
     run_migrations = settings.is_sqlite if migrate is None else migrate
 
@@ -37,8 +39,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None)
         db = Database(settings.database_url)
         if run_migrations:
             await upgrade(db)
-        llm = build_llm(settings)
-        deps = JobDeps(db=db, settings=settings, llm=llm)
+        model = llm or build_llm(settings)
+        deps = JobDeps(db=db, settings=settings, llm=model)
         bridge = build_bridge(settings, deps)
         await bridge.start()
         service = SessionService(db, bridge, settings)
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None)
             authenticator=KeyAuthenticator(db),
             contract_bytes=CONTRACT.read_bytes(),
         )
-        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name, llm.name, db.dialect)
+        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name, model.name, db.dialect)
         reaper = asyncio.create_task(_reap_forever(service, settings), name="lease-reaper")
         try:
             yield

@@ -9,7 +9,6 @@ for ``DELTA_FLUSH_SECONDS`` so a fast token stream costs a handful of writes, no
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -17,11 +16,11 @@ import msgspec
 from core.events import ChatStreamEvent, ReplyDeltaEvent
 from core.ids import utcnow
 from store import runs
+from jobs.wake import Wake
 from store.db import Database
 
 DELTA_FLUSH_SECONDS = 0.05
 STREAM_KEY = "chat"
-Wake = Callable[[str], Awaitable[None]]
 
 
 def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
