@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import Provide
+from litestar.params import FromPath, FromQuery
 
 from api.errors import decode_error
 from core.errors import BadRequest, UnsupportedMediaType
@@ -52,52 +52,51 @@ def _service(request: Request[Any, Any, Any]) -> SessionService:
 
 class SessionController(Controller):
     path = "/api/campaigns/ai-chat-sessions"
-    dependencies = {"user_id": Provide(_user), "service": Provide(_service, sync_to_thread=False)}
 
     @post("/", status_code=201)
-    async def create(self, request: Request[Any, Any, Any], user_id: str, service: SessionService) -> dict[str, Any]:
+    async def create(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        user_id = await _user(request)
         body = await _body(request, CreateSessionInput)
-        return {"session": await service.create(user_id, body)}
+        return {"session": await _service(request).create(user_id, body)}
 
     @get("/")
-    async def list_sessions(
-        self, user_id: str, service: SessionService, campaign_id: str | None = None
-    ) -> dict[str, Any]:
-        return {"sessions": await service.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"))}
+    async def list_sessions(self, request: Request[Any, Any, Any], campaign_id: FromQuery[str | None] = None) -> dict[str, Any]:
+        user_id = await _user(request)
+        campaign = _check_uuid(campaign_id, "campaign_id", "query")
+        return {"sessions": await _service(request).list(user_id, campaign)}
 
     @get("/{session_id:str}")
-    async def fetch(self, session_id: str, user_id: str, service: SessionService) -> dict[str, Any]:
-        return {"session": await service.get(user_id, _check_uuid(session_id, "id", "path"))}
+    async def fetch(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
+        user_id = await _user(request)
+        return {"session": await _service(request).get(user_id, _check_uuid(session_id, "id", "path"))}
 
     @patch("/{session_id:str}")
-    async def update(
-        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
-    ) -> dict[str, Any]:
+    async def update(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
+        user_id = await _user(request)
         sid = _check_uuid(session_id, "id", "path")
         body = await _body(request, PatchSessionInput)
-        return {"session": await service.patch(user_id, sid, body)}
+        return {"session": await _service(request).patch(user_id, sid, body)}
 
     @delete("/{session_id:str}", status_code=200)
-    async def remove(self, session_id: str, user_id: str, service: SessionService) -> dict[str, Any]:
-        await service.delete(user_id, _check_uuid(session_id, "id", "path"))
+    async def remove(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
+        user_id = await _user(request)
+        await _service(request).delete(user_id, _check_uuid(session_id, "id", "path"))
         return {"success": True}
 
     @post("/{session_id:str}/turn", status_code=202)
-    async def turn(
-        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
-    ) -> Response[Any]:
+    async def turn(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[Any]:
+        user_id = await _user(request)
         sid = _check_uuid(session_id, "id", "path")
         body = await _body(request, TurnInput)
-        dispatched = await service.start_turn(user_id, sid, body)
+        dispatched = await _service(request).start_turn(user_id, sid, body)
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
     @post("/{session_id:str}/generate-examples", status_code=202)
-    async def generate_examples(
-        self, request: Request[Any, Any, Any], session_id: str, user_id: str, service: SessionService
-    ) -> Response[Any]:
+    async def generate_examples(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[Any]:
+        user_id = await _user(request)
         sid = _check_uuid(session_id, "id", "path")
         body = await _body(request, ExamplesInput)
-        dispatched = await service.start_examples(user_id, sid, body)
+        dispatched = await _service(request).start_examples(user_id, sid, body)
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
 
