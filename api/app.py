@@ -8,8 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar
-from litestar.exceptions import HTTPException
+from litestar import Litestar, Request
+from litestar.exceptions import HTTPException, MethodNotAllowedException
 
 from api.auth import KeyAuthenticator
 from api.controllers.health import CONTRACT, contract, health
@@ -62,8 +62,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             await bridge.close()
             await db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, contract, SessionController],
+        before_request=_refuse_undocumented_options,
         lifespan=[lifespan],
         exception_handlers={
             ApiError: api_error_handler,
@@ -74,6 +75,24 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+    app.state.allowed_methods = _documented_methods(app)
+    return app
+
+
+def _documented_methods(app: Litestar) -> dict[str, str]:
+    """Path template -> the ``Allow`` value the contract documents (Litestar adds OPTIONS itself)."""
+    allowed = {}
+    for route in app.routes:
+        methods = sorted(set(getattr(route, "methods", ())) - {"OPTIONS", "HEAD"})
+        allowed[route.path_format] = ", ".join(methods)
+    return allowed
+
+
+async def _refuse_undocumented_options(request: Request[Any, Any, Any]) -> None:
+    # The sessions API is called server-to-server with a secret key; it documents no OPTIONS/CORS.
+    if request.method == "OPTIONS" and request.url.path.startswith("/api/campaigns/"):
+        allow = request.app.state.allowed_methods.get(request.scope.get("path_template", ""), "")
+        raise MethodNotAllowedException(headers={"Allow": allow})
 
 
 async def _reap_forever(service: SessionService, settings: Settings) -> None:

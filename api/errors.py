@@ -43,8 +43,11 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
         return _response(400, {"error": exc.detail, "code": "validation_error"})
     if isinstance(exc, NotFoundException):
         return _response(404, {"error": "No such route", "code": "not_found"})
-    # Keep the exception's headers: a 405 must carry Allow.
-    return _response(status, {"error": exc.detail, "code": _CODES.get(status, "http_error")}, dict(exc.headers or {}))
+    # Keep the exception's headers: a 405 must carry Allow (minus the OPTIONS Litestar adds by itself).
+    headers = dict(exc.headers or {})
+    if status == 405 and "Allow" in headers:
+        headers["Allow"] = ", ".join(m.strip() for m in headers["Allow"].split(",") if m.strip() not in ("OPTIONS", "HEAD"))
+    return _response(status, {"error": exc.detail, "code": _CODES.get(status, "http_error")}, headers)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -34,7 +34,17 @@ MAX_PRIOR_NODES = 50
 MAX_CUSTOM_FIELDS = 50
 
 Uuid = Annotated[str, msgspec.Meta(pattern=UUID_RE)]
-NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+# JSON Schema's `integer` also admits 3.0; accept an integral float and store it as an int.
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)] | Annotated[float, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+
+
+def _integral(struct: msgspec.Struct, *names: str) -> None:
+    for name in names:
+        value = getattr(struct, name)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"`{name}` must be an integer, got {value}")
+            msgspec.structs.force_setattr(struct, name, int(value))
 ShortText = Annotated[str, msgspec.Meta(max_length=1_000)]
 VarName = Annotated[str, msgspec.Meta(pattern=python_pattern(VAR_NAME_PATTERN))]
 Message = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MESSAGE_CHARS)]
@@ -72,6 +82,9 @@ class SequenceContext(msgspec.Struct, frozen=True, forbid_unknown_fields=True, o
     position: NonNegInt | None = None
     total_nodes: NonNegInt | None = None
     prior_nodes: Annotated[list[FreeObject], msgspec.Meta(max_length=MAX_PRIOR_NODES)] | None = None
+
+    def __post_init__(self) -> None:
+        _integral(self, "position", "total_nodes")
 
 
 class TurnInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -115,9 +128,18 @@ class PatchSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     skeleton: FreeObject | None | msgspec.UnsetType = _UNSET
     skeleton_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
     draft_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
-    framework_version: Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)] | None | msgspec.UnsetType = _UNSET
+    framework_version: (
+        Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
+        | Annotated[float, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
+        | None
+        | msgspec.UnsetType
+    ) = _UNSET
     generated_examples: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
     task_status: TaskStatus | None | msgspec.UnsetType = _UNSET
+
+    def __post_init__(self) -> None:
+        if self.framework_version is not msgspec.UNSET:
+            _integral(self, "framework_version")
 
     def present(self) -> dict[str, Any]:
         """The fields the client sent, as plain JSON-ready values."""
