@@ -37,9 +37,23 @@ async def _body(request: Request[Any, Any, Any], kind: type[T]) -> T:
     if not raw:
         raise BadRequest("Request body is empty: send a JSON object", code="invalid_json")
     try:
-        return _decoders[kind].decode(raw)
+        body = _decoders[kind].decode(raw)
     except msgspec.DecodeError as exc:
         raise decode_error(exc) from None
+    if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
+        # PostgreSQL text and JSONB cannot hold U+0000; refuse it on every engine alike.
+        raise BadRequest("Strings must not contain the NUL character (U+0000)", code="validation_error")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 async def _user(request: Request[Any, Any, Any]) -> str:
