@@ -21,6 +21,7 @@ from core.settings import Settings
 from jobs.llm import FrameworkLLM
 from jobs.models import build_llm
 from jobs.runtime import JobDeps
+from ops import http as ops_http
 from services.sessions import SessionService
 from store.db import Database
 from store.migrate import upgrade
@@ -62,8 +63,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             await bridge.close()
             await db.dispose()
 
-    return Litestar(
-        route_handlers=[health, contract, SessionController],
+    app = Litestar(
+        route_handlers=[health, contract, SessionController, *ops_http.routes(settings)],
         lifespan=[lifespan],
         exception_handlers={
             ApiError: api_error_handler,
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        logging_config=None,  # ops.logs configures logging once per process (structured)
     )
+    return ops_http.instrument(app, settings)
 
 
 async def _reap_forever(service: SessionService, settings: Settings) -> None:
