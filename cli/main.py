@@ -154,4 +154,7 @@ def _register_optional_commands() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m cli.main` runs this file as __main__; subcommand modules register on `cli.main`, so use that one.
+    from cli.main import main as registered_main
+
+    sys.exit(registered_main())
