@@ -132,6 +132,10 @@ class Api:
     user_id: str
     other_headers: dict[str, str]
 
+    def in_app(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run the coroutine function ``fn(*args)`` on the app's event loop (the one owning its DB pool)."""
+        return self.client.blocking_portal.call(fn, *args)
+
     async def create_session(self, **overrides: Any) -> dict[str, Any]:
         body = {"campaign_id": str(uuid.uuid4()), "node_id": str(uuid.uuid4()), **overrides}
         response = await self.client.post("/api/campaigns/ai-chat-sessions", json=body, headers=self.headers)
@@ -175,8 +179,10 @@ async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
         await client.__aenter__()
         stack.append(client)
         db = app.state.db
-        mine = await make_key(db)
-        other = await make_key(db)
+        # Requests run on the test client's portal loop, which must own the DB pool's connections (asyncpg
+        # connections are bound to the loop that opened them), so seed the keys on that loop too.
+        mine = client.blocking_portal.call(make_key, db)
+        other = client.blocking_portal.call(make_key, db)
         return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
                    other_headers={"Authorization": f"Bearer {other.key}"})
 
