@@ -110,8 +110,8 @@ async def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 def routes(settings: Settings) -> list[Any]:
-    """The route handlers to register: readiness always, ``/metrics`` unless disabled."""
-    return [ready, metrics_endpoint] if settings.metrics_enabled else [ready]
+    """Readiness always; ``/metrics`` here unless disabled or moved to ``CAMPAIGN_CHAT_METRICS_PORT``."""
+    return [ready, metrics_endpoint] if settings.metrics_enabled and not settings.metrics_port else [ready]
 
 
 def instrument(app: Litestar, settings: Settings) -> Litestar:
@@ -120,5 +120,32 @@ def instrument(app: Litestar, settings: Settings) -> Litestar:
     app.state.probes = probes
     app.on_shutdown.append(probes.close)
     app.on_shutdown.append(tracing.flush)
+    app.on_shutdown.append(_process_exited)
     app.asgi_handler = RequestMiddleware(app.asgi_handler)
+    if settings.metrics_enabled and settings.metrics_port:
+        app.on_startup.append(_start_metrics_port)
+        app.on_shutdown.append(_stop_metrics_port)
     return app
+
+
+async def _start_metrics_port(app: Litestar) -> None:
+    from ops.metrics_server import MetricsServer
+
+    settings: Settings = app.state.settings
+    probes: Probes = app.state.probes
+    authorize = None if _private_bind(settings.host) else app.state.authenticator.user_for
+    server = MetricsServer(app.state.db, host=settings.host, port=settings.metrics_port, authorize=authorize,
+                           redis=await probes.redis_client(),
+                           queue_name=settings.arq_queue_name if probes.uses_redis else None)
+    await server.start()
+    app.state.metrics_server = server
+
+
+def _process_exited() -> None:
+    metrics.process_exited()  # multiprocess mode: this process's live gauges stop counting
+
+
+async def _stop_metrics_port(app: Litestar) -> None:
+    server = getattr(app.state, "metrics_server", None)
+    if server is not None:
+        await server.close()

@@ -146,3 +146,41 @@ def test_a_live_server_counts_turns_between_two_scrapes(live_server_factory: Any
     after = samples(httpx.get(f"{server.url}/metrics").text)
     labels = {"task": "framework-chat-turn", "outcome": "succeeded", "code": ""}
     assert value(after, "campaign_chat_turns_total", **labels) - value(before, "campaign_chat_turns_total", **labels) == 2
+
+
+def test_metrics_on_their_own_port_leave_the_api_port(live_server_factory: Any) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = live_server_factory(CAMPAIGN_CHAT_METRICS_PORT=str(port))
+    client = LiveClient(server.url, server.create_key())
+    client.turn(client.create_session(), "one")
+    assert httpx.get(f"{server.url}/metrics").status_code == 404
+    scraped = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert scraped.status_code == 200
+    labels = {"task": "framework-chat-turn", "outcome": "succeeded", "code": ""}
+    assert value(samples(scraped.text), "campaign_chat_turns_total", **labels) == 1
+    assert httpx.get(f"http://127.0.0.1:{port}/other").status_code == 404
+
+
+def test_several_processes_add_up_in_multiprocess_mode(live_server_factory: Any, tmp_path: Any) -> None:
+    """PROMETHEUS_MULTIPROC_DIR: a worker process's counts appear in the API's /metrics."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, base_env
+
+    shared = tmp_path / "prom"
+    shared.mkdir()
+    server = live_server_factory(PROMETHEUS_MULTIPROC_DIR=str(shared))
+    client = LiveClient(server.url, server.create_key())
+    client.turn(client.create_session(), "one")
+    worker = ("from ops import metrics; metrics.TURNS.labels('framework-chat-turn', 'succeeded', '').inc(5); "
+              "metrics.REALTIME_SUBSCRIBERS.inc(); metrics.process_exited()")
+    env = base_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(shared))
+    subprocess.run([sys.executable, "-c", worker], cwd=ROOT, env=env, check=True, timeout=60)
+    scrape = samples(httpx.get(f"{server.url}/metrics").text)
+    labels = {"task": "framework-chat-turn", "outcome": "succeeded", "code": ""}
+    assert value(scrape, "campaign_chat_turns_total", **labels) == 6
+    assert value(scrape, "campaign_chat_realtime_subscribers") == 0  # the exited process's live gauge is gone
+    assert value(scrape, "campaign_chat_sessions_busy") == 0
