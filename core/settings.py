@@ -216,7 +216,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("arq_queue_name", _p("ARQ_QUEUE_NAME"), _text),
     _Spec("metrics_enabled", _p("METRICS_ENABLED"), _flag),
     _Spec("metrics_port", _p("METRICS_PORT"), _number(int, 0, 65_535)),
-    _Spec("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", lambda n, r: _existing_dir(n, r)),
+    _Spec("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", _existing_dir),
     _Spec("otlp_endpoint", _p("OTLP_ENDPOINT"), _text),
     _Spec("rate_limit_per_minute", _p("RATE_LIMIT_PER_MINUTE"), _number(int, 0, 1_000_000)),
     _Spec("idempotency_ttl_seconds", _p("IDEMPOTENCY_TTL_SECONDS"), _number(int, 60, 30 * 86_400)),

@@ -13,7 +13,7 @@ TASKS = ("framework-chat-turn", "generate-email-examples")
 
 async def execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:
     """Run one task to its end. False when there was nothing to run (already started, session gone)."""
-    with observe.job_context(payload, deps.settings.task_backend):  # log context (run_id, session_id, task) + the job's span
+    with observe.job_context(payload, deps.settings.task_backend):  # log context + the job's trace span
         return await _execute(deps, payload, reporter)
 
 

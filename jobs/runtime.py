@@ -135,7 +135,7 @@ async def succeed(
         if not held:
             await runs.finish(conn, started.run_id, status="SYSTEM_FAILURE", now=now, usage=_usage_json(usage),
                               error=task_error("claim_lost", "the session's claim was taken over; the result was discarded"))
-            observe.claim_lost(started)
+            observe.claim_lost(started, model=deps.llm.name, usage=usage)
             raise ClaimLost("the session's claim was taken over; the result was discarded")
         await runs.finish(conn, started.run_id, status="COMPLETED_SUCCESSFULLY", now=now, output=output,
                           usage=_usage_json(usage))

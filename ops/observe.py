@@ -88,9 +88,11 @@ def turn_finished(started: Any, status: str, *, model: str, usage: Any = None, c
     (log.info if outcome == "succeeded" else log.warning)("turn finished", extra=fields)
 
 
-def claim_lost(started: Any) -> None:
+def claim_lost(started: Any, *, model: str, usage: Any = None) -> None:
+    """The task finished but its claim had been taken over: the result was discarded (tokens were spent)."""
     metrics.CLAIM_LOST.labels(started.task).inc()
     log.warning("claim lost: result discarded", extra={"run_id": started.run_id, "task": started.task})
+    turn_finished(started, "SYSTEM_FAILURE", model=model, usage=usage, code="claim_lost")
 
 
 def model_retries(model: str, retries: int) -> None:
