@@ -21,6 +21,7 @@ from core.settings import Settings
 from jobs.llm import FrameworkLLM
 from jobs.models import build_llm
 from jobs.runtime import JobDeps
+from ops import http as ops_http
 from services.sessions import SessionService
 from store.db import Database
 from store.migrate import upgrade
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             await db.dispose()
 
     app = Litestar(
-        route_handlers=[health, contract, SessionController],
+        route_handlers=[health, contract, SessionController, *ops_http.routes(settings)],
         before_request=_refuse_undocumented_options,
         lifespan=[lifespan],
         exception_handlers={
@@ -74,9 +75,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        logging_config=None,  # ops.logs configures logging once per process (structured)
     )
     app.state.allowed_methods = _documented_methods(app)
-    return app
+    return ops_http.instrument(app, settings)
 
 
 def _documented_methods(app: Litestar) -> dict[str, str]:

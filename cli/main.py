@@ -11,6 +11,7 @@ from typing import Any
 from core.errors import ConfigError
 from core.ids import utcnow
 from core.settings import Settings
+from ops.setup import configure_process
 from store import keys
 from store.db import Database
 from store.migrate import upgrade
@@ -28,6 +29,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # our structured logging (ops.logs) handles uvicorn's loggers too
         lifespan="on",
     )
     return 0
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        # Long-running processes log to stdout; admin commands keep stdout for their output.
+        configure_process(settings, stream=sys.stdout if args.command in ("serve", "worker") else sys.stderr)
         return int(args.handler(settings, args) or 0)
     except ConfigError as exc:
         print(f"campaign-chat: configuration error: {exc}", file=sys.stderr)
@@ -150,4 +154,7 @@ def _register_optional_commands() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m cli.main` runs this file as __main__; subcommand modules register on `cli.main`, so use that one.
+    from cli.main import main as registered_main
+
+    sys.exit(registered_main())

@@ -88,6 +88,12 @@ def _database_url(name: str, raw: str) -> str:
     return value
 
 
+def _existing_dir(name: str, raw: str) -> str:
+    if raw and not Path(raw).is_dir():
+        raise ConfigError(f"{name}={raw!r} is invalid: expected an existing directory shared by this host's processes")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Service configuration. Build it with :meth:`from_env`; tests build it directly."""
@@ -113,6 +119,8 @@ class Settings:
     example_concurrency: int = 4
     arq_queue_name: str = "campaign-chat:queue"
     metrics_enabled: bool = True
+    metrics_port: int = 0  # 0: /metrics on the API's own port
+    prometheus_multiproc_dir: str = ""  # read by prometheus-client itself; validated here
     otlp_endpoint: str = ""
     rate_limit_per_minute: int = 600
     idempotency_ttl_seconds: int = 86_400
@@ -207,6 +215,8 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("example_concurrency", _p("EXAMPLE_CONCURRENCY"), _number(int, 1, 64)),
     _Spec("arq_queue_name", _p("ARQ_QUEUE_NAME"), _text),
     _Spec("metrics_enabled", _p("METRICS_ENABLED"), _flag),
+    _Spec("metrics_port", _p("METRICS_PORT"), _number(int, 0, 65_535)),
+    _Spec("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", _existing_dir),
     _Spec("otlp_endpoint", _p("OTLP_ENDPOINT"), _text),
     _Spec("rate_limit_per_minute", _p("RATE_LIMIT_PER_MINUTE"), _number(int, 0, 1_000_000)),
     _Spec("idempotency_ttl_seconds", _p("IDEMPOTENCY_TTL_SECONDS"), _number(int, 60, 30 * 86_400)),

@@ -9,6 +9,7 @@ from core.payloads import ChatTurnPayload
 from jobs import runtime
 from jobs.llm import TurnContext, TurnResult, allowed_variables
 from jobs.runtime import JobDeps, Started
+from ops import observe
 
 
 def context_for(started: Started, payload: ChatTurnPayload) -> TurnContext:
@@ -36,7 +37,9 @@ async def run(deps: JobDeps, payload: ChatTurnPayload, reporter: Reporter) -> No
 
 async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, reporter: Reporter) -> None:
     await runtime.phase(reporter, "thinking")
-    result: TurnResult = await deps.llm.chat_turn(context_for(started, payload), reporter)
+    with observe.model_call(deps.llm.name, "chat_turn"):
+        result: TurnResult = await deps.llm.chat_turn(context_for(started, payload), reporter)
+    observe.model_retries(deps.llm.name, result.retries)
     await reporter.emit(ReplyEvent(text=result.reply))
     await runtime.phase(reporter, "saving")
     values, summary = apply_result(started.session, result)

@@ -12,6 +12,7 @@ from core.payloads import ExamplesPayload, Lead
 from jobs import runtime
 from jobs.llm import ExampleContext, Usage, allowed_variables
 from jobs.runtime import JobDeps, Started
+from ops import observe
 
 
 def lead_identity(lead: Lead) -> dict[str, Any]:
@@ -47,7 +48,8 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
                              sequence_context=body.sequenceContext)
         async with gate:
             try:
-                result = await deps.llm.write_example(ctx, reporter)
+                with observe.model_call(deps.llm.name, "write_example"):
+                    result = await deps.llm.write_example(ctx, reporter)
             except JobError as exc:
                 example = {**identity, "status": "failed", "error": {"code": exc.code, "message": exc.message}}
                 await reporter.emit(ExampleEvent(example=example))

@@ -20,6 +20,7 @@ from core.events import DoneEvent, ErrorEvent, PhaseEvent, Reporter
 from core.ids import utcnow
 from core.settings import Settings
 from jobs.llm import FrameworkLLM, Usage
+from ops import observe
 from store import runs, sessions
 from store.db import Database
 from store.tables import runs as runs_table, sessions as sessions_table
@@ -87,8 +88,10 @@ async def begin(deps: JobDeps, *, run_id: str, session_id: str, task: str, user_
             await sessions.update_if_holding(conn, session_id=session_id, claim_run_id=run_id,
                                              values={"messages": session["messages"], "updated_at": now})
     deadline = min(now + timedelta(seconds=deps.settings.job_timeout_seconds), lease - LEASE_MARGIN)
-    return Started(run_id=run_id, public_run_id=session["run_id"] or run_id, task=task, session=session,
-                   deadline=deadline, started_at=now)
+    started = Started(run_id=run_id, public_run_id=session["run_id"] or run_id, task=task, session=session,
+                      deadline=deadline, started_at=now)
+    observe.turn_started(started)
+    return started
 
 
 async def _missing(conn: Any, session_id: str) -> bool:
@@ -132,9 +135,11 @@ async def succeed(
         if not held:
             await runs.finish(conn, started.run_id, status="SYSTEM_FAILURE", now=now, usage=_usage_json(usage),
                               error=task_error("claim_lost", "the session's claim was taken over; the result was discarded"))
+            observe.claim_lost(started, model=deps.llm.name, usage=usage)
             raise ClaimLost("the session's claim was taken over; the result was discarded")
         await runs.finish(conn, started.run_id, status="COMPLETED_SUCCESSFULLY", now=now, output=output,
                           usage=_usage_json(usage))
+    observe.turn_finished(started, "COMPLETED_SUCCESSFULLY", model=deps.llm.name, usage=usage)
 
 
 async def fail(
@@ -154,6 +159,7 @@ async def fail(
         await sessions.release(conn, session_id=started.session["id"], claim_run_id=started.run_id, now=now, **values)
         await runs.finish(conn, started.run_id, status=status, now=now, error=task_error(error.code, error.message),
                           usage=_usage_json(usage) if usage else None)
+    observe.turn_finished(started, status, model=deps.llm.name, usage=usage, code=error.code)
 
 
 async def phase(reporter: Reporter, name: str) -> None:

@@ -28,6 +28,7 @@ from core.payloads import (
 )
 from core.settings import Settings
 from jobs.runtime import last_run, task_error
+from ops import logs, observe, tracing
 from store import runs, sessions
 from store.db import Database
 
@@ -101,19 +102,23 @@ class SessionService:
     async def _dispatch(self, payload: TaskPayload, *, require_skeleton: bool) -> Dispatched:
         task = type(payload).__struct_config__.tag
         now = utcnow()
-        async with self.db.write() as conn:
+        logs.bind(session_id=payload.session_id, task=task, backend=self.bridge.name)
+        payload = msgspec.structs.replace(payload, trace=tracing.inject())  # W3C context for the job's spans
+        async with tracing.span("claim", session_id=payload.session_id), self.db.write() as conn:
             won = await sessions.claim(
                 conn, session_id=payload.session_id, user_id=payload.user_id, task_status=TASK_STATUS_FOR[task],
                 run_id=payload.run_id, now=now, lease_until=now + self._lease, require_skeleton=require_skeleton,
             )
             if won:
+                logs.bind(run_id=payload.run_id)
                 await runs.insert(conn, run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
                                   task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
                                   tags=[f"session:{payload.session_id}"], now=now)
             else:
                 raise await self._claim_refused(conn, payload, now)
         try:
-            dispatched = await self.bridge.dispatch(payload)
+            with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
+                dispatched = await self.bridge.dispatch(payload)
         except DispatchError as exc:
             await self._release_after_failed_dispatch(payload, task, str(exc))
             raise DispatchFailed("The task could not be dispatched; the session was released, retry now.",
@@ -123,6 +128,7 @@ class SessionService:
                 await runs.update(conn, payload.run_id, now=utcnow(), external_id=dispatched.external_id)
                 await sessions.set_public_run_id(conn, session_id=payload.session_id, claim_run_id=payload.run_id,
                                                  public_id=dispatched.external_id)
+        observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
 
     async def _claim_refused(self, conn: Any, payload: TaskPayload, now: Any) -> Exception:
@@ -132,6 +138,7 @@ class SessionService:
         free = state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now)
         if free and not state.has_skeleton:
             return BadRequest(NO_FRAMEWORK, code="no_framework")
+        observe.dispatch_outcome(payload, self.bridge.name, "busy", reason=state.run_id)
         return SessionBusy(
             f"Session is busy ({state.task_status}); wait for task_status to clear, then retry.",
             task_status=state.task_status,
@@ -145,7 +152,7 @@ class SessionService:
             await sessions.release(conn, session_id=payload.session_id, claim_run_id=payload.run_id, now=now)
             await runs.finish(conn, payload.run_id, status="SYSTEM_FAILURE", now=now,
                               error=task_error("dispatch_failed", reason))
-        log.warning("dispatch failed for run %s: %s", payload.run_id, reason)
+        observe.dispatch_outcome(payload, self.bridge.name, "dispatch_failed", reason=reason)
 
     async def reap_expired(self) -> int:
         """Free sessions whose lease ended (a crashed worker) and fail runs nobody will finish."""
@@ -161,6 +168,7 @@ class SessionService:
                     await sessions.release(conn, session_id=session_id, claim_run_id=claim_run_id, now=now,
                                            last_run=last_run(public, task, "failed", now, error))
                     await runs.finish(conn, claim_run_id, status="CRASHED", now=now, error=task_error(*error))
+                    observe.lease_takeover(session_id, claim_run_id)
                 else:
                     await sessions.release_unowned(conn, session_id=session_id, now=now)
                 reaped += 1

@@ -185,3 +185,31 @@ async def release_unowned(conn: AsyncConnection, *, session_id: str, now: dateti
         .values(**released(now))
     )
     return (await conn.execute(stmt)).rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    task_status: str | None
+    claim_run_id: str | None
+    run_id: str | None
+    lease_expires_at: datetime | None
+
+
+async def holder(conn: AsyncConnection, *, session_id: str) -> Holder | None:
+    """Operator view of a session's claim, whoever owns the session (None when it does not exist)."""
+    stmt = sa.select(t.c.task_status, t.c.claim_run_id, t.c.run_id, t.c.lease_expires_at).where(t.c.id == session_id)
+    row = (await conn.execute(stmt)).first()
+    return Holder(row[0], row[1], row[2], row[3]) if row else None
+
+
+async def release_by_operator(
+    conn: AsyncConnection, *, session_id: str, claim_run_id: str | None, now: datetime, **values: Any
+) -> bool:
+    """Clear a claim deliberately, only if ``claim_run_id`` (None: a hand-set flag) still holds it."""
+    held = t.c.claim_run_id.is_(None) if claim_run_id is None else t.c.claim_run_id == claim_run_id
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == session_id, t.c.task_status.is_not(None), held)
+        .values(**values, **released(now))
+    )
+    return (await conn.execute(stmt)).rowcount == 1

@@ -9,6 +9,7 @@ Each pytest run gets its own PostgreSQL database and its own Redis key prefix, s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import secrets
 import socket
@@ -131,6 +132,11 @@ class Api:
     headers: dict[str, str]
     user_id: str
     other_headers: dict[str, str]
+
+    async def in_app(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` (sync or async); the app shares the test's event loop."""
+        result = fn(*args)
+        return await result if inspect.isawaitable(result) else result
 
     async def create_session(self, **overrides: Any) -> dict[str, Any]:
         body = {"campaign_id": str(uuid.uuid4()), "node_id": str(uuid.uuid4()), **overrides}

@@ -25,7 +25,7 @@ def _served_routes() -> set[tuple[str, str]]:
     served = set()
     for route in app.routes:
         path = route.path_format.replace("{session_id}", "{id}")
-        if path != "/health" and not path.startswith("/api/campaigns/"):
+        if not path.startswith(("/health", "/api/campaigns/")):
             continue  # the Trigger.dev-compatible realtime routes follow Trigger.dev's protocol, not this contract
         for method in getattr(route, "methods", ()):
             if method.lower() in METHODS:

@@ -1,0 +1,183 @@
+"""``campaign-chat runs list|show`` and ``campaign-chat sessions release``: inspect runs, free a stuck claim.
+
+These read the database named by ``DATABASE_URL`` directly, so they work while the API is down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from datetime import datetime
+from typing import Any
+
+from cli.main import EXTRA_COMMANDS, _with_db
+from core.ids import utcnow
+from core.settings import Settings
+from jobs.runtime import last_run, task_error
+from store import runs, sessions
+from store.db import Database
+from store.tables import TERMINAL_STATUSES
+
+log = logging.getLogger("campaign_chat.cli.runs")
+
+STATUSES = sorted({"PENDING", "QUEUED", "EXECUTING", *TERMINAL_STATUSES})
+RELEASED_CODE = "released_by_operator"
+
+
+def _status(value: str) -> str:
+    upper = value.strip().upper()
+    if upper not in STATUSES:
+        raise argparse.ArgumentTypeError(f"unknown status {value!r}: use one of {', '.join(STATUSES)}")
+    return upper
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z") if value else "-"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> str:
+    return f"{(end - start).total_seconds():.2f}s" if start and end else "-"
+
+
+def _json_default(value: Any) -> Any:
+    return _when(value) if isinstance(value, datetime) else str(value)
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> list[Any]:
+        async with db.read() as conn:
+            return await runs.list_runs(conn, session_id=args.session, status=args.status, limit=args.limit)
+
+    rows = asyncio.run(_with_db(settings, work))
+    if args.json:
+        keep = ("id", "external_id", "session_id", "task", "backend", "status", "created_at", "started_at",
+                "completed_at", "error", "usage")
+        print(json.dumps([{k: row[k] for k in keep} for row in rows], default=_json_default, indent=2))
+        return 0
+    if not rows:
+        print("no runs match", file=sys.stderr)
+        return 0
+    print(f"{'RUN':<29} {'STATUS':<22} {'TASK':<24} {'SESSION':<36} {'CREATED':<20} {'RUN TIME':>9}  ERROR")
+    for row in rows:
+        error = (row["error"] or {}).get("name", "")
+        print(f"{row['id']:<29} {row['status']:<22} {row['task']:<24} {row['session_id']:<36} "
+              f"{_when(row['created_at']):<20} {_seconds(row['started_at'], row['completed_at']):>9}  {error}")
+    return 0
+
+
+def _show(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(db: Database) -> tuple[Any, list[Any]]:
+        async with db.read() as conn:
+            run = await runs.get(conn, args.run_id)
+            events = await runs.events_after(conn, run_id=run["id"], after_seq=0, limit=10_000) if run else []
+            return run, events
+
+    run, events = asyncio.run(_with_db(settings, work))
+    if run is None:
+        print(f"no run {args.run_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        data = {k: run[k] for k in run.keys() if k != "payload"}
+        data["events"] = [{"seq": e["seq"], "at": e["created_at"], "event": e["event"]} for e in events]
+        print(json.dumps(data, default=_json_default, indent=2))
+        return 0
+    lines = [
+        ("run", run["id"] + (f" (backend id {run['external_id']})" if run["external_id"] else "")),
+        ("status", run["status"]),
+        ("task", f"{run['task']} on {run['backend']}"),
+        ("session", run["session_id"]),
+        ("created", _when(run["created_at"])),
+        ("started", f"{_when(run['started_at'])} (queued {_seconds(run['created_at'], run['started_at'])})"),
+        ("completed", f"{_when(run['completed_at'])} (ran {_seconds(run['started_at'], run['completed_at'])})"),
+        ("attempts", str(run["attempts"])),
+    ]
+    if run["error"]:
+        lines.append(("error", f"{run['error'].get('name')}: {run['error'].get('message')}"))
+    if run["usage"]:
+        u = run["usage"]
+        lines.append(("usage", f"{u.get('input_tokens', 0)} in / {u.get('output_tokens', 0)} out tokens, "
+                               f"{u.get('requests', 0)} requests, ${u.get('cost_usd', 0):.6f}"))
+    for label, value in lines:
+        print(f"{label + ':':<11} {value}")
+    print(f"events:    {len(events)}")
+    for e in events:
+        event = dict(e["event"])
+        kind = event.pop("type", "?")
+        detail = " ".join(f"{k}={json.dumps(v, default=_json_default)}" for k, v in event.items())
+        print(f"  {e['seq']:>4}  {_when(e['created_at'])}  {kind:<12} {detail}")
+    return 0
+
+
+def _release(settings: Settings, args: argparse.Namespace) -> int:
+    operator = args.by or getpass.getuser()
+    reason = f"the claim was released by an operator ({operator}): {args.reason}"
+
+    async def work(db: Database) -> tuple[str, Any]:
+        async with db.write() as conn:
+            held = await sessions.holder(conn, session_id=args.session_id)
+            if held is None:
+                return "missing", None
+            if held.task_status is None:
+                return "idle", held
+            now = utcnow()
+            task = "framework-chat-turn" if held.task_status == "chat_processing" else "generate-email-examples"
+            values: dict[str, Any] = {}
+            if held.claim_run_id is not None:
+                values["last_run"] = last_run(held.run_id or held.claim_run_id, task, "failed", now,
+                                              (RELEASED_CODE, reason))
+            if not await sessions.release_by_operator(conn, session_id=args.session_id,
+                                                      claim_run_id=held.claim_run_id, now=now, **values):
+                return "moved", held
+            if held.claim_run_id is not None:
+                await runs.finish(conn, held.claim_run_id, status="SYSTEM_FAILURE", now=now,
+                                  error=task_error(RELEASED_CODE, reason))
+            return "released", held
+
+    outcome, held = asyncio.run(_with_db(settings, work))
+    if outcome == "missing":
+        print(f"no session {args.session_id}", file=sys.stderr)
+        return 1
+    if outcome == "idle":
+        print(f"session {args.session_id} is not busy; nothing to release", file=sys.stderr)
+        return 1
+    if outcome == "moved":
+        print(f"session {args.session_id}'s claim changed while releasing; nothing released, look again",
+              file=sys.stderr)
+        return 1
+    log.warning("session claim released by operator", extra={
+        "session_id": args.session_id, "run_id": held.claim_run_id, "task_status": held.task_status,
+        "lease_expires_at": _when(held.lease_expires_at), "operator": operator, "reason": args.reason})
+    run = held.claim_run_id or "no run (a hand-set busy flag)"
+    print(f"released session {args.session_id} ({held.task_status}, held by {run}); the run is marked failed"
+          if held.claim_run_id else f"released session {args.session_id} ({held.task_status}, {run})")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    runs_cmd = sub.add_parser("runs", help="inspect runs").add_subparsers(dest="runs_command", required=True)
+    listing = runs_cmd.add_parser("list", help="recent runs, newest first")
+    listing.add_argument("--session", default=None, help="only this session's runs")
+    listing.add_argument("--status", type=_status, default=None, help="only runs in this status (e.g. EXECUTING)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_list)
+    show = runs_cmd.add_parser("show", help="one run: status, timings, error, usage and its event log")
+    show.add_argument("run_id", help="our run id (run_…) or the backend's id")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=_show)
+
+    sessions_cmd = sub.add_parser("sessions", help="operate on sessions").add_subparsers(
+        dest="sessions_command", required=True)
+    release = sessions_cmd.add_parser(
+        "release", help="clear a stuck claim now (the lease does this on its own; use it when that cannot wait)")
+    release.add_argument("session_id")
+    release.add_argument("--reason", default="stuck claim cleared by hand", help="recorded on the run and in the log")
+    release.add_argument("--by", default=None, help="who is releasing (default: the OS user)")
+    release.set_defaults(handler=_release)
+
+
+EXTRA_COMMANDS.append(add_commands)

@@ -1,0 +1,114 @@
+"""Domain instrumentation: one call per thing operators care about, each a log line and metrics.
+
+The service, bridge and job code call these one-liners; they never log message bodies, lead data,
+keys or tokens — only ids, names, counts, durations and error codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ops import metrics, tracing
+from ops.logs import bound
+
+log = logging.getLogger("campaign_chat.ops")
+
+# The outcome label of a finished task, from the run status it ended with.
+_OUTCOME = {
+    "COMPLETED_SUCCESSFULLY": "succeeded",
+    "COMPLETED_WITH_ERRORS": "failed",
+    "TIMED_OUT": "timed_out",
+    "CANCELED": "canceled",
+    "INTERRUPTED": "interrupted",
+    "SYSTEM_FAILURE": "claim_lost",
+}
+
+
+def _task(payload: Any) -> str:
+    return type(payload).__struct_config__.tag
+
+
+def dispatch_outcome(payload: Any, backend: str, outcome: str, *, reason: str | None = None) -> None:
+    """A dispatch attempt ended: ``accepted``, ``busy`` (claim conflict) or ``dispatch_failed``."""
+    task = _task(payload)
+    metrics.DISPATCHES.labels(task, backend, outcome).inc()
+    fields = {"outcome": outcome, "task": task, "backend": backend, "session_id": payload.session_id}
+    if outcome == "accepted":
+        log.info("task dispatched", extra={**fields, "run_id": payload.run_id})
+    elif outcome == "busy":
+        log.info("claim conflict: session busy", extra={**fields, "held_by_run_id": reason})
+    else:
+        log.warning("dispatch failed", extra={**fields, "run_id": payload.run_id, "cause": reason})
+
+
+def lease_takeover(session_id: str, run_id: str | None) -> None:
+    """The reaper freed a claim whose lease ended without a release (a lost worker)."""
+    metrics.LEASE_TAKEOVERS.inc()
+    log.warning("lease expired: claim taken over", extra={"session_id": session_id, "run_id": run_id})
+
+
+def job_context(payload: Any, backend: str | None = None) -> contextlib.ExitStack:
+    """Log context + trace continuation + the job span, for the whole of one task execution."""
+    stack = contextlib.ExitStack()
+    task = _task(payload)
+    stack.enter_context(bound(run_id=payload.run_id, session_id=payload.session_id, task=task, backend=backend))
+    stack.enter_context(tracing.continued(payload.trace))
+    stack.enter_context(tracing.span(f"job {task}", kind="consumer", run_id=payload.run_id,
+                                     session_id=payload.session_id))
+    return stack
+
+
+def not_started(payload: Any, reason: str) -> None:
+    log.info("task not started", extra={"run_id": payload.run_id, "reason": reason})
+
+
+def turn_started(started: Any) -> None:
+    log.info("turn started", extra={"run_id": started.run_id, "task": started.task})
+
+
+def turn_finished(started: Any, status: str, *, model: str, usage: Any = None, code: str | None = None) -> None:
+    """A task reached its outcome: log it with duration, tokens and cost; count it."""
+    outcome = _OUTCOME.get(status, status.lower())
+    seconds = max(0.0, time.time() - started.started_at.timestamp())
+    metrics.TURNS.labels(started.task, outcome, code or "").inc()
+    metrics.TURN_DURATION.labels(started.task, outcome).observe(seconds)
+    fields: dict[str, Any] = {"run_id": started.run_id, "task": started.task, "outcome": outcome, "status": status,
+                              "duration_s": round(seconds, 3), "model": model}
+    if code:
+        fields["error_code"] = code
+    if usage is not None:
+        metrics.TOKENS.labels(model, "input").inc(usage.input_tokens)
+        metrics.TOKENS.labels(model, "output").inc(usage.output_tokens)
+        metrics.COST.labels(model).inc(usage.cost_usd)
+        fields.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=usage.cost_usd)
+    (log.info if outcome == "succeeded" else log.warning)("turn finished", extra=fields)
+
+
+def claim_lost(started: Any, *, model: str, usage: Any = None) -> None:
+    """The task finished but its claim had been taken over: the result was discarded (tokens were spent)."""
+    metrics.CLAIM_LOST.labels(started.task).inc()
+    log.warning("claim lost: result discarded", extra={"run_id": started.run_id, "task": started.task})
+    turn_finished(started, "SYSTEM_FAILURE", model=model, usage=usage, code="claim_lost")
+
+
+def model_retries(model: str, retries: int) -> None:
+    if retries:
+        metrics.MODEL_RETRIES.labels(model).inc(retries)
+
+
+@contextlib.contextmanager
+def model_call(model: str, call: str) -> Iterator[None]:
+    """Time one model call (histogram) inside its own child span."""
+    began = time.perf_counter()
+    with tracing.span(f"model {call}", kind="client", model=model) as span:
+        try:
+            yield
+        except BaseException as exc:
+            span.record_error(exc)
+            raise
+        finally:
+            metrics.MODEL_TIME.labels(model, call).observe(time.perf_counter() - began)

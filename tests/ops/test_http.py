@@ -1,0 +1,43 @@
+"""Request ids, readiness and the access log's shape, over HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from core.settings import Settings
+from tests.conftest import Api, free_port
+
+
+async def test_every_response_carries_a_request_id_and_a_sane_incoming_one_is_kept(api: Api) -> None:
+    generated = await api.client.get("/health")
+    assert generated.headers["x-request-id"].startswith("req_")
+    kept = await api.client.get("/health", headers={"X-Request-Id": "edge-7f3a.1"})
+    assert kept.headers["x-request-id"] == "edge-7f3a.1"
+    hostile = await api.client.get("/health", headers={"X-Request-Id": "x\" injected=1 " + "y" * 200})
+    assert hostile.headers["x-request-id"].startswith("req_")
+    missing = await api.client.get("/no/such/route")
+    assert missing.status_code == 404 and missing.headers["x-request-id"].startswith("req_")
+
+
+async def test_ready_when_the_database_answers(api: Api) -> None:
+    response = await api.client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+async def test_not_ready_names_the_database_when_it_is_unreachable(settings: Settings) -> None:
+    dead = replace(settings, database_url=f"postgresql+asyncpg://app@127.0.0.1:{free_port()}/nothing_here")
+    async with AsyncTestClient(create_app(dead, migrate=False)) as client:
+        live = await client.get("/health")
+        ready = await client.get("/health/ready")
+    assert live.status_code == 200  # the process is up ...
+    assert ready.status_code == 503  # ... but cannot serve
+    body: dict[str, Any] = ready.json()
+    assert body["code"] == "unavailable"
+    assert body["failing"] == ["database"]
+    assert "database" in body["error"]
+    assert body["checks"]["database"].startswith("error:")
