@@ -150,4 +150,8 @@ def _register_optional_commands() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m cli.main` runs a copy named __main__; subcommand modules register on the importable
+    # cli.main, so run that one.
+    from cli.main import main as _main
+
+    sys.exit(_main())
