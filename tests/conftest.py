@@ -174,9 +174,14 @@ async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
         client = AsyncTestClient(app)
         await client.__aenter__()
         stack.append(client)
-        db = app.state.db
-        mine = await make_key(db)
-        other = await make_key(db)
+        # A separate engine: the app's runs on the test client's portal loop, and asyncpg connections
+        # are bound to the loop that opened them.
+        db = Database(replace(settings, **setting_overrides).database_url)
+        try:
+            mine = await make_key(db)
+            other = await make_key(db)
+        finally:
+            await db.dispose()
         return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
                    other_headers={"Authorization": f"Bearer {other.key}"})
 
