@@ -66,8 +66,10 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
         # Shutdown or an abort: tell the job which, so it records INTERRUPTED or CANCELED, and wait for
         # it to write that and release its claim before the worker moves on (or exits).
         requested = await _cancel_requested(ctx, mark)
+        log.info("run %s: %s; recording it", payload.run_id, "cancel requested" if requested else "worker stopping")
         job.cancel(CANCEL_MESSAGE if requested else None)
         await asyncio.gather(job, return_exceptions=True)
+        log.info("run %s: stopped and recorded", payload.run_id)
         raise
 
 
