@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
-
-import msgspec
 
 from bridge.base import Dispatched
 from bridge.tokens import mint, run_scopes
