@@ -50,6 +50,16 @@ def mint(
     return signing_input + "." + _b64(signature)
 
 
+def mint_claims(secret: str, claims: dict[str, Any], *, ttl_seconds: int, now: int | None = None) -> str:
+    """Sign ``claims`` as given (key order kept) plus iss/aud/exp/iat, the way ``generateJWT`` does."""
+    issued = int(time.time()) if now is None else now
+    body = {**claims, "iss": ISSUER, "aud": AUDIENCE, "exp": issued + ttl_seconds, "iat": issued}
+    # ensure_ascii=False: JSON.stringify leaves non-ASCII as UTF-8, and the signature covers the bytes.
+    signing_input = _b64(_HEADER) + "." + _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64(signature)
+
+
 class TokenError(Exception):
     """The token cannot be trusted (bad format, signature, issuer, audience, expired, not public)."""
 

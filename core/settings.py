@@ -124,6 +124,9 @@ class Settings:
     otlp_endpoint: str = ""
     rate_limit_per_minute: int = 600
     idempotency_ttl_seconds: int = 86_400
+    worker_concurrency: int = 10
+    worker_shutdown_grace_seconds: int = 8
+    trigger_dispatch_deadline_seconds: int = 20
 
     @property
     def is_sqlite(self) -> bool:
@@ -220,6 +223,9 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("otlp_endpoint", _p("OTLP_ENDPOINT"), _text),
     _Spec("rate_limit_per_minute", _p("RATE_LIMIT_PER_MINUTE"), _number(int, 0, 1_000_000)),
     _Spec("idempotency_ttl_seconds", _p("IDEMPOTENCY_TTL_SECONDS"), _number(int, 60, 30 * 86_400)),
+    _Spec("worker_concurrency", _p("WORKER_CONCURRENCY"), _number(int, 1, 1_000)),
+    _Spec("worker_shutdown_grace_seconds", _p("WORKER_SHUTDOWN_GRACE_SECONDS"), _number(int, 0, 3_600)),
+    _Spec("trigger_dispatch_deadline_seconds", _p("TRIGGER_DISPATCH_DEADLINE_SECONDS"), _number(int, 1, 600)),
 )
 
 

@@ -10,7 +10,7 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 18 ]; then
   echo "node-setup: Node $major is too old for @trigger.dev/sdk 4.8 (needs 18+)" >&2; exit 1
 fi
-for dir in node-checks; do
+for dir in node-checks trigger; do
   if [ ! -d "$ROOT/$dir/node_modules" ] || [ "$ROOT/$dir/package-lock.json" -nt "$ROOT/$dir/node_modules" ]; then
     (cd "$ROOT/$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi

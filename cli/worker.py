@@ -1,0 +1,47 @@
+"""``campaign-chat worker``: run an ARQ worker (``TASK_BACKEND=arq``); ``--check`` reports its health.
+
+More capacity is more worker processes, on this machine or others, on the same Redis and database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from cli.main import EXTRA_COMMANDS
+from core.settings import Settings
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.worker import check_health, create_worker
+
+    if args.check:
+        healthy, detail = asyncio.run(check_health(settings))
+        print(("healthy: " if healthy else "unhealthy: ") + detail, file=sys.stdout if healthy else sys.stderr)
+        return 0 if healthy else 1
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.task_backend != "arq":
+        logging.getLogger("campaign_chat.worker").warning(
+            "TASK_BACKEND=%s: this worker only runs jobs that an API with TASK_BACKEND=arq enqueues", settings.task_backend)
+    # ARQ binds its signal handlers to the loop it finds at construction time.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        create_worker(settings).run()
+    finally:
+        loop.close()
+    return 0
+
+
+def add_worker_command(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="run an ARQ worker on REDIS_URL (for TASK_BACKEND=arq)")
+    worker.add_argument("--check", action="store_true",
+                        help="exit 0 if a worker on this queue reported recently, else 1 (for health probes)")
+    worker.set_defaults(handler=_worker)
+
+
+if add_worker_command not in EXTRA_COMMANDS:
+    EXTRA_COMMANDS.append(add_worker_command)
