@@ -8,6 +8,7 @@ hangs silently), and every path answers the CORS preflight.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -53,17 +54,35 @@ def _control(request: Request[Any, Any, Any]) -> RunControl:
     return request.app.state.realtime_control
 
 
+async def _disconnected(request: Request[Any, Any, Any]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 @get(RUN_PATH)
-async def subscribe_run(request: Request[Any, Any, Any], run_id: str) -> Response[Any]:
-    q = request.query_params
+async def subscribe_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    run_id, q = request.path_params["run_id"], request.query_params
     skip = frozenset(c.strip() for c in (q.get("skipColumns") or "").split(",") if c.strip())
-    reply = await _feed(request).shape(await _caller(request), run_id, offset=q.get("offset"), handle=q.get("handle"),
-                                       live=q.get("live") == "true", skip=skip)
+    work = asyncio.ensure_future(_feed(request).shape(
+        await _caller(request), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
+        skip=skip))
+    # A long-poll whose client went away must not hold a connection (or a graceful shutdown) for 20 s.
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait([work, gone], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not work.done():
+            work.cancel()
+    if not work.done() or work.cancelled():
+        return Response(content=b"", status_code=499)
+    reply = work.result()
     return _json(request, reply.messages, reply.status, reply.headers)
 
 
 @get(STREAM_PATH)
-async def stream_run(request: Request[Any, Any, Any], run_id: str, key: str) -> Stream:
+async def stream_run(request: Request[Any, Any, Any]) -> Stream:
+    run_id, key = request.path_params["run_id"], request.path_params["key"]
     body = await _feed(request).open_stream(await _caller(request), run_id, key, request.headers.get("last-event-id"))
     headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
                "X-Accel-Buffering": "no"}
@@ -71,13 +90,13 @@ async def stream_run(request: Request[Any, Any, Any], run_id: str, key: str) -> 
 
 
 @get(RETRIEVE_PATH)
-async def retrieve_run(request: Request[Any, Any, Any], run_id: str) -> Response[Any]:
-    return _json(request, await _control(request).retrieve(await _caller(request), run_id))
+async def retrieve_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    return _json(request, await _control(request).retrieve(await _caller(request), request.path_params["run_id"]))
 
 
 @post(CANCEL_PATH, status_code=200)
-async def cancel_run(request: Request[Any, Any, Any], run_id: str) -> Response[Any]:
-    return _json(request, await _control(request).cancel(await _caller(request), run_id))
+async def cancel_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    return _json(request, await _control(request).cancel(await _caller(request), request.path_params["run_id"]))
 
 
 @route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200)
@@ -110,6 +129,6 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 
 realtime_router = Router(
     path="/",
-    route_handlers=[subscribe_run, stream_run, retrieve_run, cancel_run, preflight],
+    route_handlers=[preflight, subscribe_run, stream_run, retrieve_run, cancel_run],  # preflight first: it replaces the default OPTIONS
     exception_handlers={RealtimeError: _realtime_error, HTTPException: _http_error, Exception: _internal_error},
 )
