@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +27,7 @@ async def _hold_lifespan(app: Any, started: asyncio.Event, stop: asyncio.Event) 
         await stop.wait()
 
 
-@pytest.fixture
-async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+async def _factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
     from api.app import create_app
 
     running: list[tuple[asyncio.Task[None], asyncio.Event, httpx.AsyncClient]] = []
@@ -48,6 +48,21 @@ async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
         await client.aclose()
         stop.set()
         await task
+
+
+@pytest.fixture
+async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    async for start in _factory(settings):
+        yield start
+
+
+@pytest.fixture
+async def pg_api_factory(pg_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Apps on the run's PostgreSQL database: several of them are several instances of one deployment."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, log_format="json",
+                        public_token_secret="test-public-token-secret-0123456789abcdef")
+    async for start in _factory(settings):
+        yield start
 
 
 @pytest.fixture
