@@ -29,10 +29,17 @@ class RealtimeError(Exception):
         self.headers = headers or {}
 
 
-INVALID = RealtimeError(401, {"error": "Public Access Token is invalid"})
-FORBIDDEN = RealtimeError(403, {"error": "Unauthorized", "code": "unauthorized", "param": "access_token",
-                                "type": "authorization"})
-NOT_FOUND = RealtimeError(404, {"error": "Run not found"})
+def invalid() -> RealtimeError:
+    return RealtimeError(401, {"error": "Public Access Token is invalid"})
+
+
+def forbidden() -> RealtimeError:
+    return RealtimeError(403, {"error": "Unauthorized", "code": "unauthorized", "param": "access_token",
+                               "type": "authorization"})
+
+
+def not_found() -> RealtimeError:
+    return RealtimeError(404, {"error": "Run not found"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +74,16 @@ class AccessChecker:
         try:
             claims = verify(token, self._secret)
         except TokenError:
-            raise INVALID from None
+            raise invalid() from None
         if claims.sub != self._env_id:
-            raise INVALID
+            raise invalid()
         return Caller(claims=claims)
 
     @staticmethod
     def check(caller: Caller, action: str, run: Mapping[str, Any] | None) -> Mapping[str, Any]:
         """The run when ``caller`` may ``action`` it. A key holder gets 404 for others' runs (no probing)."""
         if run is None:
-            raise NOT_FOUND
+            raise not_found()
         if not caller.may(action, run):
-            raise NOT_FOUND if caller.user_id is not None else FORBIDDEN
+            raise not_found() if caller.user_id is not None else forbidden()
         return run

@@ -15,7 +15,7 @@ from typing import Any
 from core.ids import utcnow
 from jobs.reporter import STREAM_KEY
 from realtime import shape
-from realtime.access import AccessChecker, Caller, RealtimeError
+from realtime.access import AccessChecker, Caller, RealtimeError, not_found
 from realtime.hub import WakeHub
 from store import runs
 from store.db import Database
@@ -79,7 +79,7 @@ class RunFeed:
             while True:
                 current = await self._load(run_id)
                 if current is None:
-                    raise RealtimeError(404, {"error": "Run not found"})
+                    raise not_found()
                 if current["version"] > seen:
                     return self._reply(current, "update", skip, live=True)
                 remaining = deadline - time.monotonic()

@@ -17,8 +17,9 @@ from store.db import Database
 def install_realtime(state: Any, settings: Settings, db: Database, bridge: Bridge, channel: WakeChannel,
                      keys: KeyAuthenticator) -> None:
     access = AccessChecker(secret=settings.resolved_token_secret(), env_id=settings.public_token_env_id, keys=keys)
-    # A cancel request published by another instance stops the run if it executes here (inline).
-    channel.hub.on_cancel(bridge.cancel)
+    if bridge.name == "inline":
+        # A cancel request published by another instance stops the run if it executes here.
+        channel.hub.on_cancel(bridge.cancel)
     state.update(
         wake_channel=channel,
         realtime_access=access,

@@ -185,3 +185,23 @@ async def test_stream_replays_events_resumes_after_last_event_id_and_closes_when
     assert rest == events[3:]
     other_key = await api.client.get(f"/realtime/v1/streams/{turn['runId']}/llm", headers=token)
     assert other_key.status_code == 200 and "data:" not in other_key.text
+
+
+async def test_skip_columns_drops_them_from_the_row_and_the_schema_but_never_the_reserved_ones(api: Any) -> None:
+    turn = await finished_turn(api)
+    response = await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1&skipColumns=payload,output,status",
+                                    headers=bearer(turn["publicAccessToken"]))
+    row = response.json()[0]["value"]
+    schema = json.loads(response.headers["electric-schema"])
+    assert "payload" not in row and "output" not in row and "payload" not in schema and "output" not in schema
+    assert row["status"] == "COMPLETED_SUCCESSFULLY" and "status" in schema
+
+
+async def test_a_handle_we_never_issued_gets_must_refetch_with_the_real_handle(api: Any) -> None:
+    turn = await finished_turn(api)
+    response = await api.client.get(
+        f"/realtime/v1/runs/{turn['runId']}?handle=run-stale&live=true&offset=1_1&cursor=",
+        headers=bearer(turn["publicAccessToken"]))
+    assert response.status_code == 409
+    assert response.json() == [{"headers": {"control": "must-refetch"}}]
+    assert response.headers["electric-handle"] == f"run-{turn['runId']}"
