@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException
 
 from api.auth import KeyAuthenticator
 from api.controllers.health import CONTRACT, contract, health
+from api.controllers.realtime import realtime_router
 from api.controllers.sessions import SessionController
 from api.errors import api_error_handler, http_error_handler, internal_error_handler
 from bridge.factory import build_bridge
@@ -22,6 +23,8 @@ from jobs.llm import FrameworkLLM
 from jobs.models import build_llm
 from jobs.runtime import JobDeps
 from ops import http as ops_http
+from realtime.listeners import WakeChannel
+from realtime.wiring import install_realtime
 from services.sessions import SessionService
 from store.db import Database
 from store.migrate import upgrade
@@ -42,7 +45,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             await upgrade(db)
         model = llm or build_llm(settings)
         deps = JobDeps(db=db, settings=settings, llm=model)
-        bridge = build_bridge(settings, deps)
+        channel = WakeChannel(settings)
+        await channel.start()
+        bridge = build_bridge(settings, deps, wake=channel.wake)
         await bridge.start()
         service = SessionService(db, bridge, settings)
         app.state.update(
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             authenticator=KeyAuthenticator(db),
             contract_bytes=CONTRACT.read_bytes(),
         )
+        install_realtime(app.state, settings, db, bridge, channel, app.state.authenticator)
         log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name, model.name, db.dialect)
         reaper = asyncio.create_task(_reap_forever(service, settings), name="lease-reaper")
         try:
@@ -61,10 +67,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             reaper.cancel()
             await asyncio.gather(reaper, return_exceptions=True)
             await bridge.close()
+            await channel.close()
             await db.dispose()
 
     app = Litestar(
-        route_handlers=[health, contract, SessionController, *ops_http.routes(settings)],
+        route_handlers=[health, contract, SessionController, realtime_router, *ops_http.routes(settings)],
         before_request=_refuse_undocumented_options,
         lifespan=[lifespan],
         exception_handlers={

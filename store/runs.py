@@ -117,3 +117,35 @@ async def events_after(conn: AsyncConnection, *, run_id: str, after_seq: int, li
         .limit(limit)
     )
     return [row._mapping for row in await conn.execute(stmt)]
+
+
+async def cancel_pending(conn: AsyncConnection, run_id: str, *, now: datetime, error: dict[str, Any]) -> bool:
+    """CANCELED a run nobody has started yet; False when it already started (or ended)."""
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == run_id, t.c.status == "PENDING")
+        .values(status="CANCELED", completed_at=now, error=error, cancel_requested_at=now, updated_at=now,
+                version=t.c.version + 1)
+    )
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def request_cancel(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
+    """Mark an active run for cancellation by whoever executes it; False when it already ended."""
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == run_id, t.c.status.not_in(_terminal), t.c.cancel_requested_at.is_(None))
+        .values(cancel_requested_at=now)
+    )
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def cancel_requested(conn: AsyncConnection, run_id: str) -> bool:
+    stmt = sa.select(t.c.cancel_requested_at).where(t.c.id == run_id)
+    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def watch_state(conn: AsyncConnection, run_id: str) -> tuple[str, int] | None:
+    """(status, version) of a run: what a long-poll or stream checks between wake-ups."""
+    row = (await conn.execute(sa.select(t.c.status, t.c.version).where(t.c.id == run_id))).first()
+    return (row[0], row[1]) if row else None

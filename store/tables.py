@@ -103,6 +103,8 @@ runs = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=True),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
+    # Set by a cancel request the API could not carry out itself (the task runs in another process).
+    sa.Column("cancel_requested_at", UTCDateTime(), nullable=True),
     sa.Index("ix_runs_status_created", "status", "created_at"),
 )
 

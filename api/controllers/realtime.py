@@ -1,0 +1,134 @@
+"""Trigger.dev's realtime and run routes at the service root, for frontends built on its SDK.
+
+Not part of ``contracts/openapi.yaml``: they follow Trigger.dev's wire protocol (docs/realtime.md).
+Every response, errors included, carries ``Access-Control-Allow-Origin`` and
+``Access-Control-Expose-Headers: *`` (without the exposed ``electric-*`` headers a browser SDK
+hangs silently), and every path answers the CORS preflight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from litestar import Request, Response, Router, get, post, route
+from litestar.enums import HttpMethod
+from litestar.exceptions import HTTPException
+from litestar.response import Stream
+
+from realtime.access import Caller, RealtimeError
+from realtime.control import RunControl
+from realtime.feed import RunFeed
+
+log = logging.getLogger("campaign_chat.realtime")
+
+RUN_PATH = "/realtime/v1/runs/{run_id:str}"
+STREAM_PATH = "/realtime/v1/streams/{run_id:str}/{key:str}"
+RETRIEVE_PATH = "/api/v3/runs/{run_id:str}"
+CANCEL_PATH = "/api/v2/runs/{run_id:str}/cancel"
+
+
+def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    origin = request.headers.get("origin")
+    headers = {"Access-Control-Allow-Origin": origin or "*", "Access-Control-Expose-Headers": "*"}
+    if origin:
+        headers["Vary"] = "Origin"
+    return headers
+
+
+def _json(request: Request[Any, Any, Any], body: Any, status: int = 200, extra: dict[str, str] | None = None) -> Response[Any]:
+    headers = {**cors_headers(request), "Cache-Control": "no-store", **(extra or {})}
+    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
+
+
+async def _caller(request: Request[Any, Any, Any]) -> Caller:
+    return await request.app.state.realtime_access.caller(request.headers.get("authorization"))
+
+
+def _feed(request: Request[Any, Any, Any]) -> RunFeed:
+    return request.app.state.realtime_feed
+
+
+def _control(request: Request[Any, Any, Any]) -> RunControl:
+    return request.app.state.realtime_control
+
+
+async def _disconnected(request: Request[Any, Any, Any]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+@get(RUN_PATH)
+async def subscribe_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    run_id, q = request.path_params["run_id"], request.query_params
+    skip = frozenset(c.strip() for c in (q.get("skipColumns") or "").split(",") if c.strip())
+    work = asyncio.ensure_future(_feed(request).shape(
+        await _caller(request), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
+        skip=skip))
+    # A long-poll whose client went away must not hold a connection (or a graceful shutdown) for 20 s.
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait([work, gone], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not work.done():
+            work.cancel()
+    if not work.done() or work.cancelled():
+        return Response(content=b"", status_code=499)
+    reply = work.result()
+    return _json(request, reply.messages, reply.status, reply.headers)
+
+
+@get(STREAM_PATH)
+async def stream_run(request: Request[Any, Any, Any]) -> Stream:
+    run_id, key = request.path_params["run_id"], request.path_params["key"]
+    body = await _feed(request).open_stream(await _caller(request), run_id, key, request.headers.get("last-event-id"))
+    headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
+               "X-Accel-Buffering": "no"}
+    return Stream(body, media_type="text/event-stream", headers=headers)
+
+
+@get(RETRIEVE_PATH)
+async def retrieve_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    return _json(request, await _control(request).retrieve(await _caller(request), request.path_params["run_id"]))
+
+
+@post(CANCEL_PATH, status_code=200)
+async def cancel_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    return _json(request, await _control(request).cancel(await _caller(request), request.path_params["run_id"]))
+
+
+@route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200)
+async def preflight(request: Request[Any, Any, Any]) -> Response[Any]:
+    headers = {
+        **cors_headers(request),
+        "Access-Control-Allow-Methods": "GET,HEAD,PUT,PATCH,POST,DELETE",
+        "Access-Control-Max-Age": "300",
+    }
+    asked = request.headers.get("access-control-request-headers")
+    if asked:
+        # Echo, not "*": a wildcard does not cover Authorization.
+        headers["Access-Control-Allow-Headers"] = asked
+        headers["Vary"] = ", ".join(filter(None, [headers.get("Vary"), "Access-Control-Request-Headers"]))
+    return Response(content={}, status_code=200, headers=headers, media_type="application/json")
+
+
+def _realtime_error(request: Request[Any, Any, Any], exc: RealtimeError) -> Response[Any]:
+    return _json(request, exc.body, exc.status, exc.headers)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return _json(request, {"error": str(exc.detail)}, exc.status_code, dict(exc.headers or {}))
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _json(request, {"error": "Something went wrong"}, 500)
+
+
+realtime_router = Router(
+    path="/",
+    route_handlers=[preflight, subscribe_run, stream_run, retrieve_run, cancel_run],  # preflight first: it replaces the default OPTIONS
+    exception_handlers={RealtimeError: _realtime_error, HTTPException: _http_error, Exception: _internal_error},
+)

@@ -1,0 +1,1 @@
+"""Trigger.dev-compatible realtime for local runs: Electric shapes, v1 SSE streams, retrieve, cancel."""

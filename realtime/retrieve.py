@@ -1,0 +1,77 @@
+"""``runs.retrieve`` body (Trigger.dev's ``RetrieveRunResponse``). Optional fields are omitted, never null."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from realtime.shape import cost_cents, duration_ms, public_id
+
+_PUBLIC_STATUS = {
+    "PENDING": "QUEUED",
+    "DELAYED": "DELAYED",
+    "DEQUEUED": "DEQUEUED",
+    "EXECUTING": "EXECUTING",
+    "RETRYING_AFTER_FAILURE": "EXECUTING",
+    "PAUSED": "WAITING",
+    "WAITING_TO_RESUME": "WAITING",
+    "COMPLETED_SUCCESSFULLY": "COMPLETED",
+    "COMPLETED_WITH_ERRORS": "FAILED",
+    "INTERRUPTED": "FAILED",
+    "CANCELED": "CANCELED",
+    "CRASHED": "CRASHED",
+    "SYSTEM_FAILURE": "SYSTEM_FAILURE",
+    "EXPIRED": "EXPIRED",
+    "TIMED_OUT": "TIMED_OUT",
+}
+_FAILED = {"FAILED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"}
+
+
+def public_status(db_status: str) -> str:
+    return _PUBLIC_STATUS.get(db_status, "QUEUED")
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def retrieve_body(run: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    status = public_status(run["status"])
+    body: dict[str, Any] = {
+        "id": public_id(run),
+        "taskIdentifier": run["task"],
+        "status": status,
+        "createdAt": _iso(run["created_at"]),
+        "updatedAt": _iso(run["updated_at"]),
+        "costInCents": cost_cents(run),
+        "baseCostInCents": 0,
+        "durationMs": duration_ms(run, now),
+        "isTest": False,
+        "depth": 0,
+        "tags": sorted(run["tags"] or []),
+        "triggerFunction": "trigger",
+        # The retrieve API's helpers (not the realtime ones): CANCELED counts as completed here.
+        "isQueued": status in ("QUEUED", "DELAYED"),
+        "isExecuting": status in ("EXECUTING", "DEQUEUED"),
+        "isWaiting": status == "WAITING",
+        "isCompleted": status in ("COMPLETED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "CANCELED"),
+        "isSuccess": status == "COMPLETED",
+        "isFailed": status in _FAILED,
+        "isCancelled": status == "CANCELED",
+        "payload": run["payload"],
+        "relatedRuns": {"children": []},
+        "attemptCount": int(run["attempts"] or 0),
+    }
+    if run["started_at"] is not None:
+        body["startedAt"] = _iso(run["started_at"])
+    if run["completed_at"] is not None:
+        body["finishedAt"] = _iso(run["completed_at"])
+    if run["metadata"] is not None:
+        body["metadata"] = run["metadata"]
+    if status == "COMPLETED" and run["output"] is not None:
+        body["output"] = run["output"]
+    error = run["error"]
+    if error:
+        body["error"] = {k: error[k] for k in ("message", "name", "stackTrace") if error.get(k) is not None}
+    return body
