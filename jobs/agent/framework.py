@@ -128,9 +128,10 @@ def partial_reply(response: ModelResponse) -> str | None:
 async def _reject(ctx: RunContext[_Deps], problems: list[str]) -> None:
     deps = ctx.deps
     deps.problems = problems
-    deps.retries += 1
+    if ctx.retry < ctx.max_retries:  # the last rejection ends the run instead of retrying
+        deps.retries += 1
+        await deps.reporter.emit(RetryEvent(attempt=deps.retries, reason="; ".join(problems)))
     message = "Your output was rejected; fix these and answer again:\n- " + "\n- ".join(problems)
-    await deps.reporter.emit(RetryEvent(attempt=deps.retries, reason="; ".join(problems)))
     raise ModelRetry(message)
 
 
@@ -171,7 +172,7 @@ def map_error(exc: Exception, deps: _Deps, token_limit: int) -> Exception:
         return JobError(f"the turn used more than its budget of {token_limit} tokens "
                         f"(CAMPAIGN_CHAT_TURN_TOKEN_LIMIT): {scrub(str(exc).split('. ')[0])}", code="usage_limit")
     if isinstance(exc, UnexpectedModelBehavior) and deps.problems and "retries" in str(exc):
-        return ModelOutputRejected(f"the model's output was rejected {deps.retries} times; last problems: "
+        return ModelOutputRejected(f"the model's output was rejected {deps.retries + 1} times; last problems: "
                                    + "; ".join(deps.problems))
     if isinstance(exc, ModelHTTPError):
         return JobError(f"the model provider returned HTTP {exc.status_code} for model {exc.model_name}",
