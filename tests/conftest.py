@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from core.ids import utcnow
@@ -126,7 +126,7 @@ async def make_key(database: Database, user_id: str | None = None) -> keys.NewKe
 class Api:
     """An app under test with one user's key; ``other`` is a second user's client headers."""
 
-    client: AsyncTestClient[Any]
+    client: httpx.AsyncClient
     app: Any
     headers: dict[str, str]
     user_id: str
@@ -159,30 +159,44 @@ class Api:
             await asyncio.sleep(0.02)
 
 
-AppFactory = Callable[..., Any]
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Drive an ASGI app's lifespan in this event loop (the app's tasks share the test's loop)."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, outbox.put))
+    started = await outbox.get()
+    if started["type"] != "lifespan.startup.complete":
+        await task
+        raise RuntimeError(f"app failed to start: {started}")
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
 
 
 @pytest.fixture
 async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
-    """Start an app (optionally with other settings or an injected LLM) and yield an :class:`Api`."""
+    """Start an app in this loop (optionally with other settings or a scripted LLM) and yield an :class:`Api`."""
     from api.app import create_app
 
-    stack: list[AsyncTestClient[Any]] = []
+    async with AsyncExitStack() as stack:
 
-    async def start(llm: Any = None, **setting_overrides: Any) -> Api:
-        app = create_app(replace(settings, **setting_overrides), llm=llm)
-        client = AsyncTestClient(app)
-        await client.__aenter__()
-        stack.append(client)
-        db = app.state.db
-        mine = await make_key(db)
-        other = await make_key(db)
-        return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
-                   other_headers={"Authorization": f"Bearer {other.key}"})
+        async def start(llm: Any = None, **setting_overrides: Any) -> Api:
+            app = create_app(replace(settings, **setting_overrides), llm=llm)
+            await stack.enter_async_context(lifespan(app))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+            )
+            mine = await make_key(app.state.db)
+            other = await make_key(app.state.db)
+            return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
+                       other_headers={"Authorization": f"Bearer {other.key}"})
 
-    yield start
-    for client in reversed(stack):
-        await client.__aexit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

@@ -169,10 +169,15 @@ def answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     current = context.get("current_skeleton")
     draft = context.get("current_draft") or {}
     brief = Brief.from_skeleton(current)
-    for text in _user_texts(context, message):
+    texts = _user_texts(context, message)
+    for text in texts:
         brief = brief.read(text)
+    assumptions: list[str] = []
     if brief.missing:
-        return {"reply": _questions(brief)}
+        if len(texts) == 1:
+            return {"reply": _questions(brief)}
+        # One round of questions is enough: fill the gaps with defaults and say so.
+        brief, assumptions = brief.assuming(texts[0])
     follow_up, said = _follow_up(context.get("sequence"))
     old_body = draft.get("body")
     short = bool(SHORTER_RE.search(message)) or (old_body is not None and old_body.count("\n\n") <= 3)
@@ -189,6 +194,7 @@ def answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
         return {"reply": "I kept the skeleton and draft as they are. Tell me what to change: length, tone, the "
                          "proof point, the audience, or the call to action."}
     done = ", and ".join(changes)
-    reply = (f"{said}{done[:1].upper()}{done[1:]}. The plan: {topic(brief.offer or '')} for {brief.audience}, "
+    assumed = f" I assumed {'; '.join(assumptions)} (tell me if that is wrong)." if assumptions else ""
+    reply = (f"{said}{done[:1].upper()}{done[1:]}.{assumed} The plan: {topic(brief.offer or '')} for {brief.audience}, "
              f"asking for {article(brief.cta or '')} {brief.cta}. Tell me what to change.")
     return {"reply": reply, "skeleton": skeleton, "draft_subject": subject, "draft_body": body}

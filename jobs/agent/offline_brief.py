@@ -18,7 +18,7 @@ AUDIENCE_RE = re.compile(
     r"((?:[A-Za-z0-9&/-]+\s+){0,4}?" + _ROLE + r"(?:\s+(?:of|in|at)\s+[A-Za-z0-9&/-]+)?)\b", re.I)
 OFFER_RE = re.compile(
     r"\b(?:we (?:sell|offer|provide|make|build|built|run)|our (?:product|offer|tool|platform|service|app) is|"
-    r"(?:the )?offer(?:ing)? is:?|selling)\s+(.{3,160}?)\s*(?:[.;!?\n]|$)", re.I)
+    r"(?:the )?offer(?:ing)?(?: is)?:|(?:the )?offer(?:ing)? is|selling)\s+(.{3,160}?)\s*(?:[.;!?\n]|$)", re.I)
 CTA_RE = re.compile(
     r"\b(?:cta|call to action|goal|ask(?: them)?|book|schedule|get them to|want them to)\b[^.?!\n]{0,40}?"
     r"\b((?:\d+[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+|free\s+|intro\s+)?"
@@ -26,6 +26,10 @@ CTA_RE = re.compile(
 SHORTER_RE = re.compile(r"\b(?:shorter|shorten|too long|more concise|trim it|cut it down|briefer)\b", re.I)
 MENTION_RE = re.compile(r"\b(?:mention|include|add|highlight|talk about)\s+(?:our\s+|the\s+|that we have\s+)?"
                         r"(.{2,120}?)\s*(?:[.;!?\n]|$)", re.I)
+
+
+DEFAULT_AUDIENCE = "decision-makers in the lead's role"
+DEFAULT_CTA = "15-minute call"
 
 
 def clean(text: str) -> str:
@@ -57,6 +61,17 @@ class Brief:
         return cls(audience=skeleton.get("audience"), offer=skeleton.get("offer"),
                    cta=cta.removeprefix("Ask for a ").removeprefix("Ask for an ") or None,
                    proof=proof.removeprefix("Cite: ") if proof.startswith("Cite: ") else None)
+
+    def assuming(self, first_message: str) -> tuple[Brief, list[str]]:
+        """Gaps filled with stated defaults (used after one round of questions went unanswered)."""
+        assumed = {}
+        if self.audience is None:
+            assumed["audience"] = DEFAULT_AUDIENCE
+        if self.offer is None:
+            assumed["offer"] = clean(first_message)[:120] or "what you described"
+        if self.cta is None:
+            assumed["cta"] = DEFAULT_CTA
+        return replace(self, **assumed), [f"{k}: {v}" for k, v in assumed.items()]
 
     def read(self, text: str) -> Brief:
         """This brief updated with what ``text`` states."""

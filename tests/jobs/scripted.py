@@ -74,3 +74,37 @@ def skeleton(offer: str = "Rampwise") -> dict[str, Any]:
     return {"audience": "VPs of Sales", "offer": offer, "hook": block("role pain", ["position"]),
             "value_prop": block("ramp time halved"), "proof": block("one customer result", ["company"]),
             "cta": block("Ask for a 15-minute demo", ["first_name"])}
+
+
+async def run_row(api: Any, run_id: str) -> dict[str, Any]:
+    """The stored run (status, output, error, usage), read from the app's database."""
+    from store import runs
+
+    async with api.app.state.db.read() as conn:
+        row = await runs.get(conn, run_id)
+    assert row is not None, run_id
+    return dict(row)
+
+
+async def run_events(api: Any, run_id: str) -> list[dict[str, Any]]:
+    """The run's ChatStreamEvents in order, as subscribers receive them."""
+    from store import runs
+
+    async with api.app.state.db.read() as conn:
+        rows = await runs.events_after(conn, run_id=run_id, after_seq=0, limit=10_000)
+    return [dict(row["event"]) for row in rows]
+
+
+async def turn(api: Any, session_id: str, message: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    """Run one turn through the API and wait for it: (run id, session afterwards)."""
+    response = await api.turn(session_id, message, **extra)
+    assert response.status_code == 202, response.text
+    return response.json()["runId"], await api.wait_idle(session_id)
+
+
+async def generate_examples(api: Any, session_id: str, leads: list[dict[str, Any]], first: bool = True
+                            ) -> tuple[str, dict[str, Any]]:
+    response = await api.client.post(f"/api/campaigns/ai-chat-sessions/{session_id}/generate-examples",
+                                     json={"leads": leads, "isFirstBatch": first}, headers=api.headers)
+    assert response.status_code == 202, response.text
+    return response.json()["runId"], await api.wait_idle(session_id)

@@ -94,3 +94,13 @@ async def test_examples_are_rendered_for_each_lead() -> None:
         example = await llm.write_example(ctx, RecordingReporter())
         assert lead.company in example.subject and f"Hi {lead.first_name}," in example.body
         assert "%" not in example.body.replace("40%", "") and "&&" not in example.body
+
+
+async def test_after_one_round_of_questions_it_drafts_with_stated_assumptions() -> None:
+    chat = Conversation()
+    first = await chat.say("We sell payroll software to restaurant owners")
+    assert first.skeleton is None and "What should the reader do next" in first.reply
+    second = await chat.say("Make it about saving four hours a week on scheduling")
+    assert second.skeleton is not None and second.draft_body is not None
+    assert "I assumed cta: 15-minute call" in second.reply
+    assert second.skeleton["audience"] == "restaurant owners"
