@@ -14,7 +14,7 @@ from jobs.agent.rules import SPAM_PHRASES, VAR_RE
 _ROLE = (r"(?:VPs?|heads?|directors?|managers?|founders?|CTOs?|CEOs?|CFOs?|CMOs?|CROs?|engineers?|leaders?|"
          r"recruiters?|marketers?|owners?|executives?|buyers?|teams?|reps?|operators?)")
 AUDIENCE_RE = re.compile(
-    r"\b(?:for|to|targeting|target|audience(?:\s+is)?:?|aimed at|reach(?:ing)?)\s+"
+    r"\b(?:for|to|targeting|targets?|audience(?:\s+is)?:?|aimed at|reach(?:ing)?)\s+"
     r"((?:[A-Za-z0-9&/-]+\s+){0,4}?" + _ROLE + r"(?:\s+(?:of|in|at)\s+[A-Za-z0-9&/-]+)?)\b", re.I)
 OFFER_RE = re.compile(
     r"\b(?:we (?:sell|offer|provide|make|build|built|run)|our (?:product|offer|tool|platform|service|app) is|"

@@ -84,3 +84,24 @@ async def test_reply_deltas_reach_the_run_stream_in_order(api_factory: Any) -> N
     assert deltas == reply and after["messages"][-1] == {"role": "assistant", "content": reply}
     assert kinds.index("reply") > max(i for i, k in enumerate(kinds) if k == "reply_delta")
     assert kinds[-1] == "done" and "usage" in kinds
+
+
+async def test_a_follow_up_turn_gets_the_sequence_and_acknowledges_prior_nodes(api_factory: Any) -> None:
+    from jobs.agent.prompts import read_context
+    from scripted import prompt_of
+
+    def answer(messages: Any) -> dict[str, Any]:
+        sequence = read_context(prompt_of(messages))["sequence"] or {}
+        prior = sequence.get("prior_nodes") or []
+        if sequence.get("position") and prior:
+            return {"reply": f"Email {sequence['position'] + 1} builds on \"{prior[-1]['subject']}\".",
+                    "draft_subject": "Re: " + prior[-1]["subject"], "draft_body": "Hi %first_name%,\n\nFollowing up."}
+        return {"reply": "First email."}
+
+    api = await api_factory(llm=scripted_llm(answer))
+    session = await api.create_session()
+    sequence = {"position": 1, "total_nodes": 3,
+                "prior_nodes": [{"type": "email", "subject": "Ramp time at %company%", "body": "Hi"}]}
+    _, after = await turn(api, session["id"], "Write the follow-up", sequenceContext=sequence)
+    assert after["messages"][-1]["content"] == 'Email 2 builds on "Ramp time at %company%".'
+    assert after["draft_subject"] == "Re: Ramp time at %company%"
