@@ -171,9 +171,11 @@ def map_error(exc: Exception, deps: _Deps, token_limit: int) -> Exception:
     if isinstance(exc, UsageLimitExceeded):
         return JobError(f"the turn used more than its budget of {token_limit} tokens "
                         f"(CAMPAIGN_CHAT_TURN_TOKEN_LIMIT): {scrub(str(exc).split('. ')[0])}", code="usage_limit")
-    if isinstance(exc, UnexpectedModelBehavior) and deps.problems and "retries" in str(exc):
-        return ModelOutputRejected(f"the model's output was rejected {deps.retries + 1} times; last problems: "
-                                   + "; ".join(deps.problems))
+    if isinstance(exc, UnexpectedModelBehavior) and "retries" in str(exc):
+        if deps.problems:
+            return ModelOutputRejected(f"the model's output was rejected {deps.retries + 1} times; last problems: "
+                                       + "; ".join(deps.problems))
+        return ModelOutputRejected(f"the model's output never matched the required structure: {scrub(str(exc))}")
     if isinstance(exc, ModelHTTPError):
         return JobError(f"the model provider returned HTTP {exc.status_code} for model {exc.model_name}",
                         code="model_error")

@@ -122,3 +122,10 @@ async def test_an_example_with_leftover_placeholders_is_sent_back() -> None:
     result = await scripted_llm(answer).write_example(ctx, reporter)
     assert (result.subject, result.body) == ("Idea for Acme", "Hi Sara")
     assert any(isinstance(e, RetryEvent) and "%company%" in e.reason for e in reporter.events)
+
+
+async def test_output_that_never_matches_the_schema_is_rejected_too() -> None:
+    with pytest.raises(ModelOutputRejected) as caught:
+        await scripted_llm(lambda messages: {"draft_body": "no reply field"}).chat_turn(turn_context(),
+                                                                                      RecordingReporter())
+    assert "required structure" in caught.value.message
