@@ -1,5 +1,5 @@
 """Job and agent tests: real model requests are disabled. Models are pydantic-ai FunctionModels
-(``scripted.py``) or the built-in offline model: fakes only at the model-provider boundary."""
+(``tests.jobs.scripted``) or the built-in offline model: fakes only at the model-provider boundary."""
 
 import pydantic_ai.models
 

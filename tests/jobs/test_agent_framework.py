@@ -12,7 +12,7 @@ from core.events import RecordingReporter, ReplyDeltaEvent, RetryEvent
 from core.payloads import SequenceContext
 from jobs.agent.prompts import read_context
 from jobs.llm import ExampleContext
-from scripted import LEADS, feedback, prompt_of, scripted_llm, skeleton, turn_context
+from tests.jobs.scripted import LEADS, feedback, prompt_of, scripted_llm, skeleton, turn_context
 
 GOOD = {"reply": "Here is a draft.", "draft_subject": "Idea for %company%", "draft_body": "Hi %first_name%,\n\nShort."}
 BAD = {**GOOD, "draft_body": "Hi %first_name%, your SSN is %customer_ssn%."}

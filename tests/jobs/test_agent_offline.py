@@ -10,7 +10,7 @@ from jobs.agent import AgentLLM
 from jobs.agent.offline import offline_model
 from jobs.agent.rules import VAR_RE
 from jobs.llm import ExampleContext, TurnResult, allowed_variables
-from scripted import LEADS, turn_context
+from tests.jobs.scripted import LEADS, turn_context
 
 BRIEF = "Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI"
 DETAILS = "We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo."

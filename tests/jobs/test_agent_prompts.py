@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobs.agent.prompts import SUMMARY_ITEMS, WINDOW, read_context, turn_prompt
-from scripted import turn_context
+from tests.jobs.scripted import turn_context
 
 
 def transcript(turns: int) -> list[dict[str, str]]:

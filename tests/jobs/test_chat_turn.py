@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripted import LEAD_JSON, feedback, generate_examples, run_events, run_row, scripted_llm, skeleton, turn
+from tests.jobs.scripted import LEAD_JSON, feedback, generate_examples, run_events, run_row, scripted_llm, skeleton, turn
 
 GOOD = {"reply": "Here is a draft.", "draft_subject": "Idea for %company%", "draft_body": "Hi %first_name%,\n\nShort."}
 BAD = {**GOOD, "draft_body": "Hi %first_name%, your SSN is %customer_ssn%."}
@@ -46,7 +46,7 @@ async def test_skeleton_revisions_move_the_version_and_histories_and_clear_examp
               "Turn three": (skeleton("Rampwise Pro"), "Rampwise Pro for %company%", "Hi %first_name%,\n\nv3")}
 
     def answer(messages: Any) -> dict[str, Any]:
-        from scripted import prompt_of
+        from tests.jobs.scripted import prompt_of
 
         prompt = prompt_of(messages)
         if "draft_template" in prompt:  # an example for one lead
@@ -88,7 +88,7 @@ async def test_reply_deltas_reach_the_run_stream_in_order(api_factory: Any) -> N
 
 async def test_a_follow_up_turn_gets_the_sequence_and_acknowledges_prior_nodes(api_factory: Any) -> None:
     from jobs.agent.prompts import read_context
-    from scripted import prompt_of
+    from tests.jobs.scripted import prompt_of
 
     def answer(messages: Any) -> dict[str, Any]:
         sequence = read_context(prompt_of(messages))["sequence"] or {}

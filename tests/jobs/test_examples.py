@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from jobs.agent.prompts import read_context
-from scripted import LEAD_JSON, generate_examples, prompt_of, run_row, scripted_llm, skeleton, turn
+from tests.jobs.scripted import LEAD_JSON, generate_examples, prompt_of, run_row, scripted_llm, skeleton, turn
 
 
 def examples_model() -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.agent.rules import VAR_RE
-from scripted import LEAD_JSON, generate_examples, run_events, run_row, turn
+from tests.jobs.scripted import LEAD_JSON, generate_examples, run_events, run_row, turn
 
 VARS = {"availableVarNames": ["first_name", "company", "position"]}
 

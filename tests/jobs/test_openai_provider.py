@@ -11,8 +11,8 @@ from pydantic_ai.models import override_allow_model_requests
 from core.settings import Settings
 from jobs.agent.pricing import estimate_cost
 from jobs.models import build_llm
-from openai_stub import StubHttpError, openai_stub
-from scripted import LEAD_JSON, generate_examples, run_events, run_row, turn
+from tests.jobs.openai_stub import StubHttpError, openai_stub
+from tests.jobs.scripted import LEAD_JSON, generate_examples, run_events, run_row, turn
 
 KEY = "sk-test-local-0123456789abcdef"
 GOOD = {"reply": "Here is a first draft for your VPs of Sales.", "draft_subject": "Ramp time at %company%",
@@ -70,7 +70,7 @@ async def test_a_turn_runs_through_the_openai_provider_with_a_validation_retry(
 async def test_examples_run_through_the_openai_provider(
     api_factory: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scripted import skeleton
+    from tests.jobs.scripted import skeleton
 
     def with_skeleton(body: dict[str, Any]) -> dict[str, Any]:
         out = answer(body)
