@@ -51,7 +51,10 @@ class ExampleEvent(_Event, tag="example"):
 
 
 class RetryEvent(_Event, tag="retry"):
-    """The validators sent the model's output back; ``reason`` is what it was told."""
+    """The validators sent the model's output back; ``reason`` is what it was told.
+
+    The reply streamed so far belonged to the rejected attempt: the ``reply_delta`` events that
+    follow restart the reply from the beginning (the final ``reply`` event is authoritative)."""
 
     attempt: int
     reason: str

@@ -105,6 +105,7 @@ class Settings:
     trigger_secret_key: str = ""
     trigger_api_url: str = "https://api.trigger.dev"
     llm_model: str = "offline"
+    openai_base_url: str = ""
     public_token_secret: str = ""
     public_token_env_id: str = "env_campaign_chat_local"
     public_token_ttl_seconds: int = 3600
@@ -204,6 +205,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("trigger_secret_key", "TRIGGER_SECRET_KEY", _text),
     _Spec("trigger_api_url", "TRIGGER_API_URL", _url("http", "https")),
     _Spec("llm_model", "LLM_MODEL", lambda n, r: r.strip() or "offline"),
+    _Spec("openai_base_url", "OPENAI_BASE_URL", lambda n, r: _url("http", "https")(n, r) if r.strip() else ""),
     _Spec("public_token_secret", _p("PUBLIC_TOKEN_SECRET"), _text),
     _Spec("public_token_env_id", _p("PUBLIC_TOKEN_ENV_ID"), _text),
     _Spec("public_token_ttl_seconds", _p("PUBLIC_TOKEN_TTL_SECONDS"), _number(int, 60, 86_400)),

@@ -41,6 +41,7 @@ def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         state["examples"] = state.get("examples", 0) + 1
     elif kind == "retry":
         state["retries"] = state.get("retries", 0) + 1
+        state["reply"] = ""  # the rejected attempt's reply is void; the next deltas restart it
     elif kind == "usage":
         state["usage"] = {k: event[k] for k in ("input_tokens", "output_tokens", "requests", "cost_usd")}
     elif kind == "error":

@@ -194,7 +194,7 @@ async def run_guarded(deps: JobDeps, started: Started, reporter: Reporter, body:
             f"the task did not finish within its deadline ({deps.settings.job_timeout_seconds}s)", code="timed_out"),
             status="TIMED_OUT"))
     except JobError as exc:
-        await asyncio.shield(fail(deps, started, reporter, exc))
+        await asyncio.shield(fail(deps, started, reporter, exc, usage=getattr(exc, "usage", None)))
     except asyncio.CancelledError as exc:
         by_request = bool(exc.args) and exc.args[0] == CANCEL_MESSAGE
         error = JobError("the run was canceled" if by_request else "the worker shut down during the task",

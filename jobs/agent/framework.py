@@ -1,0 +1,189 @@
+"""AgentLLM: the framework LLM as a pydantic-ai agent, implementing :class:`jobs.llm.FrameworkLLM`.
+
+A chat turn runs the agent node by node so the reply can stream: each model request streams a
+tool call whose ``reply`` argument grows, and every new suffix becomes a ``ReplyDeltaEvent``. The
+output validator (``jobs.agent.rules``) sends bad output back with ``ModelRetry`` (and reports a
+``RetryEvent``; deltas after a retry restart the reply). When the retries are spent the turn fails
+with :class:`ModelOutputRejected`; provider failures become JobErrors with stable codes, and their
+messages are scrubbed of anything that looks like a key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic_core
+from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UsageLimitExceeded, UserError
+from pydantic_ai.messages import ModelResponse, ToolCallPart
+from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage, UsageLimits
+
+from core.errors import JobError, ModelOutputRejected
+from core.events import ReplyDeltaEvent, Reporter, RetryEvent
+from jobs.agent.output import ExampleOutput, TurnOutput
+from jobs.agent.pricing import estimate_cost
+from jobs.agent.prompts import EXAMPLE_INSTRUCTIONS, TURN_INSTRUCTIONS, example_prompt, turn_prompt
+from jobs.agent.rules import example_problems, turn_problems
+from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage
+
+OUTPUT_RETRIES = 2  # three attempts in all, then the turn fails
+REQUEST_LIMIT = 8
+
+
+@dataclass
+class _Deps:
+    allowed: list[str]
+    reporter: Reporter
+    problems: list[str] = field(default_factory=list)
+    retries: int = 0
+
+
+class AgentLLM:
+    """One agent for chat turns, one for examples, both on the same model."""
+
+    def __init__(self, model: Model, *, name: str, token_limit: int, output_retries: int = OUTPUT_RETRIES) -> None:
+        self.name = name
+        self.token_limit = token_limit
+        self._turns = Agent(model, output_type=TurnOutput, instructions=TURN_INSTRUCTIONS, deps_type=_Deps,
+                            retries=output_retries, name="framework-chat-turn")
+        self._examples = Agent(model, output_type=ExampleOutput, instructions=EXAMPLE_INSTRUCTIONS, deps_type=_Deps,
+                               retries=output_retries, name="generate-email-examples")
+        self._turns.output_validator(_validate_turn)
+        self._examples.output_validator(_validate_example)
+
+    def _limits(self) -> UsageLimits:
+        return UsageLimits(request_limit=REQUEST_LIMIT, total_tokens_limit=self.token_limit)
+
+    def _usage(self, usage: RunUsage) -> Usage:
+        return Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, requests=usage.requests,
+                     cost_usd=estimate_cost(self.name, usage.input_tokens, usage.output_tokens))
+
+    async def chat_turn(self, ctx: TurnContext, reporter: Reporter) -> TurnResult:
+        deps = _Deps(allowed=list(ctx.allowed_vars), reporter=reporter)
+        run = None
+        try:
+            async with self._turns.iter(turn_prompt(ctx), deps=deps, usage_limits=self._limits()) as run:
+                async for node in run:
+                    if Agent.is_model_request_node(node):
+                        await _stream_reply(node, run, reporter)
+                result = run.result
+        except Exception as exc:
+            error = self._job_error(exc, deps, run.usage if run is not None else None)
+            if error is exc:
+                raise
+            raise error from exc
+        assert result is not None
+        out: TurnOutput = result.output
+        return TurnResult(reply=out.reply, skeleton=out.skeleton.as_json() if out.skeleton else None,
+                          draft_subject=out.draft_subject, draft_body=out.draft_body,
+                          usage=self._usage(result.usage), retries=deps.retries)
+
+    async def write_example(self, ctx: ExampleContext, reporter: Reporter) -> ExampleResult:
+        deps = _Deps(allowed=list(ctx.allowed_vars), reporter=reporter)
+        try:
+            result = await self._examples.run(example_prompt(ctx), deps=deps, usage_limits=self._limits())
+        except Exception as exc:
+            error = self._job_error(exc, deps, None)
+            if error is exc:
+                raise
+            raise error from exc
+        return ExampleResult(subject=result.output.subject, body=result.output.body, usage=self._usage(result.usage))
+
+    def _job_error(self, exc: Exception, deps: _Deps, usage: RunUsage | None) -> Exception:
+        error = map_error(exc, deps, self.token_limit)
+        if isinstance(error, JobError) and usage is not None:
+            error.usage = self._usage(usage)  # type: ignore[attr-defined]  # recorded by runtime.fail
+        return error
+
+
+async def _stream_reply(node: Any, run: Any, reporter: Reporter) -> None:
+    emitted = ""
+    async with node.stream(run.ctx) as stream:
+        async for response in stream.stream_response(debounce_by=None):
+            reply = partial_reply(response)
+            if reply and len(reply) > len(emitted) and reply.startswith(emitted):
+                await reporter.emit(ReplyDeltaEvent(text=reply[len(emitted):]))
+                emitted = reply
+
+
+def partial_reply(response: ModelResponse) -> str | None:
+    """The ``reply`` argument of the output tool call so far (its JSON may still be incomplete)."""
+    for part in response.parts:
+        if isinstance(part, ToolCallPart):
+            args = part.args
+            if isinstance(args, str):
+                try:
+                    args = pydantic_core.from_json(args or "{}", allow_partial="trailing-strings")
+                except ValueError:
+                    return None
+            value = args.get("reply") if isinstance(args, dict) else None
+            return value if isinstance(value, str) else None
+    return None
+
+
+async def _reject(ctx: RunContext[_Deps], problems: list[str]) -> None:
+    deps = ctx.deps
+    deps.problems = problems
+    if ctx.retry < ctx.max_retries:  # the last rejection ends the run instead of retrying
+        deps.retries += 1
+        await deps.reporter.emit(RetryEvent(attempt=deps.retries, reason="; ".join(problems)))
+    message = "Your output was rejected; fix these and answer again:\n- " + "\n- ".join(problems)
+    raise ModelRetry(message)
+
+
+async def _validate_turn(ctx: RunContext[_Deps], out: TurnOutput) -> TurnOutput:
+    if ctx.partial_output:
+        return out
+    problems = turn_problems(out, ctx.deps.allowed)
+    if problems:
+        await _reject(ctx, problems)
+    return out
+
+
+async def _validate_example(ctx: RunContext[_Deps], out: ExampleOutput) -> ExampleOutput:
+    if ctx.partial_output:
+        return out
+    problems = example_problems(out)
+    if problems:
+        await _reject(ctx, problems)
+    return out
+
+
+_KEYISH = re.compile(r"\b(?:sk-ant-|sk-|tr_(?:dev|prod|pat)_)[A-Za-z0-9_\-]{6,}")
+
+
+def scrub(text: str) -> str:
+    """Remove anything that looks like a provider key, and the values of *_API_KEY variables."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and name.endswith(("_API_KEY", "_SECRET_KEY", "_TOKEN")):
+            text = text.replace(value, "[redacted]")
+    return _KEYISH.sub("[redacted]", text)[:500]
+
+
+def map_error(exc: Exception, deps: _Deps, token_limit: int) -> Exception:
+    """The JobError a model failure becomes (stable ``code``; message safe to show the user)."""
+    if isinstance(exc, JobError):
+        return exc
+    if isinstance(exc, UsageLimitExceeded):
+        return JobError(f"the turn used more than its budget of {token_limit} tokens "
+                        f"(CAMPAIGN_CHAT_TURN_TOKEN_LIMIT): {scrub(str(exc).split('. ')[0])}", code="usage_limit")
+    if isinstance(exc, UnexpectedModelBehavior) and "retries" in str(exc):
+        if deps.problems:
+            return ModelOutputRejected(f"the model's output was rejected {deps.retries + 1} times; last problems: "
+                                       + "; ".join(deps.problems))
+        return ModelOutputRejected(f"the model's output never matched the required structure: {scrub(str(exc))}")
+    if isinstance(exc, ModelHTTPError):
+        return JobError(f"the model provider returned HTTP {exc.status_code} for model {exc.model_name}",
+                        code="model_error")
+    if isinstance(exc, ModelAPIError):
+        return JobError(f"the model provider request failed ({type(exc).__name__}): {scrub(str(exc))}",
+                        code="model_error")
+    if isinstance(exc, UnexpectedModelBehavior):
+        return JobError(f"the model misbehaved: {scrub(str(exc))}", code="model_error")
+    if isinstance(exc, UserError):
+        return JobError(f"the model is misconfigured: {scrub(str(exc))}", code="model_config")
+    return exc
