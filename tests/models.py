@@ -44,3 +44,25 @@ class FailingModel:
 
     async def write_example(self, ctx: ExampleContext, reporter: Reporter) -> ExampleResult:
         raise JobError("the model provider answered 503", code="model_error")
+
+
+class EchoModel:
+    """A plain scripted model: replies to each message, proposes a skeleton and draft from the second turn."""
+
+    name = "echo"
+
+    async def chat_turn(self, ctx: TurnContext, reporter: Reporter) -> TurnResult:
+        user_turns = sum(1 for m in ctx.transcript if m.get("role") == "user")
+        await reporter.emit(ReplyDeltaEvent(text=f"echo: {ctx.message}"))
+        if user_turns < 2:
+            return TurnResult(reply=f"echo: {ctx.message}", usage=Usage(input_tokens=5, output_tokens=2, requests=1))
+        version = (ctx.framework_version or 0) + 1
+        return TurnResult(
+            reply=f"echo: {ctx.message}",
+            skeleton={"hook": "h", "value_prop": ctx.message[:100], "revision": version},
+            draft_subject="Quick idea", draft_body=f"Hi %first_name%, {ctx.message[:100]}",
+            usage=Usage(input_tokens=5, output_tokens=2, requests=1),
+        )
+
+    async def write_example(self, ctx: ExampleContext, reporter: Reporter) -> ExampleResult:
+        return ExampleResult(subject="Quick idea", body=f"Hi {ctx.lead.first_name or 'there'}")

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from bridge.arq import redis_client
 from jobs.worker import health_check_key
-from conftest import ROOT, base_env
+from tests.conftest import ROOT, base_env
 
 
 def new_queue() -> str:

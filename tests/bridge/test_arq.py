@@ -16,7 +16,7 @@ from bridge.arq import JOB_FUNCTION, ArqBridge, redis_client
 from core.payloads import payload_from_builtins
 from store import runs
 from store.db import Database
-from worker_processes import WorkerPool
+from tests.worker_processes import WorkerPool
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -17,7 +17,7 @@ import subprocess
 import httpx
 
 from bridge.trigger import TriggerBridge
-from conftest import ROOT
+from tests.conftest import ROOT
 from core.payloads import ChatTurnPayload, TurnInput
 
 SECRET = "tr_dev_equivalence_0123456789abcdef"

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.settings import Settings
 from jobs.llm import TurnResult
-from jobs.simple_model import SimpleModel
+from tests.models import EchoModel as SimpleModel
 from tests.conftest import ROOT, Api, base_env
 
 

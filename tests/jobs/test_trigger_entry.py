@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, base_env
+from tests.conftest import ROOT, base_env
 from store import runs
 from store.db import Database
 

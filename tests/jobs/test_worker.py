@@ -24,12 +24,12 @@ from sqlalchemy.engine import make_url
 from arq.jobs import Job
 
 from bridge.arq import ArqBridge, redis_client
-from conftest import ROOT
+from tests.conftest import ROOT
 from core.settings import Settings
 from jobs.worker import arq_timeout_seconds, health_check_key
 from store import runs
 from store.db import Database
-from worker_processes import WorkerPool
+from tests.worker_processes import WorkerPool
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.ids import new_run_id, utcnow
 from jobs.llm import TurnResult, Usage
-from jobs.simple_model import SimpleModel
+from tests.models import EchoModel as SimpleModel
 from store import sessions as store_sessions
 from tests.conftest import Api
 from tests.ops.live import LiveClient

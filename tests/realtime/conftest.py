@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from realtime_helpers import LocalApi
+from tests.realtime.realtime_helpers import LocalApi
 
 from core.settings import Settings
 

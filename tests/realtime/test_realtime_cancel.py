@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from scripted_models import BlockingModel
+from tests.realtime.scripted_models import BlockingModel
 
 from core.events import NullReporter
 from core.ids import new_run_id, utcnow

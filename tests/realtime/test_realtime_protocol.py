@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from scripted_models import BlockingModel, FailingModel
+from tests.realtime.scripted_models import BlockingModel, FailingModel
 
 from bridge.tokens import mint
 

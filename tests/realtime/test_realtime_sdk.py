@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from realtime_helpers import EventsLock, SdkProcess, start_turn, stored_events
+from tests.realtime.realtime_helpers import EventsLock, SdkProcess, start_turn, stored_events
 
 SECRET = "sdk-test-public-token-secret-0123456789"
 ORDER = ["QUEUED", "EXECUTING", "COMPLETED"]

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 TRIGGER = ROOT / "trigger"
 
