@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sourced by serve.sh and test.sh: make sure `uv` is available, then sync the locked environment.
+# Sourced by serve.sh, cc.sh and test.sh: make sure `uv` is available, then sync the locked environment.
 # Puts uv in .tools/ when the machine has none (no system-wide changes beyond python3-venv if missing).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,4 +23,5 @@ else
   UV="$ROOT/.tools/bin/uv"
 fi
 export UV
-"$UV" sync --frozen --quiet "$@" >&2
+# Sourcing scripts pass their sync options in SYNC_ARGS (not "$@", which would be their own arguments).
+"$UV" sync --frozen --quiet ${SYNC_ARGS:-} >&2
