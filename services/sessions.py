@@ -104,18 +104,18 @@ class SessionService:
         now = utcnow()
         logs.bind(session_id=payload.session_id, task=task, backend=self.bridge.name)
         payload = msgspec.structs.replace(payload, trace=tracing.inject())  # W3C context for the job's spans
-        async with tracing.span("claim", session_id=payload.session_id), self.db.write() as conn:
-            won = await sessions.claim(
-                conn, session_id=payload.session_id, user_id=payload.user_id, task_status=TASK_STATUS_FOR[task],
+        run_values = runs.new_run_values(run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
+                                         task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
+                                         tags=[f"session:{payload.session_id}"], now=now)
+        with tracing.span("claim", session_id=payload.session_id):
+            outcome = await sessions.claim_and_record(
+                self.db, session_id=payload.session_id, user_id=payload.user_id, task_status=TASK_STATUS_FOR[task],
                 run_id=payload.run_id, now=now, lease_until=now + self._lease, require_skeleton=require_skeleton,
+                run_values=run_values,
             )
-            if won:
-                logs.bind(run_id=payload.run_id)
-                await runs.insert(conn, run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
-                                  task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
-                                  tags=[f"session:{payload.session_id}"], now=now)
-            else:
-                raise await self._claim_refused(conn, payload, now)
+        if not outcome.won:
+            raise self._claim_refused(outcome.state, payload, now)
+        logs.bind(run_id=payload.run_id)
         try:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
                 dispatched = await self.bridge.dispatch(payload)
@@ -131,8 +131,7 @@ class SessionService:
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
 
-    async def _claim_refused(self, conn: Any, payload: TaskPayload, now: Any) -> Exception:
-        state = await sessions.claim_state(conn, session_id=payload.session_id, user_id=payload.user_id)
+    def _claim_refused(self, state: sessions.ClaimState | None, payload: TaskPayload, now: Any) -> Exception:
         if state is None:
             return NotFound("Session not found")
         free = state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now)

@@ -17,33 +17,21 @@ from store.tables import TERMINAL_STATUSES, run_events, runs as t
 _terminal = tuple(TERMINAL_STATUSES)
 
 
-async def insert(
-    conn: AsyncConnection,
-    *,
-    run_id: str,
-    session_id: str,
-    user_id: str,
-    task: str,
-    backend: str,
-    payload: dict[str, Any],
-    tags: list[str],
+def new_run_values(
+    *, run_id: str, session_id: str, user_id: str, task: str, backend: str, payload: dict[str, Any], tags: list[str],
     now: datetime,
-) -> None:
-    await conn.execute(
-        sa.insert(t).values(
-            id=run_id,
-            session_id=session_id,
-            user_id=user_id,
-            task=task,
-            backend=backend,
-            status="PENDING",
-            payload=payload,
-            tags=tags,
-            realtime_streams=[],
-            created_at=now,
-            updated_at=now,
-        )
-    )
+) -> dict[str, Any]:
+    """Column values of a freshly dispatched run (PENDING)."""
+    return {
+        "id": run_id, "session_id": session_id, "user_id": user_id, "task": task, "backend": backend,
+        "status": "PENDING", "payload": payload, "tags": tags, "realtime_streams": [], "number": 1, "attempts": 0,
+        "version": 1, "created_at": now, "updated_at": now,
+    }
+
+
+async def insert(conn: AsyncConnection, **values: Any) -> None:
+    """Insert a run; ``values`` as :func:`new_run_values` builds them."""
+    await conn.execute(sa.insert(t).values(**new_run_values(**values)))
 
 
 async def get(conn: AsyncConnection, run_id: str) -> sa.RowMapping | None:

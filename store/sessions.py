@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.tables import sessions as t
+from store.db import Database
+from store.tables import runs as runs_t, sessions as t
 
 PUBLIC_COLUMNS = (
     "id",
@@ -97,6 +98,21 @@ async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> boo
     return result.rowcount == 1
 
 
+def _claim_statement(
+    *, session_id: str, user_id: str, task_status: str, run_id: str, now: datetime, lease_until: datetime,
+    require_skeleton: bool,
+) -> sa.Update:
+    free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= now)
+    conditions = [t.c.id == session_id, t.c.user_id == user_id, free]
+    if require_skeleton:
+        conditions.append(t.c.skeleton.is_not(None))
+    return (
+        sa.update(t)
+        .where(*conditions)
+        .values(task_status=task_status, claim_run_id=run_id, run_id=run_id, lease_expires_at=lease_until, updated_at=now)
+    )
+
+
 async def claim(
     conn: AsyncConnection,
     *,
@@ -109,15 +125,8 @@ async def claim(
     require_skeleton: bool,
 ) -> bool:
     """The one atomic conditional write that takes a session. True when this call holds it."""
-    free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= now)
-    conditions = [t.c.id == session_id, t.c.user_id == user_id, free]
-    if require_skeleton:
-        conditions.append(t.c.skeleton.is_not(None))
-    stmt = (
-        sa.update(t)
-        .where(*conditions)
-        .values(task_status=task_status, claim_run_id=run_id, run_id=run_id, lease_expires_at=lease_until, updated_at=now)
-    )
+    stmt = _claim_statement(session_id=session_id, user_id=user_id, task_status=task_status, run_id=run_id, now=now,
+                            lease_until=lease_until, require_skeleton=require_skeleton)
     result = await conn.execute(stmt)
     return result.rowcount == 1
 
@@ -137,6 +146,67 @@ async def claim_state(conn: AsyncConnection, *, session_id: str, user_id: str) -
     )
     row = (await conn.execute(stmt)).first()
     return ClaimState(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    """``won``, or why not: ``state`` is the current holder (None when the session is not the caller's)."""
+
+    won: bool
+    state: ClaimState | None = None
+
+
+async def claim_and_record(
+    db: Database,
+    *,
+    session_id: str,
+    user_id: str,
+    task_status: str,
+    run_id: str,
+    now: datetime,
+    lease_until: datetime,
+    require_skeleton: bool,
+    run_values: dict[str, Any],
+) -> ClaimOutcome:
+    """Claim the session and insert its run row, atomically; on a loss, say who holds it.
+
+    PostgreSQL does it in ONE statement and one round trip (no BEGIN/COMMIT): a CTE reads the row's
+    current state, a second one performs the conditional UPDATE, a third inserts the run only if the
+    update matched. SQLite runs the same steps in one ``BEGIN IMMEDIATE`` transaction (in-process).
+    """
+    claim_stmt = _claim_statement(session_id=session_id, user_id=user_id, task_status=task_status, run_id=run_id,
+                                  now=now, lease_until=lease_until, require_skeleton=require_skeleton)
+    if db.is_sqlite:
+        async with db.write() as conn:
+            if (await conn.execute(claim_stmt)).rowcount == 1:
+                await conn.execute(sa.insert(runs_t).values(**run_values))
+                return ClaimOutcome(True)
+            return ClaimOutcome(False, await claim_state(conn, session_id=session_id, user_id=user_id))
+    current = (
+        sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None).label("has_skeleton"))
+        .where(_owned(session_id, user_id))
+        .cte("current_state")
+    )
+    claimed = claim_stmt.returning(t.c.id).cte("claimed")
+    names = list(run_values)
+    row_source = sa.select(*[sa.literal(run_values[n], runs_t.c[n].type) for n in names]).select_from(claimed)
+    inserted = sa.insert(runs_t).from_select(names, row_source).returning(runs_t.c.id).cte("inserted")
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    stmt = sa.select(
+        sa.select(sa.func.count()).select_from(inserted).scalar_subquery().label("won"),
+        current.c.task_status, current.c.run_id, current.c.lease_expires_at, current.c.has_skeleton,
+    ).select_from(one.outerjoin(current, sa.true()))
+    async with db.autocommit() as conn:
+        row = (await conn.execute(stmt)).one()
+        if row.won:
+            return ClaimOutcome(True)
+        if row.has_skeleton is None:
+            return ClaimOutcome(False, None)
+        state = ClaimState(row.task_status, row.run_id, row.lease_expires_at, bool(row.has_skeleton))
+        if state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now):
+            # Our snapshot predates a winner that committed while we waited on its row lock: read again.
+            state = await claim_state(conn, session_id=session_id, user_id=user_id) or state
+        return ClaimOutcome(False, state)
 
 
 async def set_public_run_id(conn: AsyncConnection, *, session_id: str, claim_run_id: str, public_id: str) -> None:

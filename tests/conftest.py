@@ -265,7 +265,7 @@ def start_server(tmp_path: Path, **env_extra: str) -> LiveServer:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded 2-core machine imports the app slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {log_path.read_text()}")
