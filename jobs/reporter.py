@@ -8,6 +8,8 @@ for ``DELTA_FLUSH_SECONDS`` so a fast token stream costs a handful of writes, no
 
 from __future__ import annotations
 
+import abc
+import logging
 import time
 from typing import Any
 
@@ -20,6 +22,7 @@ from jobs.wake import Wake
 from store.db import Database
 
 DELTA_FLUSH_SECONDS = 0.05
+log = logging.getLogger("campaign_chat.jobs.reporter")
 STREAM_KEY = "chat"
 
 
@@ -52,14 +55,15 @@ def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-class RunReporter:
-    """Persists a run's events; never raises into the job (a lost event must not fail a turn)."""
+class BatchingReporter(abc.ABC):
+    """Coalesces reply deltas for ``DELTA_FLUSH_SECONDS`` and folds every event into a compact state.
 
-    def __init__(self, db: Database, run_id: str, *, wake: Wake | None = None) -> None:
-        self._db = db
-        self._run_id = run_id
-        self._wake = wake
-        self._seq = 0
+    Subclasses write a batch in :meth:`_write`; a failed write is counted, never raised into the job.
+    """
+
+    flush_interval = DELTA_FLUSH_SECONDS
+
+    def __init__(self) -> None:
         self._state: dict[str, Any] = {"phase": "queued"}
         self._pending: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
@@ -75,7 +79,7 @@ class RunReporter:
             self._pending[-1] = {"type": "reply_delta", "text": self._pending[-1]["text"] + event.text}
         else:
             self._pending.append(data)
-        if not isinstance(event, ReplyDeltaEvent) or time.monotonic() - self._last_flush >= DELTA_FLUSH_SECONDS:
+        if not isinstance(event, ReplyDeltaEvent) or time.monotonic() - self._last_flush >= self.flush_interval:
             await self.flush()
 
     async def flush(self) -> None:
@@ -84,20 +88,33 @@ class RunReporter:
         batch, self._pending = self._pending, []
         self._last_flush = time.monotonic()
         try:
-            now = utcnow()
-            async with self._db.write() as conn:
-                for data in batch:
-                    self._seq += 1
-                    fold(self._state, data)
-                    await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
-                await runs.update(
-                    conn, self._run_id, now=now, metadata=dict(self._state), realtime_streams=[STREAM_KEY]
-                )
+            await self._write(batch)
         except Exception:  # noqa: BLE001 - progress reporting is best effort by design
             self.failures += 1
-            return
+            log.warning("progress report failed", exc_info=True)
+
+    @abc.abstractmethod
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Store or send one batch of events (and fold them into ``self._state``)."""
+
+
+class RunReporter(BatchingReporter):
+    """Persists a run's events; never raises into the job (a lost event must not fail a turn)."""
+
+    def __init__(self, db: Database, run_id: str, *, wake: Wake | None = None) -> None:
+        super().__init__()
+        self._db = db
+        self._run_id = run_id
+        self._wake = wake
+        self._seq = 0
+
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        async with self._db.write() as conn:
+            for data in batch:
+                self._seq += 1
+                fold(self._state, data)
+                await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
+            await runs.update(conn, self._run_id, now=now, metadata=dict(self._state), realtime_streams=[STREAM_KEY])
         if self._wake is not None:
-            try:
-                await self._wake(self._run_id)
-            except Exception:  # noqa: BLE001
-                self.failures += 1
+            await self._wake(self._run_id)

@@ -22,71 +22,49 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 
-from core.events import ChatStreamEvent, ReplyDeltaEvent, Reporter
+from core.events import ChatStreamEvent, Reporter
 from core.payloads import payload_from_builtins
 from core.settings import Settings
 from jobs.entry import execute
 from jobs.models import build_llm
-from jobs.reporter import RunReporter, fold
+from jobs.reporter import STREAM_KEY, BatchingReporter, RunReporter, fold
 from jobs.runtime import JobDeps
 from jobs.wake import build_wake
 from store.db import Database
 
 log = logging.getLogger("campaign_chat.trigger_entry")
 
-STREAM_KEY = "chat"
-DELTA_FLUSH_SECONDS = 0.25
 REQUEST_TIMEOUT_SECONDS = 5.0
 
 
-class TriggerMetadataReporter:
+class TriggerMetadataReporter(BatchingReporter):
     """Reports a run's events to its Trigger.dev run metadata. Best effort: never raises into the job."""
+
+    flush_interval = 0.25  # each flush is a request to Trigger.dev: batch deltas more coarsely
 
     def __init__(self, *, api_url: str, secret_key: str, trigger_run_id: str,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__()
         self._url = f"{api_url.rstrip('/')}/api/v1/runs/{trigger_run_id}/metadata"
         self._headers = {"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"}
         self._client = httpx.AsyncClient(transport=transport, timeout=REQUEST_TIMEOUT_SECONDS)
-        self._state: dict[str, Any] = {"phase": "queued"}
-        self._pending: list[dict[str, Any]] = []
-        self._last_flush = time.monotonic()
-        self.failures = 0
 
-    async def emit(self, event: ChatStreamEvent) -> None:
-        data = msgspec.to_builtins(event)
-        if isinstance(event, ReplyDeltaEvent) and self._pending and self._pending[-1]["type"] == "reply_delta":
-            self._pending[-1] = {"type": "reply_delta", "text": self._pending[-1]["text"] + event.text}
-        else:
-            self._pending.append(data)
-        if not isinstance(event, ReplyDeltaEvent) or time.monotonic() - self._last_flush >= DELTA_FLUSH_SECONDS:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        self._last_flush = time.monotonic()
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
         before = dict(self._state)
         operations: list[dict[str, Any]] = []
         for data in batch:
             fold(self._state, data)
             operations.append({"type": "append", "key": STREAM_KEY, "value": data})
         operations += [{"type": "set", "key": k, "value": v} for k, v in self._state.items() if before.get(k) != v]
-        try:
-            response = await self._client.put(self._url, content=json.dumps({"operations": operations}),
-                                              headers=self._headers)
-            if response.is_error:
-                raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
-        except httpx.HTTPError as exc:
-            self.failures += 1
-            log.warning("metadata update failed: %s", exc)
+        response = await self._client.put(self._url, content=json.dumps({"operations": operations}),
+                                          headers=self._headers)
+        if response.is_error:
+            raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -66,3 +66,19 @@ class EchoModel:
 
     async def write_example(self, ctx: ExampleContext, reporter: Reporter) -> ExampleResult:
         return ExampleResult(subject="Quick idea", body=f"Hi {ctx.lead.first_name or 'there'}")
+
+
+class HeldModel(EchoModel):
+    """An echo model whose turns wait until ``finish()``: a model call that hangs until told otherwise."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def chat_turn(self, ctx: TurnContext, reporter: Reporter) -> TurnResult:
+        await self.release.wait()
+        return await super().chat_turn(ctx, reporter)
+
+    async def finish(self) -> None:
+        self.release.set()

@@ -10,25 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from jobs.llm import TurnResult
-from tests.models import EchoModel as SimpleModel
+from tests.models import HeldModel
 from tests.conftest import ROOT, Api, base_env
-
-
-class StuckModel(SimpleModel):
-    """A model call that never returns on its own: the turn holds its claim until told to finish."""
-
-    name = "stuck-test-model"
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-
-    async def chat_turn(self, ctx: Any, reporter: Any) -> TurnResult:
-        await self.release.wait()
-        return await super().chat_turn(ctx, reporter)
-
-    async def finish(self) -> None:
-        self.release.set()
 
 
 def cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -76,7 +59,7 @@ async def test_runs_list_and_show_describe_a_finished_turn(api: Api, settings: S
 async def test_sessions_release_frees_a_stuck_claim_fails_its_run_and_says_so_in_the_log(
     api_factory: Any, settings: Settings, tmp_path: Path
 ) -> None:
-    model = StuckModel()
+    model = HeldModel()
     api = await api_factory(llm=model)
     session = await api.create_session()
     run_id = (await api.turn(session["id"])).json()["runId"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.ids import new_run_id, utcnow
 from jobs.llm import TurnResult, Usage
-from tests.models import EchoModel as SimpleModel
+from tests.models import EchoModel, HeldModel
 from store import sessions as store_sessions
 from tests.conftest import Api
 from tests.ops.live import LiveClient
@@ -36,7 +35,7 @@ async def scrape(api: Api) -> dict[Any, float]:
     return samples(response.text)
 
 
-class PricedModel(SimpleModel):
+class PricedModel(EchoModel):
     """The offline model with a price and one validation retry per turn, like a paid provider."""
 
     name = "priced-test-model"
@@ -46,20 +45,6 @@ class PricedModel(SimpleModel):
         usage = Usage(input_tokens=100, output_tokens=40, requests=2, cost_usd=0.0125)
         return TurnResult(reply=result.reply, skeleton=result.skeleton, draft_subject=result.draft_subject,
                           draft_body=result.draft_body, usage=usage, retries=1)
-
-
-class SlowModel(SimpleModel):
-    name = "slow-test-model"
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-
-    async def chat_turn(self, ctx: Any, reporter: Any) -> TurnResult:
-        await self.release.wait()
-        return await super().chat_turn(ctx, reporter)
-
-    async def finish(self) -> None:
-        self.release.set()
 
 
 async def test_counters_move_during_a_few_turns(api_factory: Any) -> None:
@@ -88,7 +73,7 @@ async def test_counters_move_during_a_few_turns(api_factory: Any) -> None:
 
 
 async def test_busy_sessions_and_claim_conflicts_are_visible(api_factory: Any) -> None:
-    model = SlowModel()
+    model = HeldModel()
     api = await api_factory(llm=model)
     session = await api.create_session()
     before = await scrape(api)
