@@ -41,3 +41,13 @@ async def test_not_ready_names_the_database_when_it_is_unreachable(settings: Set
     assert body["failing"] == ["database"]
     assert "database" in body["error"]
     assert body["checks"]["database"].startswith("error:")
+
+
+async def test_not_ready_names_redis_when_the_arq_backend_cannot_reach_it(api_factory: Any) -> None:
+    api = await api_factory(task_backend="arq", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert (await api.client.get("/health")).status_code == 200
+    ready = await api.client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["code"] == "unavailable" and "redis" in body["error"]
+    assert body["checks"]["database"] == "ok" and body["checks"]["redis"] != "ok"
