@@ -71,7 +71,7 @@ def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def _user(request: Request[Any, Any, Any]) -> str:
-    return await request.app.state.authenticator.user_for(request.headers.get("authorization"))
+    return await request.app.state.authenticator.admit(request.headers.get("authorization"))
 
 
 def _service(request: Request[Any, Any, Any]) -> SessionService:
