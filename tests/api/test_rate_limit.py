@@ -98,3 +98,20 @@ async def test_the_local_window_resets_when_the_minute_turns() -> None:
         raise AssertionError("the third request in one window was admitted")
     now[0] = 180.0
     await limiter.hit("k")  # a new window
+
+
+def test_the_contract_documents_429_with_retry_after_on_every_authenticated_operation() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    contract = yaml.safe_load((ROOT / "contracts" / "openapi.yaml").read_text())
+    limited = contract["components"]["responses"]["RateLimited"]
+    assert limited["headers"]["Retry-After"]["required"] is True
+    for path, item in contract["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            authenticated = op.get("security", contract["security"]) != []
+            documented = op["responses"].get("429") == {"$ref": "#/components/responses/RateLimited"}
+            assert documented == authenticated, (method, path)
