@@ -12,6 +12,7 @@ from litestar import Litestar, Request
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 
 from api.auth import KeyAuthenticator
+from api.ratelimit import build_limiter
 from api.controllers.health import CONTRACT, contract, health
 from api.controllers.realtime import realtime_router
 from api.controllers.sessions import SessionController
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             db=db,
             bridge=bridge,
             sessions=service,
-            authenticator=KeyAuthenticator(db),
+            authenticator=KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds, limiter=build_limiter(settings)),
             contract_bytes=CONTRACT.read_bytes(),
         )
         install_realtime(app.state, settings, db, bridge, channel, app.state.authenticator)
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
             await asyncio.gather(reaper, return_exceptions=True)
             await bridge.close()
             await channel.close()
+            await app.state.authenticator.close()
             await db.dispose()
 
     app = Litestar(

@@ -3,11 +3,13 @@
     CampaignChatError
     ├── ConfigError                 a setting is unknown or invalid (start-up stops)
     ├── ApiError                    maps 1:1 to an HTTP response {"error", "code", ...details}
-    │   ├── BadRequest              400 validation_error / bad_request / no_framework / idempotency_key_reused
+    │   ├── BadRequest              400 validation_error / bad_request / no_framework
     │   ├── Unauthorized            401 unauthorized
     │   ├── Forbidden               403 forbidden
     │   ├── NotFound                404 not_found
     │   ├── SessionBusy             409 session_busy (+ task_status, run_id)
+    │   ├── IdempotencyInProgress   409 idempotency_in_progress (+ Retry-After)
+    │   ├── IdempotencyKeyReused    422 idempotency_key_reused
     │   ├── PayloadTooLarge         413 payload_too_large
     │   ├── UnsupportedMediaType    415 unsupported_media_type
     │   ├── RateLimited             429 rate_limited (+ Retry-After)
@@ -115,3 +117,15 @@ class ModelOutputRejected(JobError):
 
 class TurnTimedOut(JobError):
     code = "timed_out"
+
+
+class IdempotencyKeyReused(ApiError):
+    """422: the Idempotency-Key was already used with a different request body."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
+class IdempotencyInProgress(ApiError):
+    """409: the first request with this Idempotency-Key is still dispatching; retry shortly."""
+
+    status, code = 409, "idempotency_in_progress"

@@ -124,6 +124,7 @@ class Settings:
     prometheus_multiproc_dir: str = ""  # read by prometheus-client itself; validated here
     otlp_endpoint: str = ""
     rate_limit_per_minute: int = 600
+    auth_cache_seconds: float = 5.0
     idempotency_ttl_seconds: int = 86_400
     worker_concurrency: int = 10
     worker_shutdown_grace_seconds: int = 8
@@ -224,6 +225,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("prometheus_multiproc_dir", "PROMETHEUS_MULTIPROC_DIR", _existing_dir),
     _Spec("otlp_endpoint", _p("OTLP_ENDPOINT"), _text),
     _Spec("rate_limit_per_minute", _p("RATE_LIMIT_PER_MINUTE"), _number(int, 0, 1_000_000)),
+    _Spec("auth_cache_seconds", _p("AUTH_CACHE_SECONDS"), _number(float, 0, 300)),
     _Spec("idempotency_ttl_seconds", _p("IDEMPOTENCY_TTL_SECONDS"), _number(int, 60, 30 * 86_400)),
     _Spec("worker_concurrency", _p("WORKER_CONCURRENCY"), _number(int, 1, 1_000)),
     _Spec("worker_shutdown_grace_seconds", _p("WORKER_SHUTDOWN_GRACE_SECONDS"), _number(int, 0, 3_600)),

@@ -14,7 +14,7 @@ from typing import Any
 
 from api.auth import KeyAuthenticator
 from bridge.tokens import PublicClaims, TokenError, verify
-from core.errors import Unauthorized
+from core.errors import RateLimited, Unauthorized
 from realtime.shape import public_id
 from store.keys import KEY_PREFIX
 
@@ -68,9 +68,11 @@ class AccessChecker:
             raise RealtimeError(401, {"error": "Invalid or Missing API key"})
         if token.startswith(KEY_PREFIX):
             try:
-                return Caller(user_id=await self._keys.user_for(authorization))
+                return Caller(user_id=await self._keys.admit(authorization))
             except Unauthorized:
                 raise RealtimeError(401, {"error": "Invalid or Missing API key"}) from None
+            except RateLimited as exc:
+                raise RealtimeError(429, {"error": exc.message}, exc.headers) from None
         try:
             claims = verify(token, self._secret)
         except TokenError:

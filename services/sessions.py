@@ -29,7 +29,8 @@ from core.payloads import (
 from core.settings import Settings
 from jobs.runtime import last_run, task_error
 from ops import logs, observe, tracing
-from store import runs, sessions
+from services.idempotency import Idempotency, IdempotencyRequest
+from store import idempotency as idempotency_store, runs, sessions
 from store.db import Database
 
 log = logging.getLogger("campaign_chat.sessions")
@@ -43,6 +44,8 @@ class SessionService:
         self.bridge = bridge
         self.settings = settings
         self._lease = timedelta(seconds=settings.claim_lease_seconds)
+        secret = settings.trigger_secret_key if settings.task_backend == "trigger" else settings.resolved_token_secret()
+        self.idempotency = Idempotency(settings, token_secret=secret)
 
     async def create(self, user_id: str, body: CreateSessionInput) -> dict[str, Any]:
         async with self.db.write() as conn:
@@ -89,30 +92,47 @@ class SessionService:
             if not await sessions.delete(conn, user_id=user_id, session_id=session_id):
                 raise NotFound("Session not found")
 
-    async def start_turn(self, user_id: str, session_id: str, body: TurnInput) -> Dispatched:
+    async def start_turn(self, user_id: str, session_id: str, body: TurnInput,
+                         idempotency_key: str | None = None) -> Dispatched:
+        """Claim and dispatch one chat turn; with ``idempotency_key`` a retry replays the first answer."""
         run_id = new_run_id()
         payload = ChatTurnPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
-        return await self._dispatch(payload, require_skeleton=False)
+        return await self._dispatch(payload, require_skeleton=False, idempotency_key=idempotency_key)
 
-    async def start_examples(self, user_id: str, session_id: str, body: ExamplesInput) -> Dispatched:
+    async def start_examples(self, user_id: str, session_id: str, body: ExamplesInput,
+                             idempotency_key: str | None = None) -> Dispatched:
+        """Claim and dispatch example generation; ``idempotency_key`` as for :meth:`start_turn`."""
         run_id = new_run_id()
         payload = ExamplesPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
-        return await self._dispatch(payload, require_skeleton=True)
+        return await self._dispatch(payload, require_skeleton=True, idempotency_key=idempotency_key)
 
-    async def _dispatch(self, payload: TaskPayload, *, require_skeleton: bool) -> Dispatched:
+    async def _dispatch(self, payload: TaskPayload, *, require_skeleton: bool,
+                        idempotency_key: str | None = None) -> Dispatched:
         task = type(payload).__struct_config__.tag
         now = utcnow()
         logs.bind(session_id=payload.session_id, task=task, backend=self.bridge.name)
+        idem = None if idempotency_key is None else IdempotencyRequest.build(
+            user_id=payload.user_id, task=task, session_id=payload.session_id, header=idempotency_key,
+            body=payload.input)
         payload = msgspec.structs.replace(payload, trace=tracing.inject())  # W3C context for the job's spans
         run_values = runs.new_run_values(run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
                                          task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
                                          tags=[f"session:{payload.session_id}"], now=now)
+        claim = sessions.ClaimRequest(session_id=payload.session_id, user_id=payload.user_id,
+                                      task_status=TASK_STATUS_FOR[task], run_id=payload.run_id, now=now,
+                                      lease_until=now + self._lease, require_skeleton=require_skeleton)
         with tracing.span("claim", session_id=payload.session_id):
-            outcome = await sessions.claim_and_record(
-                self.db, session_id=payload.session_id, user_id=payload.user_id, task_status=TASK_STATUS_FOR[task],
-                run_id=payload.run_id, now=now, lease_until=now + self._lease, require_skeleton=require_skeleton,
-                run_values=run_values,
-            )
+            if idem is None:
+                outcome = await sessions.claim_and_record(self.db, claim, run_values)  # one round trip on PostgreSQL
+            else:
+                async with self.db.write() as conn:
+                    # The key is reserved before the claim and in its transaction: a refused claim rolls it back.
+                    if (replay := await self.idempotency.reserve_or_replay(conn, idem, now)) is not None:
+                        log.info("idempotent replay of run %s", replay.run_id)
+                        return replay
+                    outcome = await sessions.claim_and_record_in(conn, claim, run_values)
+                    if not outcome.won:
+                        raise self._claim_refused(outcome.state, payload, now)
         if not outcome.won:
             raise self._claim_refused(outcome.state, payload, now)
         logs.bind(run_id=payload.run_id)
@@ -120,14 +140,17 @@ class SessionService:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
                 dispatched = await self.bridge.dispatch(payload)
         except DispatchError as exc:
-            await self._release_after_failed_dispatch(payload, task, str(exc))
+            await self._release_after_failed_dispatch(payload, task, str(exc), idem)
             raise DispatchFailed("The task could not be dispatched; the session was released, retry now.",
                                  reason=str(exc)) from exc
-        if dispatched.external_id:
+        if dispatched.external_id or idem is not None:
             async with self.db.write() as conn:
-                await runs.update(conn, payload.run_id, now=utcnow(), external_id=dispatched.external_id)
-                await sessions.set_public_run_id(conn, session_id=payload.session_id, claim_run_id=payload.run_id,
-                                                 public_id=dispatched.external_id)
+                if dispatched.external_id:
+                    await runs.update(conn, payload.run_id, now=utcnow(), external_id=dispatched.external_id)
+                    await sessions.set_public_run_id(conn, session_id=payload.session_id,
+                                                     claim_run_id=payload.run_id, public_id=dispatched.external_id)
+                if idem is not None:
+                    await self.idempotency.complete(conn, idem, dispatched)
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
 
@@ -145,9 +168,12 @@ class SessionService:
             headers={"Retry-After": "2"},
         )
 
-    async def _release_after_failed_dispatch(self, payload: TaskPayload, task: str, reason: str) -> None:
+    async def _release_after_failed_dispatch(self, payload: TaskPayload, task: str, reason: str,
+                                             idem: IdempotencyRequest | None) -> None:
         now = utcnow()
         async with self.db.write() as conn:
+            if idem is not None:
+                await self.idempotency.forget(conn, idem)
             await sessions.release(conn, session_id=payload.session_id, claim_run_id=payload.run_id, now=now)
             await runs.finish(conn, payload.run_id, status="SYSTEM_FAILURE", now=now,
                               error=task_error("dispatch_failed", reason))
@@ -176,4 +202,5 @@ class SessionService:
                 await runs.finish(conn, run_id, status="CRASHED", now=now,
                                   error=task_error("lease_expired", "the run outlived its claim's lease"))
                 reaped += 1
+            await idempotency_store.purge_expired(conn, now=now)
         return reaped

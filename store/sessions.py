@@ -156,38 +156,46 @@ class ClaimOutcome:
     state: ClaimState | None = None
 
 
-async def claim_and_record(
-    db: Database,
-    *,
-    session_id: str,
-    user_id: str,
-    task_status: str,
-    run_id: str,
-    now: datetime,
-    lease_until: datetime,
-    require_skeleton: bool,
-    run_values: dict[str, Any],
-) -> ClaimOutcome:
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    session_id: str
+    user_id: str
+    task_status: str
+    run_id: str
+    now: datetime
+    lease_until: datetime
+    require_skeleton: bool
+
+    def statement(self) -> sa.Update:
+        return _claim_statement(session_id=self.session_id, user_id=self.user_id, task_status=self.task_status,
+                                run_id=self.run_id, now=self.now, lease_until=self.lease_until,
+                                require_skeleton=self.require_skeleton)
+
+
+async def claim_and_record_in(conn: AsyncConnection, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
+    """Claim and insert the run inside the caller's transaction; on a loss, say who holds the session."""
+    if (await conn.execute(claim.statement())).rowcount == 1:
+        await conn.execute(sa.insert(runs_t).values(**run_values))
+        return ClaimOutcome(True)
+    return ClaimOutcome(False, await claim_state(conn, session_id=claim.session_id, user_id=claim.user_id))
+
+
+async def claim_and_record(db: Database, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
     """Claim the session and insert its run row, atomically; on a loss, say who holds it.
 
     PostgreSQL does it in ONE statement and one round trip (no BEGIN/COMMIT): a CTE reads the row's
     current state, a second one performs the conditional UPDATE, a third inserts the run only if the
     update matched. SQLite runs the same steps in one ``BEGIN IMMEDIATE`` transaction (in-process).
     """
-    claim_stmt = _claim_statement(session_id=session_id, user_id=user_id, task_status=task_status, run_id=run_id,
-                                  now=now, lease_until=lease_until, require_skeleton=require_skeleton)
     if db.is_sqlite:
         async with db.write() as conn:
-            if (await conn.execute(claim_stmt)).rowcount == 1:
-                await conn.execute(sa.insert(runs_t).values(**run_values))
-                return ClaimOutcome(True)
-            return ClaimOutcome(False, await claim_state(conn, session_id=session_id, user_id=user_id))
+            return await claim_and_record_in(conn, claim, run_values)
     current = (
         sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None).label("has_skeleton"))
-        .where(_owned(session_id, user_id))
+        .where(_owned(claim.session_id, claim.user_id))
         .cte("current_state")
     )
-    claimed = claim_stmt.returning(t.c.id).cte("claimed")
+    claimed = claim.statement().returning(t.c.id).cte("claimed")
     names = list(run_values)
     row_source = sa.select(*[sa.literal(run_values[n], runs_t.c[n].type) for n in names]).select_from(claimed)
     inserted = sa.insert(runs_t).from_select(names, row_source).returning(runs_t.c.id).cte("inserted")
@@ -203,9 +211,9 @@ async def claim_and_record(
         if row.has_skeleton is None:
             return ClaimOutcome(False, None)
         state = ClaimState(row.task_status, row.run_id, row.lease_expires_at, bool(row.has_skeleton))
-        if state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now):
+        if state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= claim.now):
             # Our snapshot predates a winner that committed while we waited on its row lock: read again.
-            state = await claim_state(conn, session_id=session_id, user_id=user_id) or state
+            state = await claim_state(conn, session_id=claim.session_id, user_id=claim.user_id) or state
         return ClaimOutcome(False, state)
 
 

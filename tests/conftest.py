@@ -107,6 +107,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         public_token_secret="test-public-token-secret-0123456789abcdef",
         log_format="json",
+        rate_limit_per_minute=0,  # tests that poll hard are not about the limiter; tests/api/test_rate_limit.py is
     )
 
 
@@ -245,6 +246,7 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         CAMPAIGN_CHAT_DATA_DIR=str(tmp_path / "data"),
         CAMPAIGN_CHAT_LOG_FORMAT="json",
+        CAMPAIGN_CHAT_RATE_LIMIT_PER_MINUTE="0",  # as in `settings`; a test that needs the limiter sets it
         PYTHONPATH=str(ROOT),
     )
     for name in ("DATABASE_URL", "TASK_BACKEND", "REDIS_URL", "LLM_MODEL"):

@@ -16,6 +16,8 @@ from services.sessions import SessionService
 
 T = TypeVar("T")
 _uuid = re.compile(UUID_RE)
+# Visible ASCII only (no spaces: proxies may trim them), 1-255 characters, as the contract documents.
+IDEMPOTENCY_KEY_RE = re.compile(r"[!-~]{1,255}")
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t) for t in (CreateSessionInput, PatchSessionInput, TurnInput, ExamplesInput)
 }
@@ -56,8 +58,20 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    values = request.headers.getall("idempotency-key", [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest("Send one Idempotency-Key header, not several", field="Idempotency-Key")
+    if not IDEMPOTENCY_KEY_RE.fullmatch(values[0]):
+        raise BadRequest("Invalid value for `Idempotency-Key`: 1-255 visible ASCII characters (no spaces)",
+                         field="Idempotency-Key")
+    return values[0]
+
+
 async def _user(request: Request[Any, Any, Any]) -> str:
-    return await request.app.state.authenticator.user_for(request.headers.get("authorization"))
+    return await request.app.state.authenticator.admit(request.headers.get("authorization"))
 
 
 def _service(request: Request[Any, Any, Any]) -> SessionService:
@@ -102,7 +116,7 @@ class SessionController(Controller):
         user_id = await _user(request)
         sid = _check_uuid(session_id, "id", "path")
         body = await _body(request, TurnInput)
-        dispatched = await _service(request).start_turn(user_id, sid, body)
+        dispatched = await _service(request).start_turn(user_id, sid, body, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
     @post("/{session_id:str}/generate-examples", status_code=202)
@@ -110,7 +124,7 @@ class SessionController(Controller):
         user_id = await _user(request)
         sid = _check_uuid(session_id, "id", "path")
         body = await _body(request, ExamplesInput)
-        dispatched = await _service(request).start_examples(user_id, sid, body)
+        dispatched = await _service(request).start_examples(user_id, sid, body, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
 
