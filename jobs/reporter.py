@@ -96,6 +96,14 @@ class RunReporter:
         except Exception:  # noqa: BLE001 - progress reporting is best effort by design
             self.failures += 1
             return
+        await self._publish()
+
+    async def settled(self) -> None:
+        """Wake subscribers once more: the launcher has written the run's outcome (its final status)
+        after the last event, and a subscriber waiting for that status must not wait for a poll."""
+        await self._publish()
+
+    async def _publish(self) -> None:
         if self._wake is not None:
             try:
                 await self._wake(self._run_id)
