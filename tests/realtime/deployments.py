@@ -43,11 +43,11 @@ class Deployment:
         return (await self.apis(1, **extra_env))[0]
 
     async def apis(self, count: int, **extra_env: str) -> list[LiveServer]:
-        """``count`` API instances (and the worker), started side by side: each process takes seconds."""
-        starting = [asyncio.to_thread(self.start_server, **self.env(**extra_env)) for _ in range(count)]
+        """``count`` API instances (and the worker). One after the other: on a small, busy CI machine
+        several Python processes importing at once can outlast each one's start-up deadline."""
         if self.workers is not None and not self.workers.started:
-            starting.append(self.workers.start(**extra_env))
-        return list(await asyncio.gather(*starting))[:count]
+            await self.workers.start(**extra_env)
+        return [await asyncio.to_thread(self.start_server, **self.env(**extra_env)) for _ in range(count)]
 
     async def key(self) -> str:
         """An API key, written straight to the deployment's database (what `keys create` does)."""
