@@ -1,10 +1,16 @@
 """Realtime latency: from a job's event (the RunReporter's write) to its arrival at the real SDK.
 
-Starts `campaign-chat serve` (inline backend, PostgreSQL), runs TURNS turns and follows each with
-the real @trigger.dev/sdk (`subscribeToRun(...).withStreams()`, node-checks/realtime-check.mjs,
-MODE=latency). To have the subscriber connected *before* the job writes, run_events is held locked
-while the turn starts; the first flush (stamped before the lock was released) is left out, every
-later event is measured as  arrival time in Node - run_events.created_at.
+Runs TURNS turns on each backend and follows each with the real @trigger.dev/sdk
+(`subscribeToRun(...).withStreams()`, node-checks/realtime-check.mjs, MODE=latency):
+
+* inline: `campaign-chat serve` (PostgreSQL) executes the turn in its own process;
+* arq: `campaign-chat serve` with TASK_BACKEND=arq and a separate `campaign-chat worker` process
+  executing the turn; the worker's writes reach the API through the Redis wake-up channel.
+
+To have the subscriber connected *before* the job writes, run_events is held locked while the turn
+starts; the first flush (stamped before the lock was released) is left out, every later event is
+measured as  arrival time in Node - run_events.created_at  (one machine, one clock), and the final
+status as  arrival of the finished run in Node - runs.completed_at.
 
     eval "$(bash scripts/services.sh)"; bash scripts/node-setup.sh
     uv run python bench/realtime_latency.py [--turns 20]
@@ -63,7 +69,8 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server did not start")
 
 
-async def one_turn(client: httpx.AsyncClient, key: str, db: str, base_url: str) -> list[float]:
+async def one_turn(client: httpx.AsyncClient, key: str, db: str, base_url: str) -> tuple[list[float], float]:
+    """(each event's latency in ms, the final status's latency in ms) for one turn."""
     headers = {"Authorization": f"Bearer {key}"}
     session = (await client.post("/api/campaigns/ai-chat-sessions", headers=headers,
                                  json={"campaign_id": str(uuid.uuid4()), "node_id": str(uuid.uuid4())})).json()["session"]
@@ -78,6 +85,7 @@ async def one_turn(client: httpx.AsyncClient, key: str, db: str, base_url: str) 
     node = await asyncio.create_subprocess_exec("node", "realtime-check.mjs", cwd=ROOT / "node-checks", env=env,
                                                 stdout=asyncio.subprocess.PIPE)
     chunks: list[dict] = []
+    finished_at: float | None = None
     assert node.stdout is not None
     released = False
     while True:
@@ -85,20 +93,25 @@ async def one_turn(client: httpx.AsyncClient, key: str, db: str, base_url: str) 
         if line["kind"] == "run" and not released:
             await tx.rollback()
             released = True
+        if line["kind"] == "run" and line["finishedAt"] and finished_at is None:
+            finished_at = line["at"]
         elif line["kind"] == "chunk":
             chunks.append(line)
         elif line["kind"] in ("ended", "timeout"):
             break
     await node.wait()
     rows = await lock.fetch("SELECT seq, created_at, event FROM run_events WHERE run_id = $1 ORDER BY seq", turn["runId"])
+    completed_at = await lock.fetchval("SELECT completed_at FROM runs WHERE id = $1", turn["runId"])
     await lock.close()
+    if finished_at is None:
+        raise SystemExit(f"the SDK never saw run {turn['runId']} finish")
     first_flush = rows[0]["created_at"]
     latencies = []
     for row, chunk in zip(rows, chunks, strict=True):
         if row["created_at"] == first_flush:
             continue  # stamped before the lock was released
         latencies.append(chunk["at"] - row["created_at"].timestamp() * 1000)
-    return latencies
+    return latencies, finished_at - completed_at.timestamp() * 1000
 
 
 async def one_turn_raw(client: httpx.AsyncClient, key: str, db: str) -> list[float]:
@@ -133,32 +146,97 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-async def bench(turns: int, base_db: str) -> None:
+def start_worker(env: dict[str, str], redis_url: str, queue: str) -> subprocess.Popen[bytes]:
+    import redis
+
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for _ in range(600):
+            if client.exists(f"{queue}:health-check"):
+                return proc
+            if proc.poll() is not None:
+                raise SystemExit("worker exited")
+            time.sleep(0.05)
+    finally:
+        client.close()
+    proc.kill()
+    raise SystemExit("worker did not report healthy")
+
+
+def drop_queue_keys(redis_url: str, queue: str, run_ids: list[str]) -> None:
+    """Only this run's keys: the Redis is shared (never FLUSHDB)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{queue}*"))
+        keys += [f"arq:{kind}:{run_id}" for run_id in run_ids for kind in ("job", "result", "retry", "in-progress")]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+async def measure(backend: str, turns: int, base_db: str, redis_url: str | None) -> dict[str, list[float]]:
     db = await fresh_database(base_db)
-    port = 18000 + os.getpid() % 1000
+    port = 18000 + os.getpid() % 1000 + (1 if backend == "arq" else 0)
+    queue = f"bench-{uuid.uuid4().hex}"
+    procs: list[subprocess.Popen[bytes]] = []
+    run_ids: list[str] = []
+    out: dict[str, list[float]] = {"sdk": [], "final": [], "raw": []}
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_CHAT_")}
-        env.update(DATABASE_URL=db, CAMPAIGN_CHAT_DATA_DIR=tmp, PYTHONPATH=str(ROOT), TASK_BACKEND="inline")
-        server = start_server(env, port)
+        env.update(DATABASE_URL=db, CAMPAIGN_CHAT_DATA_DIR=tmp, PYTHONPATH=str(ROOT), TASK_BACKEND=backend,
+                   CAMPAIGN_CHAT_PUBLIC_TOKEN_SECRET="bench-public-token-secret-" + uuid.uuid4().hex)
+        env.pop("LLM_MODEL", None)
+        if backend == "arq":
+            env.update(REDIS_URL=redis_url or "", CAMPAIGN_CHAT_ARQ_QUEUE_NAME=queue)
         try:
+            procs.append(start_server(env, port))
+            if backend == "arq":
+                procs.append(start_worker(env, redis_url or "", queue))
             key = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create"], cwd=ROOT, env=env, check=True,
                                  capture_output=True, text=True).stdout.strip().splitlines()[-1]
             base_url = f"http://127.0.0.1:{port}"
-            samples: list[float] = []
-            raw: list[float] = []
             async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
                 for _ in range(turns):
-                    samples += await one_turn(client, key, db, base_url)
-                    raw += await one_turn_raw(client, key, db)
+                    events, final = await one_turn(client, key, db, base_url)
+                    out["sdk"] += events
+                    out["final"].append(final)
+                    out["raw"] += await one_turn_raw(client, key, db)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
+            if backend == "arq":
+                conn = await asyncpg.connect(dsn(db))
+                run_ids = [r["id"] for r in await conn.fetch("SELECT id FROM runs")]
+                await conn.close()
+                drop_queue_keys(redis_url or "", queue, run_ids)
             await drop_database(db)
-    print(f"realtime latency, job event write -> real SDK subscriber ({len(samples)} events, {turns} turns)")
-    print(f"{'subscriber':<24}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}   polling client waits")
-    print(f"{'inline, real SDK':<24}{statistics.median(samples):>10.1f}{pct(samples, 99):>10.1f}{max(samples):>10.1f}   {POLLING_GUIDANCE}")
-    print(f"{'inline, bare SSE':<24}{statistics.median(raw):>10.1f}{pct(raw, 99):>10.1f}{max(raw):>10.1f}   (server share, no SDK)")
-    print(f"{'arq':<24}{'pending':>10}{'':>10}{'':>10}   (bridge/arq.py is not on this branch yet)")
+    return out
+
+
+def row(label: str, values: list[float], note: str) -> str:
+    return f"{label:<34}{statistics.median(values):>9.1f}{pct(values, 99):>9.1f}{max(values):>9.1f}{len(values):>6}   {note}"
+
+
+async def bench(turns: int, base_db: str, redis_url: str | None) -> None:
+    results = {"inline": await measure("inline", turns, base_db, None)}
+    if redis_url:
+        results["arq"] = await measure("arq", turns, base_db, redis_url)
+    print(f"realtime latency, job write -> real @trigger.dev/sdk subscriber ({turns} turns per backend)")
+    print(f"{'':<34}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'n':>6}")
+    notes = {"inline": "the API process runs the turn", "arq": "a worker process runs the turn (Redis wake-up)"}
+    for backend, r in results.items():
+        print(row(f"{backend}: chat event, real SDK", r["sdk"], notes[backend]))
+        print(row(f"{backend}: final status, real SDK", r["final"], "runs.completed_at -> finished run in subscribeToRun"))
+        print(row(f"{backend}: chat event, bare SSE", r["raw"], "the server's share, no SDK"))
+    if not redis_url:
+        print("arq: not measured (set TEST_REDIS_URL or REDIS_URL: eval \"$(bash scripts/services.sh)\")")
+    print(f"{'polling client (published guidance)':<34}{'2000-5000':>18}{'':>15}   {POLLING_GUIDANCE}")
 
 
 def main() -> None:
@@ -168,7 +246,7 @@ def main() -> None:
     base = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not base or not base.startswith("postgresql"):
         raise SystemExit("set TEST_DATABASE_URL (eval \"$(bash scripts/services.sh)\") to a PostgreSQL server")
-    asyncio.run(bench(args.turns, base))
+    asyncio.run(bench(args.turns, base, os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,13 @@ TASKS = ("framework-chat-turn", "generate-email-examples")
 async def execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:
     """Run one task to its end. False when there was nothing to run (already started, session gone)."""
     with observe.job_context(payload, deps.settings.task_backend):  # log context + the job's trace span
-        return await _execute(deps, payload, reporter)
+        try:
+            return await _execute(deps, payload, reporter)
+        finally:
+            # The outcome (COMPLETED, FAILED, CANCELED…) is written after the last event's wake-up.
+            settled = getattr(reporter, "settled", None)
+            if settled is not None:
+                await settled()
 
 
 async def _execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:

@@ -116,5 +116,16 @@ class RunReporter(BatchingReporter):
                 fold(self._state, data)
                 await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
             await runs.update(conn, self._run_id, now=now, metadata=dict(self._state), realtime_streams=[STREAM_KEY])
+        await self._publish()
+
+    async def settled(self) -> None:
+        """Wake subscribers once more: the launcher has written the run's outcome (its final status)
+        after the last event, and a subscriber waiting for that status must not wait for a poll."""
+        try:
+            await self._publish()
+        except Exception:  # noqa: BLE001 - subscribers still see the outcome on their next poll
+            self.failures += 1
+
+    async def _publish(self) -> None:
         if self._wake is not None:
             await self._wake(self._run_id)

@@ -7,7 +7,8 @@
 //                   (in SDK 4.8.3 that iterator does not end by itself)
 //   MODE=cancel     runs.cancel with CANCEL_TOKEN (the owner's API key), then subscribe until the end
 //   MODE=denied     retrieve/cancel with PUBLIC_TOKEN (a token for another run, or a read-only one)
-//   MODE=latency    withStreams; prints each chunk with its arrival time (Date.now() ms)
+//   MODE=latency    withStreams; prints every run update and chunk with its arrival time (Date.now() ms),
+//                   until both the `done` chunk and the finished run have arrived
 import { configure, runs } from "@trigger.dev/sdk";
 
 const baseURL = process.env.BASE_URL;
@@ -62,7 +63,21 @@ configure({ baseURL, accessToken: token });
 if (mode === "subscribe") {
   await subscribe();
   await retrieve();
-} else if (mode === "streams" || mode === "latency") {
+} else if (mode === "latency") {
+  let done = false;
+  let finished = false;
+  for await (const part of runs.subscribeToRun(runId).withStreams()) {
+    if (part.type === "run") {
+      out({ ...runView(part.run), at: Date.now() });
+      finished = finished || part.run.finishedAt != null;
+    } else {
+      out({ kind: "chunk", stream: part.type, chunk: part.chunk, at: Date.now() });
+      done = done || part.chunk?.type === "done";
+    }
+    if (done && finished) break;
+  }
+  out({ kind: "ended" });
+} else if (mode === "streams") {
   for await (const part of runs.subscribeToRun(runId).withStreams()) {
     if (part.type === "run") {
       out(runView(part.run));
