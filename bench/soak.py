@@ -132,6 +132,10 @@ def _ms(values: list[float]) -> dict[str, float]:
             "max": round(max(values, default=0.0), 1), "n": len(values)}
 
 
+def _per_turn(cpu_seconds: float, rec: Record) -> float:
+    return round(cpu_seconds * 1000 / max(1, len(rec.accepted)), 1)
+
+
 def _report(args: argparse.Namespace, rec: Record, run_rows: list[dict], violations: dict[str, list[str]], wall: float,
             api_rss: RssSampler, worker_rss: list[RssSampler]) -> dict:
     requests = sum(rec.responses.values())
@@ -146,6 +150,7 @@ def _report(args: argparse.Namespace, rec: Record, run_rows: list[dict], violati
         "requests_per_s": round(requests / wall, 1) if wall else 0.0,
         "responses": dict(sorted(rec.responses.items())),
         "double_submits": rec.double_submits,
+        "double_submits_both_accepted_in_turn": rec.double_accepted,
         "dispatch_ms": _ms(rec.dispatch_ms),
         "busy_409_ms": _ms(rec.busy_ms),
         "turn_completion_ms": _ms(completion_ms(run_rows)),
@@ -155,6 +160,8 @@ def _report(args: argparse.Namespace, rec: Record, run_rows: list[dict], violati
         "api_rss_mib": {"start": round(api_rss.first / 1024, 1), "peak": round(api_rss.peak / 1024, 1),
                         "end": round(api_rss.last / 1024, 1)},
         "worker_peak_rss_mib": [round(w.peak / 1024, 1) for w in worker_rss],
+        "cpu_ms_per_turn": {"api": _per_turn(api_rss.cpu_seconds, rec),
+                            "workers": _per_turn(sum(w.cpu_seconds for w in worker_rss), rec)},
         "invariants": {name: {"ok": not found, "violations": found[:20], "count": len(found)}
                        for name, found in violations.items()},
     }
@@ -175,7 +182,10 @@ def _print(r: dict) -> None:
     print(f"API RSS: start {rss['start']} MiB, peak {rss['peak']} MiB, end {rss['end']} MiB; "
           f"worker peaks {r['worker_peak_rss_mib']} MiB")
     print(f"responses {r['responses']}")
-    print(f"runs {r['runs']}   realtime {r['realtime']}   double submits {r['double_submits']}")
+    print(f"runs {r['runs']}   realtime {r['realtime']}   double submits {r['double_submits']} "
+          f"(both accepted one after the other: {r['double_submits_both_accepted_in_turn']})")
+    cpu = r["cpu_ms_per_turn"]
+    print(f"CPU per accepted turn: API {cpu['api']} ms, workers {cpu['workers']} ms")
     failed = False
     for name, result in r["invariants"].items():
         print(f"[{'ok' if result['ok'] else 'FAIL'}] {name}" + ("" if result["ok"] else f" ({result['count']})"))

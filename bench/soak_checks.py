@@ -22,7 +22,8 @@ async def load_state(database_url: str) -> tuple[list[dict[str, Any]], list[dict
             session_rows = (await conn.execute(sa.select(
                 sessions.c.id, sessions.c.task_status, sessions.c.claim_run_id, sessions.c.messages))).mappings().all()
             run_rows = (await conn.execute(sa.select(
-                runs.c.id, runs.c.session_id, runs.c.status, runs.c.created_at, runs.c.completed_at))).mappings().all()
+                runs.c.id, runs.c.session_id, runs.c.status, runs.c.created_at, runs.c.started_at,
+                runs.c.completed_at))).mappings().all()
         return [dict(r) for r in session_rows], [dict(r) for r in run_rows]
     finally:
         await db.dispose()
@@ -51,7 +52,7 @@ def check(rec: Record, session_rows: list[dict[str, Any]], run_rows: list[dict[s
             continue
         transcript += _transcript_problems(sid, row["messages"] or [], sent)
     incomplete = [f"session {sid} got {len(sent)} of {turns} turns accepted"
-                  for sid, sent in rec.accepted_by_session.items() if len(sent) != turns]
+                  for sid, sent in rec.accepted_by_session.items() if len(sent) < turns]
     if len(rec.accepted_by_session) * turns != rec.planned_turns or not rec.accepted_by_session:
         incomplete.append("not every session was created")
     return {
@@ -60,6 +61,7 @@ def check(rec: Record, session_rows: list[dict[str, Any]], run_rows: list[dict[s
         "one run per accepted turn": run_mismatch,
         "every run succeeded": not_succeeded,
         "transcript = accepted turns, strictly alternating": transcript,
+        "a session's runs never overlap": _overlaps(run_rows),
         "every planned turn accepted": incomplete,
         "no error responses but the expected 409s": list(rec.unexpected),
         "every realtime subscriber saw its run end": list(rec.realtime_failures),
@@ -77,6 +79,20 @@ def _transcript_problems(sid: str, messages: list[dict[str, Any]], sent: list[st
     if any(not (m.get("content") or "").strip() for m in messages[1::2]):
         return [f"session {sid}: an empty assistant message"]
     return []
+
+
+def _overlaps(run_rows: list[dict[str, Any]]) -> list[str]:
+    """One turn at a time per session: each run started after the session's previous run completed."""
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for r in run_rows:
+        by_session.setdefault(r["session_id"], []).append(r)
+    found = []
+    for sid, rows in by_session.items():
+        rows = sorted(rows, key=lambda r: (r["started_at"] is None, r["started_at"] or r["created_at"]))
+        for before, after in zip(rows, rows[1:], strict=False):
+            if before["completed_at"] is None or after["started_at"] is None or after["started_at"] < before["completed_at"]:
+                found.append(f"session {sid}: run {after['id']} started before run {before['id']} completed")
+    return found
 
 
 def _short(roles: list[Any]) -> str:

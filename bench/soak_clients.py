@@ -51,6 +51,7 @@ class Record:
     accepted_by_session: dict[str, list[str]] = field(default_factory=dict)
     planned_turns: int = 0
     double_submits: int = 0
+    double_accepted: int = 0  # both halves of a double submit accepted, one after the other
     realtime: dict[str, int] = field(default_factory=dict)  # "sse ok" -> count
     realtime_failures: list[str] = field(default_factory=list)
     observed_done_ms: list[float] = field(default_factory=list)  # POST sent -> SSE stream closed after done
@@ -98,7 +99,15 @@ class Clients:
     async def _call(self, method: str, path: str, kind: str, key: str, expect: tuple[int, ...],
                     **kw: Any) -> httpx.Response | None:
         try:
-            response = await self.http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kw)
+            try:
+                response = await self.http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kw)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if method != "GET":
+                    raise
+                # The server closed an idle keep-alive connection as this request went out on it; like a
+                # browser, retry an idempotent GET once on a fresh connection.
+                self.rec.count(f"GET {kind} retried after {type(exc).__name__}")
+                response = await self.http.request(method, path, headers={"Authorization": f"Bearer {key}"}, **kw)
         except httpx.HTTPError as exc:
             self.rec.count(f"{method} {kind} {type(exc).__name__}")
             self.rec.note(f"{method} {path}: {type(exc).__name__} {exc}")
@@ -161,8 +170,12 @@ class Clients:
         self.rec.double_submits += 1
         first, second = await asyncio.gather(*(self._submit(sid, key, message, expect=(202, 409)) for _ in range(2)))
         codes = sorted(r.status_code for r in (first, second) if r is not None)
-        if codes != [202, 409]:
-            self.rec.note(f"double submit on an idle session answered {codes}, expected exactly one 202 and one 409")
+        if codes == [202, 202]:
+            # Legitimate only when the second claim came after the first turn had ended (a slow server
+            # let the whole turn run in between); soak_checks verifies the runs never overlapped.
+            self.rec.double_accepted += 1
+        elif codes != [202, 409]:
+            self.rec.note(f"double submit on an idle session answered {codes}, expected one 202 and one 409")
             if 202 not in codes:
                 await self._submit_until_accepted(sid, key, message)
 

@@ -183,16 +183,30 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (Linux /proc), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler:
-    """Samples a process's RSS every ``interval`` seconds in the background; keeps peak and last."""
+    """Samples a process's RSS every ``interval`` seconds in the background; keeps peak and last,
+    and the CPU time the process used between start() and stop()."""
 
     def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid, self.interval = pid, interval
         self.peak = self.first = self.last = 0
+        self.cpu_seconds = 0.0
+        self._cpu_start = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.first = rss_kib(self.pid) or 0
+        self._cpu_start = cpu_seconds(self.pid)
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -203,6 +217,7 @@ class RssSampler:
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:
+        self.cpu_seconds = max(0.0, cpu_seconds(self.pid) - self._cpu_start)
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

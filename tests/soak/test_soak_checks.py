@@ -23,8 +23,9 @@ def healthy(turns: int = 2) -> tuple[Record, list[dict[str, Any]], list[dict[str
     rec.accepted = [Accepted("s1", m, f"run_{i}", "tok", 0.0, 0.0) for i, m in enumerate(sent)]
     messages = [x for m in sent for x in ({"role": "user", "content": m}, {"role": "assistant", "content": "ok"})]
     sessions = [{"id": "s1", "task_status": None, "claim_run_id": None, "messages": messages}]
-    runs = [{"id": f"run_{i}", "session_id": "s1", "status": "COMPLETED_SUCCESSFULLY", "created_at": T0,
-             "completed_at": T0 + timedelta(seconds=1)} for i in range(turns)]
+    runs = [{"id": f"run_{i}", "session_id": "s1", "status": "COMPLETED_SUCCESSFULLY",
+             "created_at": T0 + timedelta(seconds=10 * i), "started_at": T0 + timedelta(seconds=10 * i + 1),
+             "completed_at": T0 + timedelta(seconds=10 * i + 2)} for i in range(turns)]
     return rec, sessions, runs
 
 
@@ -62,8 +63,14 @@ def test_a_turn_stored_twice_is_caught() -> None:
 
 def test_a_run_nobody_was_given_is_caught() -> None:
     rec, sessions, runs = healthy()
-    runs.append({**runs[0], "id": "run_extra"})
+    runs.append({**runs[-1], "id": "run_extra", "session_id": "s2"})
     assert broken(check(rec, sessions, runs, turns=2)) == {"one run per accepted turn"}
+
+
+def test_two_runs_of_one_session_at_the_same_time_are_caught() -> None:
+    rec, sessions, runs = healthy()
+    runs[1]["started_at"] = runs[0]["completed_at"] - timedelta(milliseconds=1)
+    assert broken(check(rec, sessions, runs, turns=2)) == {"a session's runs never overlap"}
 
 
 def test_a_failed_run_is_caught() -> None:

@@ -37,8 +37,10 @@ def test_short_soak_keeps_every_invariant(tmp_path: Path, service_env: dict[str,
     assert done.returncode == 0, done.stdout + done.stderr
 
     # The load really did what the invariants are about.
-    assert report["accepted_turns"] == SESSIONS * TURNS
-    assert report["runs"] == {"COMPLETED_SUCCESSFULLY": SESSIONS * TURNS}
+    # A double submit may be accepted twice when the first turn ended before the second request was
+    # handled; the invariants above prove those turns ran one after the other.
+    assert SESSIONS * TURNS <= report["accepted_turns"] <= SESSIONS * TURNS + report["double_submits"]
+    assert report["runs"] == {"COMPLETED_SUCCESSFULLY": report["accepted_turns"]}
     assert report["double_submits"] > 0 and report["responses"].get("POST turn 409", 0) > 0
     assert report["realtime"].get("sse ok", 0) > 0 and report["realtime"].get("shape ok", 0) > 0
     assert report["realtime"].get("sdk ok", 0) == 2
