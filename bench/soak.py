@@ -101,12 +101,14 @@ async def run(args: argparse.Namespace) -> int:
         finally:
             for sampler in (api_rss, *worker_rss):
                 await sampler.stop()
+            server_side = await _server_latency(clients)
             await clients.aclose()
         session_rows, run_rows = await load_state(database_url)
         violations = check(record, session_rows, run_rows, args.turns)
         if overran:
             violations["finished within --max-seconds"] = [f"the load phase overran {args.max_seconds}s"]
         report = _report(args, record, run_rows, violations, wall, api_rss, worker_rss)
+        report["server_side_ms"] = server_side
         _print(report)
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
@@ -120,6 +122,33 @@ async def run(args: argparse.Namespace) -> int:
         stack.stop()
         await delete_queue_keys(redis_url, queue, [a.run_id for a in record.accepted])
         await drop_database(database_url)
+
+
+async def _server_latency(clients: Clients) -> dict[str, dict[str, float]]:
+    """The API's own request-duration histogram (/metrics): time spent inside the app, no client or
+    socket queueing. Percentiles are the upper bound of the bucket they fall in."""
+    try:
+        text = (await clients.http.get("/metrics")).text
+    except Exception:  # noqa: BLE001 - an optional figure; the soak's verdict does not depend on it
+        return {}
+    wanted = {("POST", "/turn"): "POST /turn", ("GET", "}"): "GET session"}
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for line in text.splitlines():
+        if not line.startswith("campaign_chat_http_request_duration_seconds_bucket{"):
+            continue
+        labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.rindex("}")].split(","))
+        route, method = labels.get("route", "").strip('"'), labels.get("method", "").strip('"')
+        for (m, suffix), name in wanted.items():
+            if method == m and route.endswith(suffix):
+                le = labels["le"].strip('"')
+                buckets.setdefault(name, []).append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    out = {}
+    for name, rows in buckets.items():
+        rows.sort()
+        total = rows[-1][1]
+        bound = lambda q: next((le for le, n in rows if n >= q * total), float("inf"))  # noqa: E731
+        out[name] = {"p50_le": bound(0.5) * 1000, "p99_le": bound(0.99) * 1000, "n": total}
+    return out
 
 
 async def _delayed(delay: float, work: object) -> None:
@@ -178,6 +207,8 @@ def _print(r: dict) -> None:
                        ("POST sent → SSE done (client)", "observed_done_ms")):
         v = r[key]
         print(f"{label:<50} p50 {v['p50']:>8.1f} ms  p99 {v['p99']:>8.1f} ms  max {v['max']:>8.1f} ms  n={v['n']}")
+    for name, v in r.get("server_side_ms", {}).items():
+        print(f"{'inside the API: ' + name:<50} p50 ≤ {v['p50_le']:>6.0f} ms  p99 ≤ {v['p99_le']:>6.0f} ms  n={v['n']:.0f}")
     rss = r["api_rss_mib"]
     print(f"API RSS: start {rss['start']} MiB, peak {rss['peak']} MiB, end {rss['end']} MiB; "
           f"worker peaks {r['worker_peak_rss_mib']} MiB")
