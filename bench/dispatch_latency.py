@@ -185,7 +185,9 @@ def print_table(rows: list[Row]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    base_db, redis_url = os.environ["TEST_DATABASE_URL"], os.environ["TEST_REDIS_URL"]
+    base_db, redis_url = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
+    if not base_db or not redis_url:
+        raise SystemExit('TEST_DATABASE_URL and TEST_REDIS_URL are needed: eval "$(bash scripts/services.sh)"')
     tmp = Path(tempfile.mkdtemp(prefix="campaign-chat-dispatch-"))
     rows: list[Row] = []
     profiles: list[tuple[str, str]] = []

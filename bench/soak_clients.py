@@ -27,6 +27,7 @@ SESSIONS = "/api/campaigns/ai-chat-sessions"
 TERMINAL = {"COMPLETED_SUCCESSFULLY", "COMPLETED_WITH_ERRORS", "CANCELED", "TIMED_OUT", "CRASHED",
             "SYSTEM_FAILURE", "INTERRUPTED", "EXPIRED"}
 STYLES = ("patient", "double", "eager", "patient")  # session i gets STYLES[i % 4]
+RECONNECTS = 3  # a realtime subscriber resumes this many times after a dropped connection
 
 
 @dataclass
@@ -230,20 +231,32 @@ class Clients:
     async def _sse(self, acc: Accepted) -> None:
         url = f"/realtime/v1/streams/{acc.run_id}/chat"
         events: list[dict[str, Any]] = []
-        try:
-            async with self.http.stream("GET", url, headers={"Authorization": f"Bearer {acc.token}"},
-                                        timeout=httpx.Timeout(self.plan.busy_timeout, connect=10)) as response:
-                self.rec.count(f"GET sse {response.status_code}")
-                if response.status_code != 200:
-                    self.rec.realtime_bad("sse", f"{acc.run_id} answered {response.status_code}")
+        last_id = ""
+        for attempt in range(RECONNECTS + 1):
+            headers = {"Authorization": f"Bearer {acc.token}", **({"Last-Event-ID": last_id} if last_id else {})}
+            try:
+                async with self.http.stream("GET", url, headers=headers,
+                                            timeout=httpx.Timeout(self.plan.busy_timeout, connect=10)) as response:
+                    self.rec.count(f"GET sse {response.status_code}")
+                    if response.status_code != 200:
+                        self.rec.realtime_bad("sse", f"{acc.run_id} answered {response.status_code}")
+                        return
+                    async for line in response.aiter_lines():
+                        if line.startswith("id: "):
+                            last_id = line[4:]
+                        elif line.startswith("data: "):
+                            events.append(json.loads(line[6:]))
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # A dropped connection: resume after the last event received, as the SDK does.
+                self.rec.count(f"GET sse reconnected after {type(exc).__name__}")
+                if attempt == RECONNECTS:
+                    self.rec.realtime_bad("sse", f"{acc.run_id}: {type(exc).__name__} {RECONNECTS + 1} times")
                     return
-                async for line in response.aiter_lines():
-                    if line.startswith("data: "):
-                        events.append(json.loads(line[6:]))
-        except httpx.HTTPError as exc:
-            self.rec.count(f"GET sse {type(exc).__name__}")
-            self.rec.realtime_bad("sse", f"{acc.run_id}: {type(exc).__name__} {exc}")
-            return
+            except httpx.HTTPError as exc:
+                self.rec.count(f"GET sse {type(exc).__name__}")
+                self.rec.realtime_bad("sse", f"{acc.run_id}: {type(exc).__name__} {exc}")
+                return
         if not events or events[-1].get("type") != "done":
             self.rec.realtime_bad("sse", f"{acc.run_id} closed without a final done event ({len(events)} events)")
             return
@@ -254,9 +267,18 @@ class Clients:
         path = f"/realtime/v1/runs/{acc.run_id}"
         params: dict[str, str] = {"offset": "-1", "log": "full"}
         deadline = time.monotonic() + self.plan.busy_timeout
+        dropped = 0
         while time.monotonic() < deadline:
             try:
                 response = await self.http.get(path, params=params, headers={"Authorization": f"Bearer {acc.token}"})
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # A dropped connection: poll again from the same offset, as the Electric client does.
+                self.rec.count(f"GET shape retried after {type(exc).__name__}")
+                dropped += 1
+                if dropped <= RECONNECTS:
+                    continue
+                self.rec.realtime_bad("shape", f"{acc.run_id}: {type(exc).__name__} {dropped} times")
+                return
             except httpx.HTTPError as exc:
                 self.rec.count(f"GET shape {type(exc).__name__}")
                 self.rec.realtime_bad("shape", f"{acc.run_id}: {type(exc).__name__} {exc}")
