@@ -4,7 +4,14 @@
 read-then-write can never fail halfway with SQLITE_BUSY when another process (an ARQ worker on the
 same file) wrote in between; the busy timeout makes it wait instead. On PostgreSQL it is a plain
 READ COMMITTED transaction: the claim is a single conditional UPDATE, which is atomic there.
-``read()`` is a read-only transaction.
+``read()`` is for reads only. On PostgreSQL it runs in autocommit mode: under READ COMMITTED each
+statement takes its own snapshot even inside a transaction, so BEGIN/COMMIT would add two round
+trips to every poll and guarantee nothing more.
+
+Pooled PostgreSQL connections closed by the server (a restart, an administrator's terminate) are
+dropped when checked out and replaced by fresh ones. That is checked locally (asyncpg notices the
+closed socket itself), not with ``pool_pre_ping``: its ping is BEGIN; SELECT; ROLLBACK, four round
+trips per checkout, more than most requests' own queries.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -51,6 +58,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             async with conn.begin():
                 yield conn
 
@@ -70,14 +79,24 @@ def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _sqlite_transaction_control(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,  # a restarted PostgreSQL leaves dead connections in the pool; replace them
         pool_recycle=1800,
     )
+    _replace_closed_connections(engine)
+    return engine
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    # A restarted PostgreSQL leaves closed connections in the pool. DisconnectionError at checkout
+    # makes the pool discard the connection and check out (or open) another one.
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection._connection.is_closed():
+            raise exc.DisconnectionError("connection closed by the server")
 
 
 def _sqlite_transaction_control(engine: AsyncEngine) -> None:
