@@ -52,6 +52,10 @@ def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+class _RunEnded(Exception):
+    pass
+
+
 class RunReporter:
     """Persists a run's events; never raises into the job (a lost event must not fail a turn)."""
 
@@ -64,6 +68,7 @@ class RunReporter:
         self._pending: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
         self.failures = 0
+        self.dropped = 0  # batches refused because the run had already ended
 
     @property
     def state(self) -> dict[str, Any]:
@@ -90,9 +95,14 @@ class RunReporter:
                     self._seq += 1
                     fold(self._state, data)
                     await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
-                await runs.update(
-                    conn, self._run_id, now=now, metadata=dict(self._state), realtime_streams=[STREAM_KEY]
-                )
+                if not await runs.update(conn, self._run_id, now=now, only_active=True, metadata=dict(self._state),
+                                         realtime_streams=[STREAM_KEY]):
+                    # The run already ended (the reaper crashed it while this worker was frozen or cut
+                    # off): roll the events back, a dead turn's progress must not land late.
+                    raise _RunEnded
+        except _RunEnded:
+            self.dropped += 1
+            return
         except Exception:  # noqa: BLE001 - progress reporting is best effort by design
             self.failures += 1
             return

@@ -79,3 +79,18 @@ async def wait_run_status(url: str, run_id: str, *statuses: str, timeout: float 
         return row if row is not None and row["status"] in statuses else None
 
     return await wait_for(reached, f"run {run_id} to reach {statuses}", timeout)
+
+
+async def start_turn(api: Any, session_id: str, message: str) -> str:
+    """POST /turn and return the accepted run's id."""
+    response = await api.turn(session_id, message)
+    assert response.status_code == 202, response.text
+    return response.json()["runId"]
+
+
+async def start_worker(workers: Any, **env: str) -> Any:
+    """A worker process that is ready to take jobs. (The queue's health key alone is not proof: a
+    killed worker's key outlives it by up to a health-check interval.)"""
+    worker = await workers.start(**env)
+    await wait_for(lambda: asyncio.sleep(0, "worker ready" in worker.logs()), "the worker to be ready", timeout=30)
+    return worker

@@ -54,15 +54,14 @@ def provider(mode: str) -> Iterator[Provider]:
         if state.mode == "hang":
             state.gate.wait(HANG_SECONDS)
         if state.mode == "held":
-            assert state.gate.wait(HANG_SECONDS), "the test never opened the gate"
+            state.gate.wait(HANG_SECONDS)
         return GOOD_ANSWER
 
+    # Handler threads still holding a request when the test ends are daemon threads: they end on
+    # their own (HANG_SECONDS) without writing to a connection whose client is gone.
     with openai_stub(answer) as stub:
         state.url, state.seen = stub.url, stub.seen
-        try:
-            yield state
-        finally:
-            state.gate.set()  # let any held handler thread finish before the server shuts down
+        yield state
 
 
 @contextmanager
