@@ -9,6 +9,7 @@ import pytest
 from pydantic_ai.models import override_allow_model_requests
 
 from tests.faults.harness import PROVIDER_KEY
+from tests.faults.services import OwnRedis
 from tests.worker_processes import WorkerPool
 
 
@@ -32,3 +33,11 @@ async def workers(tmp_path: Path, redis_url: str, pg_url: str) -> AsyncIterator[
     pool.run_ids = []  # type: ignore[attr-defined]
     yield pool
     await pool.cleanup(pool.run_ids)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(dir=tmp_path)
+    server.start()
+    yield server
+    server.stop()
