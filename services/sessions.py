@@ -115,7 +115,7 @@ class SessionService:
                                   task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
                                   tags=[f"session:{payload.session_id}"], now=now)
             else:
-                raise await self._claim_refused(conn, payload, now)
+                raise await self._claim_refused(conn, payload, now, require_skeleton=require_skeleton)
         try:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
                 dispatched = await self.bridge.dispatch(payload)
@@ -131,12 +131,14 @@ class SessionService:
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
 
-    async def _claim_refused(self, conn: Any, payload: TaskPayload, now: Any) -> Exception:
+    async def _claim_refused(self, conn: Any, payload: TaskPayload, now: Any, *, require_skeleton: bool) -> Exception:
         state = await sessions.claim_state(conn, session_id=payload.session_id, user_id=payload.user_id)
         if state is None:
             return NotFound("Session not found")
         free = state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now)
-        if free and not state.has_skeleton:
+        # "free" here can also mean the holder finished between the claim and this read (409 then):
+        # only a task that needs a skeleton may be refused for lacking one.
+        if free and require_skeleton and not state.has_skeleton:
             return BadRequest(NO_FRAMEWORK, code="no_framework")
         observe.dispatch_outcome(payload, self.bridge.name, "busy", reason=state.run_id)
         return SessionBusy(
