@@ -142,7 +142,7 @@ class SessionService:
             return BadRequest(NO_FRAMEWORK, code="no_framework")
         observe.dispatch_outcome(payload, self.bridge.name, "busy", reason=state.run_id)
         return SessionBusy(
-            f"Session is busy ({state.task_status}); wait for task_status to clear, then retry.",
+            f"Session is busy ({state.task_status or 'finishing a task'}); wait for task_status to clear, then retry.",
             task_status=state.task_status,
             run_id=state.run_id,
             headers={"Retry-After": "2"},
