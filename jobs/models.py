@@ -24,6 +24,11 @@ from jobs.agent.framework import scrub
 from jobs.agent.offline import offline_model
 from jobs.llm import FrameworkLLM
 
+# Transport retries of the OpenAI client on 429/5xx/connection errors (its default is 2). One retry
+# absorbs a blip; the turn's deadline (CAMPAIGN_CHAT_JOB_TIMEOUT_SECONDS) bounds all of them anyway,
+# and a provider that keeps failing should fail the turn with its status, not spend the deadline.
+PROVIDER_MAX_RETRIES = 1
+
 log = logging.getLogger("campaign_chat.llm")
 
 
@@ -36,7 +41,8 @@ def resolve_model(name: str, openai_base_url: str = "") -> Model:
     provider, _, model_name = name.partition(":")
     try:
         if provider in ("openai", "openai-chat") and openai_base_url:
-            return OpenAIChatModel(model_name, provider=OpenAIProvider(base_url=openai_base_url))
+            client = OpenAIProvider(base_url=openai_base_url).client.with_options(max_retries=PROVIDER_MAX_RETRIES)
+            return OpenAIChatModel(model_name, provider=OpenAIProvider(openai_client=client))
         return infer_model(name)
     except (UserError, ValueError, ImportError) as exc:
         raise ConfigError(f"LLM_MODEL={name!r} cannot be used: {scrub(str(exc))}") from None

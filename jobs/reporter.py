@@ -55,6 +55,10 @@ def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+class _RunEnded(Exception):
+    """The run already ended: this batch must not land (a dead turn's progress arriving late)."""
+
+
 class BatchingReporter(abc.ABC):
     """Coalesces reply deltas for ``DELTA_FLUSH_SECONDS`` and folds every event into a compact state.
 
@@ -68,6 +72,7 @@ class BatchingReporter(abc.ABC):
         self._pending: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
         self.failures = 0
+        self.dropped = 0  # batches refused because the run had already ended
 
     @property
     def state(self) -> dict[str, Any]:
@@ -89,6 +94,8 @@ class BatchingReporter(abc.ABC):
         self._last_flush = time.monotonic()
         try:
             await self._write(batch)
+        except _RunEnded:
+            self.dropped += 1
         except Exception:  # noqa: BLE001 - progress reporting is best effort by design
             self.failures += 1
             log.warning("progress report failed", exc_info=True)
@@ -115,7 +122,11 @@ class RunReporter(BatchingReporter):
                 self._seq += 1
                 fold(self._state, data)
                 await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
-            await runs.update(conn, self._run_id, now=now, metadata=dict(self._state), realtime_streams=[STREAM_KEY])
+            if not await runs.update(conn, self._run_id, now=now, only_active=True, metadata=dict(self._state),
+                                     realtime_streams=[STREAM_KEY]):
+                # The run already ended (the reaper crashed it while this worker was frozen or cut
+                # off): roll the events back, a dead turn's progress must not land late.
+                raise _RunEnded
         await self._publish()
 
     async def settled(self) -> None:

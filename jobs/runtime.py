@@ -26,6 +26,7 @@ from store.db import Database
 from store.tables import runs as runs_table, sessions as sessions_table
 
 LEASE_MARGIN = timedelta(seconds=1)
+SESSION_DELETED = ("session_deleted", "the session was deleted during the task; the result was discarded")
 
 
 @dataclass
@@ -132,13 +133,23 @@ async def succeed(
             last_run=last_run(started.public_run_id, started.task, "succeeded", now),
             usage=add_usage(started.session.get("usage"), usage), **values,
         )
-        if not held:
+        deleted = not held and await _missing(conn, started.session["id"])
+        if deleted:
+            await runs.finish(conn, started.run_id, status="CANCELED", now=now, usage=_usage_json(usage),
+                              error=task_error(*SESSION_DELETED))
+        elif not held:
             await runs.finish(conn, started.run_id, status="SYSTEM_FAILURE", now=now, usage=_usage_json(usage),
                               error=task_error("claim_lost", "the session's claim was taken over; the result was discarded"))
-            observe.claim_lost(started, model=deps.llm.name, usage=usage)
-            raise ClaimLost("the session's claim was taken over; the result was discarded")
-        await runs.finish(conn, started.run_id, status="COMPLETED_SUCCESSFULLY", now=now, output=output,
-                          usage=_usage_json(usage))
+        else:
+            await runs.finish(conn, started.run_id, status="COMPLETED_SUCCESSFULLY", now=now, output=output,
+                              usage=_usage_json(usage))
+    # Raised only after the transaction committed: raising inside it would roll back the run's outcome.
+    if deleted:
+        observe.turn_finished(started, "CANCELED", model=deps.llm.name, usage=usage, code=SESSION_DELETED[0])
+        raise ClaimLost(SESSION_DELETED[1])
+    if not held:
+        observe.claim_lost(started, model=deps.llm.name, usage=usage)
+        raise ClaimLost("the session's claim was taken over; the result was discarded")
     observe.turn_finished(started, "COMPLETED_SUCCESSFULLY", model=deps.llm.name, usage=usage)
 
 
@@ -156,7 +167,10 @@ async def fail(
     if usage is not None:
         values["usage"] = add_usage(started.session.get("usage"), usage)
     async with deps.db.write() as conn:
-        await sessions.release(conn, session_id=started.session["id"], claim_run_id=started.run_id, now=now, **values)
+        held = await sessions.release(conn, session_id=started.session["id"], claim_run_id=started.run_id, now=now,
+                                      **values)
+        if not held and await _missing(conn, started.session["id"]):
+            status, error = "CANCELED", JobError(SESSION_DELETED[1], code=SESSION_DELETED[0])
         await runs.finish(conn, started.run_id, status=status, now=now, error=task_error(error.code, error.message),
                           usage=_usage_json(usage) if usage else None)
     observe.turn_finished(started, status, model=deps.llm.name, usage=usage, code=error.code)

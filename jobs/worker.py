@@ -10,6 +10,9 @@ Safety rules, and where they come from:
 * SIGTERM/SIGINT stop picking jobs, give running turns ``worker_shutdown_grace_seconds`` to finish,
   then cancel the rest; ``run_guarded`` records those as INTERRUPTED and releases their claims
   before the process exits.
+* Redis lost: ARQ's own poll loop ends the process on the first Redis error; ``ResilientWorker``
+  keeps polling (every ``REDIS_RETRY_SECONDS``) and picks jobs again once Redis answers, so a Redis
+  restart needs no worker restart.
 * Health: ARQ refreshes ``<queue>:health-check`` every ``HEALTH_CHECK_INTERVAL`` seconds
   (``campaign-chat worker --check`` reads it).
 """
@@ -22,6 +25,7 @@ from typing import Any
 
 from arq import Worker
 from arq.worker import func
+from redis.exceptions import RedisError
 
 from bridge.arq import JOB_FUNCTION, cancel_mark_key, redis_client
 from core.ids import utcnow
@@ -39,6 +43,7 @@ log = logging.getLogger("campaign_chat.worker")
 
 HEALTH_CHECK_INTERVAL = 10
 MAX_TRIES = 3
+REDIS_RETRY_SECONDS = 1.0
 
 
 def health_check_key(queue_name: str) -> str:
@@ -111,9 +116,29 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["deps"].db.dispose()
 
 
+class ResilientWorker(Worker):
+    """ARQ's worker, except that a lost Redis pauses polling instead of ending the process."""
+
+    _redis_lost = False
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            if not self._redis_lost:
+                log.warning("Redis unreachable (%s: %s); retrying every %.0fs", type(exc).__name__, exc,
+                            REDIS_RETRY_SECONDS)
+            self._redis_lost = True
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
+            return
+        if self._redis_lost:
+            self._redis_lost = False
+            log.info("Redis is reachable again; picking jobs")
+
+
 def create_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> Worker:
     """An ARQ worker for ``settings``' Redis and queue (build it inside the loop that will run it)."""
-    return Worker(
+    return ResilientWorker(
         functions=[func(run_task, name=JOB_FUNCTION, max_tries=MAX_TRIES, timeout=arq_timeout_seconds(settings))],
         queue_name=settings.arq_queue_name,
         redis_pool=redis_client(settings.redis_url),

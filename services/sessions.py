@@ -132,9 +132,9 @@ class SessionService:
                         return replay
                     outcome = await sessions.claim_and_record_in(conn, claim, run_values)
                     if not outcome.won:
-                        raise self._claim_refused(outcome.state, payload, now)
+                        raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
         if not outcome.won:
-            raise self._claim_refused(outcome.state, payload, now)
+            raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
         logs.bind(run_id=payload.run_id)
         try:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
@@ -154,15 +154,18 @@ class SessionService:
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
 
-    def _claim_refused(self, state: sessions.ClaimState | None, payload: TaskPayload, now: Any) -> Exception:
+    def _claim_refused(self, state: sessions.ClaimState | None, payload: TaskPayload, now: Any, *,
+                       require_skeleton: bool) -> Exception:
         if state is None:
             return NotFound("Session not found")
         free = state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= now)
-        if free and not state.has_skeleton:
+        # "free" here can also mean the holder finished between the claim and this read (409 then):
+        # only a task that needs a skeleton may be refused for lacking one.
+        if free and require_skeleton and not state.has_skeleton:
             return BadRequest(NO_FRAMEWORK, code="no_framework")
         observe.dispatch_outcome(payload, self.bridge.name, "busy", reason=state.run_id)
         return SessionBusy(
-            f"Session is busy ({state.task_status}); wait for task_status to clear, then retry.",
+            f"Session is busy ({state.task_status or 'finishing a task'}); wait for task_status to clear, then retry.",
             task_status=state.task_status,
             run_id=state.run_id,
             headers={"Retry-After": "2"},

@@ -1,0 +1,137 @@
+"""PostgreSQL restarts under traffic: the service recovers by itself and no turn is left half-written.
+
+Runs against a throwaway cluster of the test's own (initdb on a free port), restarted with
+``pg_ctl -m fast``. Clients start turns and read sessions before and after; across the restart
+itself turns are in flight (held at the model, a local provider stub) and the pool is full of
+connections the restart kills; the first requests after it meet those dead connections.
+
+Protections proved: (1) ``store.db`` creates the engine with ``pool_pre_ping``, so pooled connections
+the restart killed are replaced before use: no request fails once the database is back and turns
+that were mid-flight across the restart complete; (2) every job write is one transaction (user
+message + run start; outcome + release) and the lease reaper ends what a failed write left behind.
+Verified by setting ``pool_pre_ping=False``: the first requests after the restart then fail with 500.
+(SQLAlchemy invalidates the whole pool after one disconnect error, so without pre-ping exactly the
+first users after a restart pay for it; with it, nobody does.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from store.migrate import upgrade
+from store.tables import TERMINAL_STATUSES, runs as runs_table, sessions as sessions_table
+from tests.faults.harness import database, provider_settings, wait_for
+from tests.faults.provider import GOOD_ANSWER
+from tests.faults.services import OwnPostgres
+from tests.jobs.openai_stub import openai_stub
+
+pytestmark = pytest.mark.timeout(120)
+
+CLIENTS = 6
+MODEL_SECONDS = 0.2
+# A turn may wait out the restart (deadline 8s). The long lease keeps the reaper (every lease/4) from
+# touching the pool during the test: the first use of the pool after the restart must be a request.
+LEASE = {"claim_lease_seconds": 120, "job_timeout_seconds": 8}
+OK = {200, 202, 409}
+
+
+@pytest.fixture
+def own_pg() -> Iterator[OwnPostgres]:
+    cluster = OwnPostgres()
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+async def test_a_postgres_restart_under_traffic_is_survived_with_no_half_written_turn(
+    api_factory: Any, own_pg: OwnPostgres
+) -> None:
+    async with database(own_pg.url) as db:
+        await upgrade(db)
+    flowing = threading.Event()  # the model answers while set, holds requests while clear
+    flowing.set()
+
+    def model(body: dict[str, Any]) -> dict[str, Any]:
+        flowing.wait(60)
+        time.sleep(MODEL_SECONDS)
+        return GOOD_ANSWER
+
+    log: list[tuple[str, int, str]] = []  # (phase, status, body) of every client call
+    phase = "before"
+    running = asyncio.Event()
+
+    async def client(api: Any, session_id: str) -> None:
+        while True:
+            await running.wait()
+            if phase == "done":
+                return
+            for call in (lambda: api.turn(session_id, "We sell payroll software to restaurant owners"),
+                         lambda: api.client.get(f"/api/campaigns/ai-chat-sessions/{session_id}", headers=api.headers)):
+                tag = phase
+                response = await call()
+                log.append((tag, response.status_code, response.text))
+            await asyncio.sleep(0.05)
+
+    with openai_stub(model) as stub:
+        api = await api_factory(database_url=own_pg.url, **LEASE, **provider_settings(stub.url))
+        sessions = [await api.create_session() for _ in range(CLIENTS)]
+        traffic = [asyncio.create_task(client(api, s["id"])) for s in sessions]
+        running.set()
+        await asyncio.sleep(1.5)  # the pool fills with live connections
+
+        flowing.clear()  # turns from now on wait at the model...
+        await asyncio.sleep(0.5)
+        running.clear()  # ...and the clients pause, so the dead pooled connections stay in the pool
+        in_flight = await wait_for(lambda: executing(own_pg.url), "turns in flight at the model")
+        await asyncio.to_thread(own_pg.stop, "fast")
+        await asyncio.to_thread(own_pg.start)
+
+        phase = "after"
+        running.set()  # clients first: their requests meet the pool of dead connections
+        await asyncio.sleep(0.3)
+        flowing.set()  # then the turns in flight get their answers and write their outcome
+        await asyncio.sleep(3.0)
+        phase = "done"
+        await asyncio.gather(*traffic)
+        for s in sessions:
+            await api.wait_idle(s["id"], timeout=15)
+        runs = await wait_for(lambda: all_ended(own_pg.url), "every run to end", timeout=20)
+
+    after = [(status, body[:300]) for tag, status, body in log if tag == "after"]
+    assert after and all(status in OK for status, _ in after), [x for x in after if x[0] not in OK][:3]
+    carried = {r["id"]: r["status"] for r in runs if r["id"] in in_flight}
+    assert set(carried.values()) == {"COMPLETED_SUCCESSFULLY"}, carried  # mid-flight turns survived the restart
+
+    async with database(own_pg.url) as db, db.read() as conn:
+        rows = [dict(r._mapping) for r in await conn.execute(sa.select(sessions_table))]
+    assert all(r["error"] and r["error"]["name"] for r in runs if r["status"] != "COMPLETED_SUCCESSFULLY")
+    for row in rows:
+        mine = [r for r in runs if r["session_id"] == row["id"]]
+        roles = [m["role"] for m in row["messages"] or []]
+        assert row["task_status"] is None and row["claim_run_id"] is None
+        # One user message per turn that started, one assistant message per turn that succeeded,
+        # and every assistant message answers the user message just before it.
+        assert roles.count("user") == sum(r["started_at"] is not None for r in mine), (roles, mine)
+        assert roles.count("assistant") == sum(r["status"] == "COMPLETED_SUCCESSFULLY" for r in mine)
+        assert all(roles[i - 1] == "user" for i, role in enumerate(roles) if role == "assistant")
+
+
+async def executing(url: str) -> set[str]:
+    async with database(url) as db, db.read() as conn:
+        return {row[0] for row in await conn.execute(sa.select(runs_table.c.id).where(runs_table.c.status == "EXECUTING"))}
+
+
+async def all_ended(url: str) -> list[dict[str, Any]] | None:
+    async with database(url) as db, db.read() as conn:
+        runs = [dict(r._mapping) for r in await conn.execute(sa.select(runs_table))]
+    return runs if all(r["status"] in TERMINAL_STATUSES for r in runs) else None
