@@ -83,6 +83,8 @@ def service_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_CHAT_")}
     for name in ("DATABASE_URL", "TASK_BACKEND", "REDIS_URL", "LLM_MODEL"):
         env.pop(name, None)
+    # The load is many users behind one bench key: the per-key rate limit would measure itself, not the service.
+    env.update(CAMPAIGN_CHAT_RATE_LIMIT_PER_MINUTE="0")
     env.update(CAMPAIGN_CHAT_DATA_DIR=str(tmp / "data"), CAMPAIGN_CHAT_LOG_FORMAT="json",
                CAMPAIGN_CHAT_LOG_LEVEL="WARNING", CAMPAIGN_CHAT_PUBLIC_TOKEN_SECRET="bench-" + uuid.uuid4().hex,
                PYTHONPATH=str(ROOT))
