@@ -124,6 +124,8 @@ class SessionService:
         with tracing.span("claim", session_id=payload.session_id):
             if idem is None:
                 outcome = await sessions.claim_and_record(self.db, claim, run_values)  # one round trip on PostgreSQL
+                if not outcome.won:
+                    raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
             else:
                 async with self.db.write() as conn:
                     # The key is reserved before the claim and in its transaction: a refused claim rolls it back.
@@ -133,8 +135,6 @@ class SessionService:
                     outcome = await sessions.claim_and_record_in(conn, claim, run_values)
                     if not outcome.won:
                         raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
-        if not outcome.won:
-            raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
         logs.bind(run_id=payload.run_id)
         try:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
