@@ -16,6 +16,8 @@ COPY cli ./cli
 COPY contracts ./contracts
 COPY core ./core
 COPY jobs ./jobs
+COPY ops ./ops
+COPY realtime ./realtime
 COPY services ./services
 COPY store ./store
 RUN uv sync --frozen --no-dev --no-editable
