@@ -16,6 +16,7 @@ trips per checkout, more than most requests' own queries.
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -95,8 +96,25 @@ def _replace_closed_connections(engine: AsyncEngine) -> None:
     # makes the pool discard the connection and check out (or open) another one.
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if dbapi_connection._connection.is_closed():
+        if _server_went_away(dbapi_connection._connection):
             raise exc.DisconnectionError("connection closed by the server")
+
+
+def _server_went_away(raw: Any) -> bool:
+    """Local checks only, no round trip: asyncpg saw the close, or the idle socket has something to read.
+
+    A pooled connection is idle: the server sends nothing to it unless it is going away (a FATAL
+    termination, then EOF). The event loop may not have read that yet when a request checks the
+    connection out right after a restart, so look at the socket itself (a zero-timeout select).
+    """
+    if raw.is_closed():
+        return True
+    transport = getattr(raw, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
 
 
 def _sqlite_transaction_control(engine: AsyncEngine) -> None:

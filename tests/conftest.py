@@ -166,6 +166,9 @@ class Api:
             await asyncio.sleep(0.02)
 
 
+SHUTDOWN_SECONDS = 30
+
+
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     """Drive an ASGI app's lifespan in this event loop (the app's tasks share the test's loop)."""
@@ -181,8 +184,13 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
-        await outbox.get()
-        await task
+        try:
+            # Bounded: a shutdown stuck on a broken dependency must fail the test, not hang the suite.
+            await asyncio.wait_for(outbox.get(), SHUTDOWN_SECONDS)
+            await asyncio.wait_for(task, SHUTDOWN_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            raise AssertionError(f"the app did not shut down within {SHUTDOWN_SECONDS}s") from None
 
 
 @pytest.fixture

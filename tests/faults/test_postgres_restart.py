@@ -5,13 +5,13 @@ Runs against a throwaway cluster of the test's own (initdb on a free port), rest
 itself turns are in flight (held at the model, a local provider stub) and the pool is full of
 connections the restart kills; the first requests after it meet those dead connections.
 
-Protections proved: (1) ``store.db`` creates the engine with ``pool_pre_ping``, so pooled connections
-the restart killed are replaced before use: no request fails once the database is back and turns
-that were mid-flight across the restart complete; (2) every job write is one transaction (user
-message + run start; outcome + release) and the lease reaper ends what a failed write left behind.
-Verified by setting ``pool_pre_ping=False``: the first requests after the restart then fail with 500.
-(SQLAlchemy invalidates the whole pool after one disconnect error, so without pre-ping exactly the
-first users after a restart pay for it; with it, nobody does.)
+Protections proved: (1) ``store.db`` checks every pooled connection at checkout, locally (asyncpg saw
+the close, or the idle socket has the server's goodbye waiting), so connections the restart killed are
+replaced before use: no request fails once the database is back and turns that were mid-flight across
+the restart complete; (2) every job write is one transaction (user message + run start; outcome +
+release) and the lease reaper ends what a failed write left behind. Without the checkout check the
+first requests after the restart fail with 500 (SQLAlchemy invalidates the whole pool only after one
+disconnect error, so exactly the first users after a restart would pay for it).
 """
 
 from __future__ import annotations
