@@ -193,9 +193,9 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
             raise AssertionError(f"the app did not shut down within {SHUTDOWN_SECONDS}s") from None
 
 
-@pytest.fixture
-async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
-    """Start an app in this loop (optionally with other settings or a scripted LLM) and yield an :class:`Api`."""
+@asynccontextmanager
+async def app_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """Start apps in this loop (optionally with other settings or a scripted LLM); each yields an :class:`Api`."""
     from api.app import create_app
 
     async with AsyncExitStack() as stack:
@@ -204,13 +204,19 @@ async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
             app = create_app(replace(settings, **setting_overrides), llm=llm)
             await stack.enter_async_context(lifespan(app))
             client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30)
             )
             mine = await make_key(app.state.db)
             other = await make_key(app.state.db)
             return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
                        other_headers={"Authorization": f"Bearer {other.key}"})
 
+        yield start
+
+
+@pytest.fixture
+async def api_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    async with app_factory(settings) as start:
         yield start
 
 

@@ -13,8 +13,6 @@ from typing import Any
 import asyncpg
 import httpx
 
-from core.ids import utcnow
-from store import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "node-checks"
@@ -149,45 +147,3 @@ async def stored_events(database_url: str, run_id: str) -> list[dict[str, Any]]:
     finally:
         await conn.close()
     return [json.loads(r["event"]) if isinstance(r["event"], str) else r["event"] for r in rows]
-
-
-class LocalApi:
-    """An in-process app with two users' API keys (``headers`` is the owner, ``other_headers`` a stranger)."""
-
-    def __init__(self, client: httpx.AsyncClient, app: Any, mine: keys.NewKey, other: keys.NewKey) -> None:
-        self.client = client
-        self.app = app
-        self.user_id = mine.user_id
-        self.headers = {"Authorization": f"Bearer {mine.key}"}
-        self.other_headers = {"Authorization": f"Bearer {other.key}"}
-
-    @classmethod
-    async def start(cls, client: httpx.AsyncClient, app: Any) -> LocalApi:
-        async with app.state.db.write() as conn:
-            mine = await keys.create(conn, user_id=None, label="test", now=utcnow())
-            other = await keys.create(conn, user_id=None, label="test", now=utcnow())
-        return cls(client, app, mine, other)
-
-    async def create_session(self) -> dict[str, Any]:
-        body = {"campaign_id": str(uuid.uuid4()), "node_id": str(uuid.uuid4())}
-        response = await self.client.post("/api/campaigns/ai-chat-sessions", json=body, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return response.json()["session"]
-
-    async def get_session(self, session_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/api/campaigns/ai-chat-sessions/{session_id}", headers=self.headers)
-        assert response.status_code == 200, response.text
-        return response.json()["session"]
-
-    async def turn(self, session_id: str, message: str = "Write an intro email") -> httpx.Response:
-        return await self.client.post(f"/api/campaigns/ai-chat-sessions/{session_id}/turn",
-                                      json={"message": message}, headers=self.headers)
-
-    async def wait_idle(self, session_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            session = await self.get_session(session_id)
-            if session["task_status"] is None:
-                return session
-            assert asyncio.get_running_loop().time() < deadline, f"session {session_id} still busy"
-            await asyncio.sleep(0.02)
