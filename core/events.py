@@ -107,21 +107,48 @@ def event_schema() -> dict[str, Any]:
 
 
 class Reporter(Protocol):
-    """Where a job sends its events. Implementations must not raise into the job."""
+    """Where a job sends its events: everything the run lifecycle calls, on every backend.
+
+    Implementations must not raise into the job (a lost progress report must not fail a turn).
+    ``emit`` may buffer; ``flush`` writes what is buffered; ``settled`` is called once the run's
+    outcome (its final status) is stored, to wake subscribers waiting for it; ``aclose`` releases
+    whatever the reporter holds (connections, clients) and is called last.
+    """
 
     async def emit(self, event: ChatStreamEvent) -> None: ...
 
+    async def flush(self) -> None: ...
+
+    async def settled(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
 
 class NullReporter:
+    """Drops every event (dry runs and tests that only look at the result)."""
+
     async def emit(self, event: ChatStreamEvent) -> None:
         return None
 
+    async def flush(self) -> None:
+        return None
 
-class RecordingReporter:
+    async def settled(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RecordingReporter(NullReporter):
     """Keeps every event in order; used by tests and by the CLI's dry runs."""
 
     def __init__(self) -> None:
         self.events: list[ChatStreamEvent] = []
+        self.settled_calls = 0
 
     async def emit(self, event: ChatStreamEvent) -> None:
         self.events.append(event)
+
+    async def settled(self) -> None:
+        self.settled_calls += 1

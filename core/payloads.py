@@ -151,6 +151,12 @@ class PatchSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
         return out
 
 
+# The task payload's schema version. Bump it whenever a job of the previous release could misread a
+# payload of this one (a new required meaning, a changed field); the API and the Trigger.dev bundle
+# are deployed separately, and a job refuses a payload newer than it understands (jobs.entry).
+PAYLOAD_SCHEMA_VERSION = 1
+
+
 class ChatTurnPayload(msgspec.Struct, frozen=True, tag="framework-chat-turn", tag_field="task"):
     """What a launcher hands the job for one chat turn."""
 
@@ -159,6 +165,7 @@ class ChatTurnPayload(msgspec.Struct, frozen=True, tag="framework-chat-turn", ta
     user_id: str
     input: TurnInput
     trace: dict[str, str] | None = None
+    schema_version: int = PAYLOAD_SCHEMA_VERSION
 
 
 class ExamplesPayload(msgspec.Struct, frozen=True, tag="generate-email-examples", tag_field="task"):
@@ -169,6 +176,19 @@ class ExamplesPayload(msgspec.Struct, frozen=True, tag="generate-email-examples"
     user_id: str
     input: ExamplesInput
     trace: dict[str, str] | None = None
+    schema_version: int = PAYLOAD_SCHEMA_VERSION
+
+
+class PayloadEnvelope(msgspec.Struct, frozen=True):
+    """The part of any task payload, of any schema version, that names its run and session.
+
+    Decoded leniently first, so a payload this job cannot read still lets it fail the run and
+    release the session's claim instead of leaving the session busy until the lease ends."""
+
+    run_id: str
+    session_id: str
+    task: str = ""
+    schema_version: int = 1
 
 
 TaskPayload = ChatTurnPayload | ExamplesPayload

@@ -1,14 +1,35 @@
-"""The one job entry point. Inline, ARQ and Trigger.dev launchers all call :func:`execute`."""
+"""The one job entry point. Inline, ARQ and Trigger.dev launchers all call :func:`execute`.
+
+Launchers that receive the payload as plain JSON (ARQ, Trigger.dev) call :func:`execute_raw`,
+which first checks that this job understands it: the payload's schema version and task name, and
+the database's migration level. The API and the job code are deployed separately (workers, the
+Trigger.dev bundle); a job that meets a payload or a schema it was not written for fails the run at
+once with ``version_skew`` and releases the session's claim, instead of guessing.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
 from core.events import Reporter
-from core.payloads import ChatTurnPayload, ExamplesPayload, TaskPayload
-from jobs import chat_turn, examples
+from core.payloads import (
+    PAYLOAD_SCHEMA_VERSION,
+    ChatTurnPayload,
+    ExamplesPayload,
+    PayloadEnvelope,
+    TaskPayload,
+    payload_from_builtins,
+)
+from jobs import chat_turn, examples, runtime
 from jobs.runtime import JobDeps, NotStarted
 from ops import observe
+from store.migrate import HEAD_REVISION, database_revision
 
 TASKS = ("framework-chat-turn", "generate-email-examples")
+DEPLOY_HINT = "deploy the same release to the API, its workers and the Trigger.dev tasks (migrate first)"
+_checked_databases: set[str] = set()
 
 
 async def execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:
@@ -18,9 +39,56 @@ async def execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bo
             return await _execute(deps, payload, reporter)
         finally:
             # The outcome (COMPLETED, FAILED, CANCELED…) is written after the last event's wake-up.
-            settled = getattr(reporter, "settled", None)
-            if settled is not None:
-                await settled()
+            await reporter.settled()
+
+
+async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], reporter: Reporter) -> bool:
+    """:func:`execute` for a payload as it arrived (JSON bytes or plain values), after the skew checks."""
+    envelope = _envelope(raw)
+    problem = _payload_problem(envelope) or await _database_problem(deps)
+    payload = None
+    if problem is None:
+        try:
+            payload = payload_from_builtins(msgspec.json.decode(raw) if isinstance(raw, bytes) else raw)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            problem = f"this job cannot read the task payload ({exc}); {DEPLOY_HINT}"
+    if payload is None:
+        await runtime.refuse(deps, envelope, "version_skew", problem or "unreadable payload")
+        await reporter.settled()
+        return False
+    return await execute(deps, payload, reporter)
+
+
+def _envelope(raw: bytes | dict[str, Any]) -> PayloadEnvelope:
+    try:
+        if isinstance(raw, bytes):
+            return msgspec.json.decode(raw, type=PayloadEnvelope)
+        return msgspec.convert(raw, PayloadEnvelope)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        # Without a run id nothing can be released here; the claim's lease frees the session.
+        raise ValueError(f"not a campaign-chat task payload: {exc}") from exc
+
+
+def _payload_problem(envelope: PayloadEnvelope) -> str | None:
+    if envelope.schema_version > PAYLOAD_SCHEMA_VERSION:
+        return (f"the task payload has schema version {envelope.schema_version}, newer than this job understands "
+                f"({PAYLOAD_SCHEMA_VERSION}); {DEPLOY_HINT}")
+    if envelope.task not in TASKS:
+        return f"this job does not know the task {envelope.task!r} (it runs {', '.join(TASKS)}); {DEPLOY_HINT}"
+    return None
+
+
+async def _database_problem(deps: JobDeps) -> str | None:
+    url = deps.db.url
+    if url in _checked_databases:
+        return None
+    async with deps.db.read() as conn:
+        revision = await database_revision(conn)
+    if revision != HEAD_REVISION:
+        return (f"the database is at migration {revision or 'none (never migrated)'}, this job was written for "
+                f"{HEAD_REVISION}; {DEPLOY_HINT}")
+    _checked_databases.add(url)
+    return None
 
 
 async def _execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:

@@ -100,6 +100,13 @@ class BatchingReporter(abc.ABC):
             self.failures += 1
             log.warning("progress report failed", exc_info=True)
 
+    async def settled(self) -> None:
+        """The run's outcome is stored; nothing to do unless the subclass wakes someone."""
+        return None
+
+    async def aclose(self) -> None:
+        await self.flush()
+
     @abc.abstractmethod
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         """Store or send one batch of events (and fold them into ``self._state``)."""

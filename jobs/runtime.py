@@ -9,6 +9,7 @@ still holding it, so a worker that lost its lease cannot land a late write.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from ops import observe
 from store import runs, sessions
 from store.db import Database
 from store.tables import runs as runs_table, sessions as sessions_table
+
+log = logging.getLogger("campaign_chat.jobs")
 
 LEASE_MARGIN = timedelta(seconds=1)
 SESSION_DELETED = ("session_deleted", "the session was deleted during the task; the result was discarded")
@@ -93,6 +96,20 @@ async def begin(deps: JobDeps, *, run_id: str, session_id: str, task: str, user_
                       deadline=deadline, started_at=now)
     observe.turn_started(started)
     return started
+
+
+async def refuse(deps: JobDeps, envelope: Any, code: str, message: str) -> None:
+    """Fail a run this job will not execute (it cannot understand it) and release its claim, at once."""
+    now = utcnow()
+    async with deps.db.write() as conn:
+        run = await runs.get(conn, envelope.run_id)
+        if run is None:
+            return
+        public = run["external_id"] or run["id"]
+        if await runs.finish(conn, run["id"], status="SYSTEM_FAILURE", now=now, error=task_error(code, message)):
+            await sessions.release(conn, session_id=envelope.session_id, claim_run_id=run["id"], now=now,
+                                   last_run=last_run(public, run["task"], "failed", now, (code, message)))
+    log.error("run refused: %s", message, extra={"run_id": envelope.run_id, "error_code": code})
 
 
 async def _missing(conn: Any, session_id: str) -> bool:
@@ -181,9 +198,7 @@ async def phase(reporter: Reporter, name: str) -> None:
 
 
 async def _flush(reporter: Reporter) -> None:
-    flush = getattr(reporter, "flush", None)
-    if flush is not None:
-        await flush()
+    await reporter.flush()
 
 
 def _usage_json(usage: Usage | None) -> dict[str, Any] | None:

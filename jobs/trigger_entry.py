@@ -1,18 +1,21 @@
 """The Python side of the Trigger.dev tasks: ``python -m jobs.trigger_entry <payload.json>``.
 
-``trigger/src/tasks.ts`` writes the task payload (a :data:`core.payloads.TaskPayload` as JSON) to a
-file and runs this module through ``@trigger.dev/python``. It runs the payload with
-:func:`jobs.entry.execute`, the one entry point inline and ARQ use too, with two reporters:
+``trigger/src/python-job.ts`` writes the task payload (a :data:`core.payloads.TaskPayload` as JSON)
+to a file and streams this module's standard output through ``@trigger.dev/python``. The job runs
+with :func:`jobs.entry.execute`, the one entry point inline and ARQ use too, with two reporters:
 
-* :class:`jobs.reporter.RunReporter` — the run's rows in our database, as locally;
-* :class:`TriggerMetadataReporter` — the run's own Trigger.dev metadata, through
-  ``PUT {TRIGGER_API_URL}/api/v1/runs/{TRIGGER_RUN_ID}/metadata`` (route
-  ``api.v1.runs.$runId.metadata.ts``, body ``UpdateMetadataRequestBody`` = ``{operations: [...]}``),
-  authenticated with the task environment's ``TRIGGER_SECRET_KEY``. Every ChatStreamEvent is
-  appended to the ``chat`` key and the folded state (phase, reply so far…) is set key by key, so
-  Trigger.dev realtime subscribers see the same events and state as local subscribers.
+* :class:`jobs.reporter.RunReporter`: the run's rows in our database, as locally;
+* :class:`LineReporter`: one JSON object per line on standard output, which the TypeScript task
+  turns into SDK calls inside the run (see ``trigger/src/python-job.ts``):
 
-Exit status 0 when the task ran or had nothing to do; the outcome itself is in the database.
+  - ``{"chat": <ChatStreamEvent>}``: the event, appended to the run's realtime stream ``chat``
+    (the same stream, and the same event JSON, that local runs serve);
+  - ``{"metadata": {key: value, …}}``: folded state keys that changed (``phase``, ``reply``,
+    ``status``…), set on the run's metadata, the same keys local runs fold;
+  - ``{"result": {"ran": bool}}``: the last line; the task's output.
+
+Standard output carries nothing else: logs go to standard error. Exit status 0 when the task ran or
+had nothing to do; the outcome itself is in the database (and in the ``done`` event).
 """
 
 from __future__ import annotations
@@ -23,55 +26,55 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import httpx
+import msgspec
 
 from core.events import ChatStreamEvent, Reporter
-from core.payloads import payload_from_builtins
 from core.settings import Settings
-from jobs.entry import execute
+from jobs.entry import execute_raw
 from jobs.models import build_llm
-from jobs.reporter import STREAM_KEY, BatchingReporter, RunReporter, fold
+from jobs.reporter import BatchingReporter, RunReporter, fold
 from jobs.runtime import JobDeps
 from jobs.wake import build_wake
 from store.db import Database
 
 log = logging.getLogger("campaign_chat.trigger_entry")
 
-REQUEST_TIMEOUT_SECONDS = 5.0
+REQUIRED_ENV = ("TRIGGER_RUN_ID", "DATABASE_URL")
+_encoder = msgspec.json.Encoder()
 
 
-class TriggerMetadataReporter(BatchingReporter):
-    """Reports a run's events to its Trigger.dev run metadata. Best effort: never raises into the job."""
+class LineReporter(BatchingReporter):
+    """Writes events and folded-state changes as JSON lines for the TypeScript task to forward.
 
-    flush_interval = 0.25  # each flush is a request to Trigger.dev: batch deltas more coarsely
+    Batched like the database reporter (reply deltas coalesced for ``DELTA_FLUSH_SECONDS``), so the
+    ``chat`` stream carries the same events a local subscriber reads.
+    """
 
-    def __init__(self, *, api_url: str, secret_key: str, trigger_run_id: str,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         super().__init__()
-        self._url = f"{api_url.rstrip('/')}/api/v1/runs/{trigger_run_id}/metadata"
-        self._headers = {"Authorization": f"Bearer {secret_key}", "Content-Type": "application/json"}
-        self._client = httpx.AsyncClient(transport=transport, timeout=REQUEST_TIMEOUT_SECONDS)
+        self._out = out
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         before = dict(self._state)
-        operations: list[dict[str, Any]] = []
+        lines = []
         for data in batch:
             fold(self._state, data)
-            operations.append({"type": "append", "key": STREAM_KEY, "value": data})
-        operations += [{"type": "set", "key": k, "value": v} for k, v in self._state.items() if before.get(k) != v]
-        response = await self._client.put(self._url, content=json.dumps({"operations": operations}),
-                                          headers=self._headers)
-        if response.is_error:
-            raise httpx.HTTPStatusError(f"HTTP {response.status_code}", request=response.request, response=response)
+            lines.append(_encoder.encode({"chat": data}))
+        changed = {k: v for k, v in self._state.items() if before.get(k) != v}
+        if changed:
+            lines.append(_encoder.encode({"metadata": changed}))
+        self._out.write(b"\n".join(lines) + b"\n")
+        self._out.flush()
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    def result(self, ran: bool) -> None:
+        self._out.write(_encoder.encode({"result": {"ran": ran}}) + b"\n")
+        self._out.flush()
 
 
 class FanOut:
-    """Sends each event to several reporters (each one is best effort on its own)."""
+    """Sends each call to several reporters, in order; each one is best effort on its own."""
 
     def __init__(self, *reporters: Reporter) -> None:
         self._reporters = reporters
@@ -82,31 +85,47 @@ class FanOut:
 
     async def flush(self) -> None:
         for reporter in self._reporters:
-            flush = getattr(reporter, "flush", None)
-            if flush is not None:
-                await flush()
+            await reporter.flush()
+
+    async def settled(self) -> None:
+        for reporter in self._reporters:
+            await reporter.settled()
+
+    async def aclose(self) -> None:
+        for reporter in self._reporters:
+            await reporter.aclose()
 
 
-async def run(payload_path: Path, environ: dict[str, str] | None = None,
-              transport: httpx.AsyncBaseTransport | None = None) -> bool:
+async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO[bytes] | None = None) -> bool:
     env = dict(os.environ if environ is None else environ)
-    missing = [name for name in ("TRIGGER_RUN_ID", "TRIGGER_SECRET_KEY", "DATABASE_URL") if not env.get(name)]
+    missing = [name for name in REQUIRED_ENV if not env.get(name)]
     if missing:
         raise SystemExit(f"jobs.trigger_entry: missing environment: {', '.join(missing)}")
     settings = Settings.from_env(env)
-    payload = payload_from_builtins(json.loads(payload_path.read_text()))
+    raw = payload_path.read_bytes()
     db = Database(settings.database_url)
     wake, close_wake = await build_wake(settings)
-    remote = TriggerMetadataReporter(api_url=settings.trigger_api_url, secret_key=settings.trigger_secret_key,
-                                     trigger_run_id=env["TRIGGER_RUN_ID"], transport=transport)
+    lines = LineReporter(out or sys.stdout.buffer)
+    reporter = FanOut(RunReporter(db, _run_id(raw), wake=wake), lines)
     try:
         deps = JobDeps(db=db, settings=settings, llm=build_llm(settings))
-        reporter = FanOut(RunReporter(db, payload.run_id, wake=wake), remote)
-        return await execute(deps, payload, reporter)
+        ran = await execute_raw(deps, raw, reporter)
+        lines.result(ran)
+        return ran
     finally:
-        await remote.aclose()
+        await reporter.aclose()
         await close_wake()
         await db.dispose()
+
+
+def _run_id(raw: bytes) -> str:
+    try:
+        run_id = json.loads(raw).get("run_id")
+    except (ValueError, AttributeError):
+        run_id = None
+    if not isinstance(run_id, str) or not run_id:
+        raise SystemExit("jobs.trigger_entry: the payload has no run_id; it did not come from campaign-chat")
+    return run_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m jobs.trigger_entry <payload.json>", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    ran = asyncio.run(run(Path(args[0])))
-    print(json.dumps({"ran": ran}))
+    # Standard output is the line protocol; every log line goes to standard error.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    asyncio.run(run(Path(args[0])))
     return 0
 
 

@@ -23,15 +23,16 @@ import asyncio
 import logging
 from typing import Any
 
+import msgspec
 from arq import Worker
 from arq.worker import func
 from redis.exceptions import RedisError
 
 from bridge.arq import JOB_FUNCTION, cancel_mark_key, redis_client
 from core.ids import utcnow
-from core.payloads import TaskPayload, payload_from_builtins, task_name
+from core.payloads import PayloadEnvelope
 from core.settings import Settings
-from jobs.entry import execute
+from jobs.entry import execute_raw
 from jobs.models import build_llm
 from jobs.reporter import RunReporter
 from jobs.runtime import CANCEL_MESSAGE, JobDeps, last_run, task_error
@@ -58,13 +59,13 @@ def arq_timeout_seconds(settings: Settings) -> float:
 async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     """The ARQ job function. Returns False when there was nothing to run (already started or gone)."""
     deps: JobDeps = ctx["deps"]
-    payload = payload_from_builtins(raw)
+    payload = msgspec.convert(raw, PayloadEnvelope)
     mark = cancel_mark_key(deps.settings.arq_queue_name, payload.run_id)
     if await ctx["redis"].exists(mark):
         await cancel_unstarted(deps, payload)
         return False
     reporter = RunReporter(deps.db, payload.run_id, wake=ctx.get("wake"))
-    job = asyncio.create_task(execute(deps, payload, reporter), name=f"run:{payload.run_id}")
+    job = asyncio.create_task(execute_raw(deps, raw, reporter), name=f"run:{payload.run_id}")
     try:
         return await asyncio.shield(job)
     except asyncio.CancelledError:
@@ -85,14 +86,14 @@ async def _cancel_requested(ctx: dict[str, Any], mark: str) -> bool:
         return False
 
 
-async def cancel_unstarted(deps: JobDeps, payload: TaskPayload) -> None:
+async def cancel_unstarted(deps: JobDeps, payload: PayloadEnvelope) -> None:
     """A run canceled while queued: mark it CANCELED and free its session, if it never started."""
     now = utcnow()
     async with deps.db.write() as conn:
         run = await runs.get(conn, payload.run_id)
         if run is None or run["status"] != "PENDING":
             return
-        task = task_name(payload)
+        task = run["task"]
         await runs.finish(conn, payload.run_id, status="CANCELED", now=now,
                           error=task_error("canceled", "the run was canceled before it started"))
         await sessions.release(conn, session_id=payload.session_id, claim_run_id=payload.run_id, now=now,

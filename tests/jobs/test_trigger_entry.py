@@ -1,7 +1,8 @@
-"""jobs.trigger_entry: what the Trigger.dev tasks run. Same job code, progress to the run's metadata.
+"""jobs.trigger_entry: what the Trigger.dev tasks run. Same job code; progress as JSON lines on stdout.
 
-Trigger.dev is faked by a local HTTP server (trigger route + run-metadata route); the Python entry
-module runs as a real subprocess against the test's real database, exactly as ``python.run`` starts it.
+Trigger.dev's trigger route is faked by a local HTTP server; the Python entry module runs as a real
+subprocess against the test's real database, exactly as ``python.stream.run`` starts it, and its
+standard output is read as the TypeScript task reads it (one JSON object per line).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from tests.conftest import ROOT, base_env
 from store import runs
 from store.db import Database
+from store.migrate import HEAD_REVISION, script_head
 
 SECRET = "tr_dev_entry_0123456789abcdef"
 
@@ -28,7 +30,6 @@ SECRET = "tr_dev_entry_0123456789abcdef"
 class FakeTrigger:
     def __init__(self) -> None:
         self.triggered: list[dict[str, Any]] = []
-        self.metadata: list[dict[str, Any]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,10 +49,6 @@ class FakeTrigger:
                 run_id = f"run_{uuid.uuid4().hex[:24]}"
                 self._reply(200, {"id": run_id, "isCached": False},
                             {"x-trigger-jwt-claims": json.dumps({"sub": "env_x", "pub": True, "scopes": []})})
-
-            def do_PUT(self) -> None:  # noqa: N802 - PUT /api/v1/runs/{runId}/metadata
-                fake.metadata.append({"path": self.path, "auth": self.headers["Authorization"], "body": self._body()})
-                self._reply(200, {"metadata": {}})
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -80,7 +77,9 @@ def merge_deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_entry(tmp_path: Path, payload: dict[str, Any], *, database_url: str, trigger_run_id: str, url: str) -> dict:
+def run_entry_lines(tmp_path: Path, payload: dict[str, Any], *, database_url: str, trigger_run_id: str,
+                    url: str) -> list[dict[str, Any]]:
+    """Every stdout line of one run, parsed; each must be one of the protocol's objects."""
     path = tmp_path / f"payload-{uuid.uuid4().hex}.json"
     path.write_text(json.dumps(payload))
     env = base_env(tmp_path, DATABASE_URL=database_url, TRIGGER_RUN_ID=trigger_run_id, TRIGGER_SECRET_KEY=SECRET,
@@ -88,7 +87,15 @@ def run_entry(tmp_path: Path, payload: dict[str, Any], *, database_url: str, tri
     result = subprocess.run([sys.executable, "-m", "jobs.trigger_entry", str(path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(len(line) == 1 and next(iter(line)) in ("chat", "metadata", "result") for line in lines), lines
+    assert "result" in lines[-1] and all("result" not in line for line in lines[:-1])
+    return lines
+
+
+def run_entry(tmp_path: Path, payload: dict[str, Any], *, database_url: str, trigger_run_id: str, url: str) -> dict:
+    return run_entry_lines(tmp_path, payload, database_url=database_url, trigger_run_id=trigger_run_id,
+                           url=url)[-1]["result"]
 
 
 async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api_factory, fake, settings, tmp_path) -> None:
@@ -100,18 +107,16 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     trigger_run_id = response.json()["runId"]
     payload = fake.triggered[-1]["payload"]
 
-    assert run_entry(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
-                     url=fake.url) == {"ran": True}
+    lines = run_entry_lines(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
+                            url=fake.url)
+    assert lines[-1]["result"] == {"ran": True}
 
     done = await api.get_session(session["id"])
     assert done["task_status"] is None
     assert done["last_run"]["id"] == trigger_run_id and done["last_run"]["status"] == "succeeded"
     assert [m["role"] for m in done["messages"]] == ["user", "assistant"]
 
-    assert {m["path"] for m in fake.metadata} == {f"/api/v1/runs/{trigger_run_id}/metadata"}
-    assert {m["auth"] for m in fake.metadata} == {f"Bearer {SECRET}"}
-    operations = [op for m in fake.metadata for op in m["body"]["operations"]]
-    streamed = [op["value"] for op in operations if op["type"] == "append" and op["key"] == "chat"]
+    streamed = [line["chat"] for line in lines if "chat" in line]
     db = Database(settings.database_url)
     try:
         async with db.read() as conn:
@@ -121,7 +126,9 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     # Trigger.dev subscribers see the events local subscribers see (reply deltas may be batched differently).
     assert merge_deltas(streamed) == merge_deltas(stored)
     assert streamed[-1] == {"type": "done", "status": "succeeded"}
-    final_state = {op["key"]: op["value"] for op in operations if op["type"] == "set"}
+    final_state: dict[str, Any] = {}
+    for line in lines:
+        final_state.update(line.get("metadata", {}))
     assert final_state["phase"] == "done" and final_state["status"] == "succeeded"
     assert final_state["reply"].strip() == done["messages"][-1]["content"].strip()
 
@@ -161,3 +168,64 @@ def test_the_entry_refuses_to_run_without_its_environment(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "jobs.trigger_entry", str(path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "missing environment: TRIGGER_RUN_ID" in result.stderr
+
+
+async def _triggered_turn(api_factory, fake) -> tuple[Any, dict[str, Any], dict[str, Any], str]:
+    api = await api_factory(task_backend="trigger", trigger_api_url=fake.url, trigger_secret_key=SECRET)
+    session = await api.create_session()
+    response = await api.turn(session["id"], "We sell payroll software to restaurants")
+    assert response.status_code == 202, response.text
+    return api, session, dict(fake.triggered[-1]["payload"]), response.json()["runId"]
+
+
+async def _stored_run(settings, run_id: str) -> Any:
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as conn:
+            return await runs.get(conn, run_id)
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("change", [{"schema_version": 99}, {"task": "some-future-task"},
+                                    {"input": {"message": "hi", "a_field_from_the_future": 1}}])
+async def test_a_payload_newer_than_the_job_fails_the_run_at_once_and_frees_the_session(
+        api_factory, fake, settings, tmp_path, change) -> None:
+    api, session, payload, trigger_run_id = await _triggered_turn(api_factory, fake)
+    payload.update(change)
+    lines = run_entry_lines(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
+                            url=fake.url)
+    assert lines[-1]["result"] == {"ran": False}
+    done = await api.get_session(session["id"])
+    assert done["task_status"] is None
+    assert done["last_run"]["status"] == "failed" and done["last_run"]["error"]["code"] == "version_skew"
+    assert done["last_run"]["id"] == trigger_run_id
+    assert [m["role"] for m in done["messages"] or []] == []  # refused before anything was written
+    run = await _stored_run(settings, payload["run_id"])
+    assert run["status"] == "SYSTEM_FAILURE" and run["error"]["name"] == "version_skew"
+    assert "deploy the same release" in run["error"]["message"]
+
+
+async def test_a_database_at_another_migration_level_fails_the_run_at_once(api_factory, fake, settings,
+                                                                              tmp_path) -> None:
+    from sqlalchemy import text
+
+    api, session, payload, trigger_run_id = await _triggered_turn(api_factory, fake)
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+        lines = run_entry_lines(tmp_path, payload, database_url=settings.database_url,
+                                trigger_run_id=trigger_run_id, url=fake.url)
+    finally:
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD_REVISION})
+        await db.dispose()
+    assert lines[-1]["result"] == {"ran": False}
+    done = await api.get_session(session["id"])
+    assert done["task_status"] is None and done["last_run"]["error"]["code"] == "version_skew"
+    assert "0099_from_the_future" in done["last_run"]["error"]["message"]
+
+
+def test_the_known_head_revision_is_the_migration_scripts_head() -> None:
+    assert script_head() == HEAD_REVISION
