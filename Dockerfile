@@ -17,7 +17,6 @@ COPY contracts ./contracts
 COPY core ./core
 COPY jobs ./jobs
 COPY ops ./ops
-COPY realtime ./realtime
 COPY services ./services
 COPY store ./store
 RUN uv sync --frozen --no-dev --no-editable

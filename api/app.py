@@ -1,8 +1,7 @@
-"""The Litestar application factory and its lifespan (everything built once, at start-up)."""
+"""The Litestar application factory and its one lifespan (everything built once, at start-up)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -11,24 +10,18 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 
-from api.auth import KeyAuthenticator
-from api.ratelimit import build_limiter
-from api.controllers.health import CONTRACT, contract, health
+from api.container import running
+from api.controllers.ops import contract, health, metrics_endpoint, private_bind, ready
 from api.controllers.realtime import realtime_router
 from api.controllers.sessions import SessionController
+from api.deps import SERVICES
 from api.errors import api_error_handler, http_error_handler, internal_error_handler
-from bridge.factory import build_bridge
+from api.guards import require_api_key
+from api.middleware import RequestMiddleware
 from core.errors import ApiError
 from core.settings import Settings
 from jobs.llm import FrameworkLLM
-from jobs.models import build_llm
-from jobs.runtime import JobDeps
-from ops import http as ops_http
-from realtime.listeners import WakeChannel
-from realtime.wiring import install_realtime
-from services.sessions import SessionService
-from store.db import Database
-from store.migrate import upgrade
+from ops import metrics, tracing
 
 log = logging.getLogger("campaign_chat.api")
 
@@ -41,39 +34,22 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
-        if run_migrations:
-            await upgrade(db)
-        model = llm or build_llm(settings)
-        deps = JobDeps(db=db, settings=settings, llm=model)
-        channel = WakeChannel(settings)
-        await channel.start()
-        bridge = build_bridge(settings, deps, wake=channel.wake)
-        await bridge.start()
-        service = SessionService(db, bridge, settings)
-        app.state.update(
-            settings=settings,
-            db=db,
-            bridge=bridge,
-            sessions=service,
-            authenticator=KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds, limiter=build_limiter(settings)),
-            contract_bytes=CONTRACT.read_bytes(),
-        )
-        install_realtime(app.state, settings, db, bridge, channel, app.state.authenticator)
-        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name, model.name, db.dialect)
-        reaper = asyncio.create_task(_reap_forever(service, settings), name="lease-reaper")
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            container = await stack.enter_async_context(running(settings, migrate=run_migrations, llm=llm))
+            app.state.container = container
+            if settings.metrics_enabled and settings.metrics_port:
+                await _start_metrics_port(stack, container)
+            stack.callback(tracing.flush)
+            stack.callback(metrics.process_exited)  # multiprocess mode: this process's gauges stop counting
             yield
-        finally:
-            reaper.cancel()
-            await asyncio.gather(reaper, return_exceptions=True)
-            await bridge.close()
-            await channel.close()
-            await app.state.authenticator.close()
-            await db.dispose()
 
+    handlers: list[Any] = [health, contract, ready, SessionController, realtime_router]
+    if settings.metrics_enabled and not settings.metrics_port:
+        handlers.append(metrics_endpoint)
     app = Litestar(
-        route_handlers=[health, contract, SessionController, realtime_router, *ops_http.routes(settings)],
+        route_handlers=handlers,
+        guards=[require_api_key],
+        dependencies=SERVICES,
         before_request=_refuse_undocumented_options,
         lifespan=[lifespan],
         exception_handlers={
@@ -87,7 +63,20 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         logging_config=None,  # ops.logs configures logging once per process (structured)
     )
     app.state.allowed_methods = _documented_methods(app)
-    return ops_http.instrument(app, settings)
+    app.asgi_handler = RequestMiddleware(app.asgi_handler)
+    return app
+
+
+async def _start_metrics_port(stack: contextlib.AsyncExitStack, container: Any) -> None:
+    from ops.metrics_server import MetricsServer
+
+    settings = container.settings
+    authorize = None if private_bind(settings.host) else container.auth.user_for
+    server = MetricsServer(container.busy_sessions, host=settings.host, port=settings.metrics_port,
+                           authorize=authorize, redis=container.redis,
+                           queue_name=settings.arq_queue_name if container.redis is not None else None)
+    await server.start()
+    stack.push_async_callback(server.close)
 
 
 def _documented_methods(app: Litestar) -> dict[str, str]:
@@ -104,15 +93,3 @@ async def _refuse_undocumented_options(request: Request[Any, Any, Any]) -> None:
     if request.method == "OPTIONS" and request.url.path.startswith("/api/campaigns/"):
         allow = request.app.state.allowed_methods.get(request.scope.get("path_template", ""), "")
         raise MethodNotAllowedException(headers={"Allow": allow})
-
-
-async def _reap_forever(service: SessionService, settings: Settings) -> None:
-    interval = max(1.0, min(30.0, settings.claim_lease_seconds / 4))
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            reaped = await service.reap_expired()
-            if reaped:
-                log.warning("lease reaper freed %d expired claims", reaped)
-        except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
-            log.exception("lease reaper failed")

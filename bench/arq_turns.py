@@ -26,10 +26,11 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.arq import ArqBridge, redis_client  # noqa: E402
+from bridge.arq_queue import ArqBridge
+from store.redis import redis_client  # noqa: E402
 from core.payloads import CreateSessionInput, TurnInput  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from jobs.worker import health_check_key  # noqa: E402
+from bridge.arq_queue import health_check_key  # noqa: E402
 from services.sessions import SessionService  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.migrate import upgrade  # noqa: E402

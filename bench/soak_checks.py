@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from soak_clients import Record
 from store.db import Database
-from store.tables import TERMINAL_STATUSES, runs, sessions
+from core.status import TERMINAL_STATUSES
+from store.tables import runs, sessions
 
 
 async def load_state(database_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

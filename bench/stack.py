@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bridge.arq import redis_client  # noqa: E402
+from store.redis import redis_client  # noqa: E402
 from core.ids import utcnow  # noqa: E402
-from jobs.worker import health_check_key  # noqa: E402
+from bridge.arq_queue import health_check_key  # noqa: E402
 from store import keys  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.migrate import upgrade  # noqa: E402

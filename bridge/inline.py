@@ -1,4 +1,8 @@
-"""In-process backend: the task runs on the API's own event loop. The zero-setup default."""
+"""In-process backend: the task runs on the API's own event loop (tests, and setups that want one process).
+
+A task stopped through :meth:`cancel` records CANCELED; at :meth:`close` (shutdown) running tasks
+record INTERRUPTED, and close returns once every one of them has written its outcome.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ import asyncio
 import logging
 
 from bridge.base import Dispatched
-from bridge.tokens import mint, run_scopes
+from bridge.tokens import TokenSigner
 from core.errors import DispatchError
 from core.payloads import TaskPayload
-from jobs.entry import execute
-from jobs.reporter import RunReporter, Wake
-from jobs.runtime import CANCEL_MESSAGE, JobDeps
+from jobs.execute import execute
+from jobs.guard import JobDeps, RunHandle, StopReason
 
 log = logging.getLogger("campaign_chat.bridge.inline")
 
@@ -19,13 +22,10 @@ log = logging.getLogger("campaign_chat.bridge.inline")
 class InlineBridge:
     name = "inline"
 
-    def __init__(self, deps: JobDeps, *, token_secret: str, env_id: str, token_ttl: int, wake: Wake | None = None) -> None:
+    def __init__(self, deps: JobDeps, *, signer: TokenSigner) -> None:
         self._deps = deps
-        self._secret = token_secret
-        self._env_id = env_id
-        self._ttl = token_ttl
-        self._wake = wake
-        self._tasks: dict[str, asyncio.Task[bool]] = {}
+        self._signer = signer
+        self._running: dict[str, tuple[asyncio.Task[bool], RunHandle]] = {}
         self._closing = False
 
     async def start(self) -> None:
@@ -34,33 +34,31 @@ class InlineBridge:
     async def dispatch(self, payload: TaskPayload) -> Dispatched:
         if self._closing:
             raise DispatchError("the service is shutting down")
-        reporter = RunReporter(self._deps.db, payload.run_id, wake=self._wake)
-        task = asyncio.create_task(execute(self._deps, payload, reporter), name=f"run:{payload.run_id}")
-        self._tasks[payload.run_id] = task
+        handle = RunHandle()
+        task = asyncio.create_task(execute(self._deps, payload, handle=handle), name=f"run:{payload.run_id}")
+        self._running[payload.run_id] = (task, handle)
         task.add_done_callback(lambda t, rid=payload.run_id: self._finished(rid, t))
-        token = mint(self._secret, sub=self._env_id, scopes=run_scopes(payload.run_id), ttl_seconds=self._ttl)
-        return Dispatched(run_id=payload.run_id, public_access_token=token)
+        return Dispatched(run_id=payload.run_id, public_access_token=self._signer.for_run(payload.run_id))
 
     def _finished(self, run_id: str, task: asyncio.Task[bool]) -> None:
-        self._tasks.pop(run_id, None)
+        self._running.pop(run_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("task %s crashed", run_id, exc_info=task.exception())
 
     @property
     def running(self) -> int:
-        return len(self._tasks)
+        return len(self._running)
 
     async def cancel(self, run_id: str) -> bool:
-        task = self._tasks.get(run_id)
-        if task is None or task.done():
+        entry = self._running.get(run_id)
+        if entry is None or not entry[1].stop(StopReason.CANCELED):
             return False
-        task.cancel(CANCEL_MESSAGE)
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(entry[0], return_exceptions=True)
         return True
 
     async def close(self) -> None:
         self._closing = True
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        entries = list(self._running.values())
+        for _, handle in entries:
+            handle.stop(StopReason.INTERRUPTED)
+        await asyncio.gather(*(task for task, _ in entries), return_exceptions=True)

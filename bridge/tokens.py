@@ -2,7 +2,8 @@
 
 HS256, protected header exactly ``{"alg":"HS256"}``, claims ``sub`` (environment id), ``pub: true``,
 ``scopes``, ``iss``, ``aud``, ``iat``, ``exp``. Under the Trigger.dev backend the key is the secret
-API key (what the SDK signs with); locally it is the service's own secret.
+API key (what the SDK signs with); locally it is the service's own secret
+(:func:`local_secret`: configured, or generated once and kept in the data directory).
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from core.errors import TokenError
 
 ISSUER = "https://id.trigger.dev"
 AUDIENCE = "https://api.trigger.dev"
@@ -58,10 +64,6 @@ def mint_claims(secret: str, claims: dict[str, Any], *, ttl_seconds: int, now: i
     signing_input = _b64(_HEADER) + "." + _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
     signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + _b64(signature)
-
-
-class TokenError(Exception):
-    """The token cannot be trusted (bad format, signature, issuer, audience, expired, not public)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,47 @@ def verify(token: str, secret: str, *, leeway: int = 0, now: int | None = None) 
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise TokenError("bad token scopes")
     return PublicClaims(sub=str(claims.get("sub", "")), scopes=tuple(scopes), exp=exp, raw=claims)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSigner:
+    """Mints the run-scoped tokens this deployment hands out (built once, at start-up)."""
+
+    secret: str
+    env_id: str
+    ttl_seconds: int
+
+    def for_run(self, run_id: str) -> str:
+        return mint(self.secret, sub=self.env_id, scopes=run_scopes(run_id), ttl_seconds=self.ttl_seconds)
+
+    def reissue(self, claims: dict[str, Any]) -> str:
+        """A fresh token with the same claims (an idempotent replay), new ``iat``/``exp``."""
+        return mint_claims(self.secret, claims, ttl_seconds=self.ttl_seconds)
+
+    def verify(self, token: str) -> PublicClaims:
+        claims = verify(token, self.secret)
+        if claims.sub != self.env_id:
+            raise TokenError("token for another environment")
+        return claims
+
+
+def local_secret(configured: str, data_dir: Path) -> str:
+    """The HS256 secret for local public tokens: ``configured``, or generated once and kept in the
+    data directory (so tokens survive restarts and every process on the host agrees)."""
+    if configured:
+        return configured
+    path = data_dir / "public-token-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = "tr_local_" + secrets.token_urlsafe(32)
+    # O_EXCL: two processes starting together must end up with one secret, not two.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

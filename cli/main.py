@@ -11,7 +11,7 @@ from typing import Any
 from core.errors import ConfigError
 from core.ids import utcnow
 from core.settings import Settings
-from ops.setup import configure_process
+from ops.process import configure_process
 from store import keys
 from store.db import Database
 from store.migrate import upgrade

@@ -14,25 +14,27 @@ import sys
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from cli.main import EXTRA_COMMANDS, _with_db
 from core.ids import utcnow
 from core.settings import Settings
-from jobs.runtime import last_run, task_error
-from store import runs, sessions
+from core.status import RunStatus
+from store import lifecycle, runs, sessions
 from store.db import Database
-from store.tables import TERMINAL_STATUSES
+from store.rows import RunFailure, RunRow
 
 log = logging.getLogger("campaign_chat.cli.runs")
 
-STATUSES = sorted({"PENDING", "QUEUED", "EXECUTING", *TERMINAL_STATUSES})
+STATUSES = [s.value for s in RunStatus]
 RELEASED_CODE = "released_by_operator"
 
 
-def _status(value: str) -> str:
+def _status(value: str) -> RunStatus:
     upper = value.strip().upper()
     if upper not in STATUSES:
         raise argparse.ArgumentTypeError(f"unknown status {value!r}: use one of {', '.join(STATUSES)}")
-    return upper
+    return RunStatus(upper)
 
 
 def _when(value: datetime | None) -> str:
@@ -52,28 +54,33 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         async with db.read() as conn:
             return await runs.list_runs(conn, session_id=args.session, status=args.status, limit=args.limit)
 
-    rows = asyncio.run(_with_db(settings, work))
+    rows: list[RunRow] = asyncio.run(_with_db(settings, work))
     if args.json:
         keep = ("id", "external_id", "session_id", "task", "backend", "status", "created_at", "started_at",
                 "completed_at", "error", "usage")
-        print(json.dumps([{k: row[k] for k in keep} for row in rows], default=_json_default, indent=2))
+        print(json.dumps([{k: _plain(getattr(row, k)) for k in keep} for row in rows], default=_json_default,
+                         indent=2))
         return 0
     if not rows:
         print("no runs match", file=sys.stderr)
         return 0
     print(f"{'RUN':<29} {'STATUS':<22} {'TASK':<24} {'SESSION':<36} {'CREATED':<20} {'RUN TIME':>9}  ERROR")
     for row in rows:
-        error = (row["error"] or {}).get("name", "")
-        print(f"{row['id']:<29} {row['status']:<22} {row['task']:<24} {row['session_id']:<36} "
-              f"{_when(row['created_at']):<20} {_seconds(row['started_at'], row['completed_at']):>9}  {error}")
+        error = row.failure.code if row.failure else ""
+        print(f"{row.id:<29} {row.status.value:<22} {row.task:<24} {row.session_id:<36} "
+              f"{_when(row.created_at):<20} {_seconds(row.started_at, row.completed_at):>9}  {error}")
     return 0
+
+
+def _plain(value: Any) -> Any:
+    return msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> tuple[Any, list[Any]]:
         async with db.read() as conn:
             run = await runs.get(conn, args.run_id)
-            events = await runs.events_after(conn, run_id=run["id"], after_seq=0, limit=10_000) if run else []
+            events = await runs.events_after(conn, run_id=run.id, after_seq=0, limit=10_000) if run else []
             return run, events
 
     run, events = asyncio.run(_with_db(settings, work))
@@ -81,34 +88,34 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
         print(f"no run {args.run_id}", file=sys.stderr)
         return 1
     if args.json:
-        data = {k: run[k] for k in run.keys() if k != "payload"}
-        data["events"] = [{"seq": e["seq"], "at": e["created_at"], "event": e["event"]} for e in events]
+        data = {k: _plain(getattr(run, k)) for k in run.__struct_fields__ if k != "payload"}
+        data["events"] = [{"seq": e.seq, "at": e.created_at, "event": e.event} for e in events]
         print(json.dumps(data, default=_json_default, indent=2))
         return 0
     lines = [
-        ("run", run["id"] + (f" (backend id {run['external_id']})" if run["external_id"] else "")),
-        ("status", run["status"]),
-        ("task", f"{run['task']} on {run['backend']}"),
-        ("session", run["session_id"]),
-        ("created", _when(run["created_at"])),
-        ("started", f"{_when(run['started_at'])} (queued {_seconds(run['created_at'], run['started_at'])})"),
-        ("completed", f"{_when(run['completed_at'])} (ran {_seconds(run['started_at'], run['completed_at'])})"),
-        ("attempts", str(run["attempts"])),
+        ("run", run.id + (f" (backend id {run.external_id})" if run.external_id else "")),
+        ("status", run.status.value),
+        ("task", f"{run.task} on {run.backend}"),
+        ("session", run.session_id),
+        ("created", _when(run.created_at)),
+        ("started", f"{_when(run.started_at)} (queued {_seconds(run.created_at, run.started_at)})"),
+        ("completed", f"{_when(run.completed_at)} (ran {_seconds(run.started_at, run.completed_at)})"),
+        ("attempts", str(run.attempts)),
     ]
-    if run["error"]:
-        lines.append(("error", f"{run['error'].get('name')}: {run['error'].get('message')}"))
-    if run["usage"]:
-        u = run["usage"]
-        lines.append(("usage", f"{u.get('input_tokens', 0)} in / {u.get('output_tokens', 0)} out tokens, "
-                               f"{u.get('requests', 0)} requests, ${u.get('cost_usd', 0):.6f}"))
+    if run.failure:
+        lines.append(("error", f"{run.failure.code}: {run.failure.message}"))
+    if run.usage:
+        u = run.usage
+        lines.append(("usage", f"{u.input_tokens} in / {u.output_tokens} out tokens, "
+                               f"{u.requests} requests, ${u.cost_usd:.6f}"))
     for label, value in lines:
         print(f"{label + ':':<11} {value}")
     print(f"events:    {len(events)}")
     for e in events:
-        event = dict(e["event"])
+        event = dict(e.event)
         kind = event.pop("type", "?")
         detail = " ".join(f"{k}={json.dumps(v, default=_json_default)}" for k, v in event.items())
-        print(f"  {e['seq']:>4}  {_when(e['created_at'])}  {kind:<12} {detail}")
+        print(f"  {e.seq:>4}  {_when(e.created_at)}  {kind:<12} {detail}")
     return 0
 
 
@@ -124,18 +131,17 @@ def _release(settings: Settings, args: argparse.Namespace) -> int:
             if held.task_status is None:
                 return "idle", held
             now = utcnow()
-            task = "framework-chat-turn" if held.task_status == "chat_processing" else "generate-email-examples"
-            values: dict[str, Any] = {}
-            if held.claim_run_id is not None:
-                values["last_run"] = last_run(held.run_id or held.claim_run_id, task, "failed", now,
-                                              (RELEASED_CODE, reason))
-            if not await sessions.release_by_operator(conn, session_id=args.session_id,
-                                                      claim_run_id=held.claim_run_id, now=now, **values):
-                return "moved", held
-            if held.claim_run_id is not None:
-                await runs.finish(conn, held.claim_run_id, status="SYSTEM_FAILURE", now=now,
-                                  error=task_error(RELEASED_CODE, reason))
-            return "released", held
+            if held.claim_run_id is None:  # a hand-set busy flag: no run to fail
+                released = await sessions.release_by_operator(conn, session_id=args.session_id, claim_run_id=None,
+                                                              now=now)
+                return ("released" if released else "moved"), held
+            run = await runs.get(conn, held.claim_run_id)
+            task = run.task if run else ("framework-chat-turn" if held.task_status == "chat_processing"
+                                         else "generate-email-examples")
+            ref = lifecycle.RunRef(held.claim_run_id, held.run_id or held.claim_run_id, args.session_id, task)
+            ended = await lifecycle.end_run(conn, ref, RunStatus.SYSTEM_FAILURE, now=now,
+                                            failure=RunFailure(RELEASED_CODE, reason), force_release=True)
+            return ("released" if ended.held else "moved"), held
 
     outcome, held = asyncio.run(_with_db(settings, work))
     if outcome == "missing":

@@ -16,23 +16,17 @@ from core.settings import Settings
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from jobs.worker import check_health, create_worker
+    from bridge.arq_worker import check_health, run_worker
 
     if args.check:
         healthy, detail = asyncio.run(check_health(settings))
         print(("healthy: " if healthy else "unhealthy: ") + detail, file=sys.stdout if healthy else sys.stderr)
         return 0 if healthy else 1
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.task_backend != "arq":
         logging.getLogger("campaign_chat.worker").warning(
             "TASK_BACKEND=%s: this worker only runs jobs that an API with TASK_BACKEND=arq enqueues", settings.task_backend)
-    # ARQ binds its signal handlers to the loop it finds at construction time.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        create_worker(settings).run()
-    finally:
-        loop.close()
+    # The worker is built inside the running loop, so ARQ's signal handlers are bound to it.
+    asyncio.run(run_worker(settings))
     return 0
 
 

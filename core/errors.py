@@ -2,31 +2,36 @@
 
     CampaignChatError
     ├── ConfigError                 a setting is unknown or invalid (start-up stops)
-    ├── ApiError                    maps 1:1 to an HTTP response {"error", "code", ...details}
-    │   ├── BadRequest              400 validation_error / bad_request / no_framework
+    ├── ApiError                    maps 1:1 to an HTTP response {"error", "code", ...fields}
+    │   ├── BadRequest              400 validation_error / invalid_json / no_framework (+ field)
     │   ├── Unauthorized            401 unauthorized
-    │   ├── Forbidden               403 forbidden
     │   ├── NotFound                404 not_found
     │   ├── SessionBusy             409 session_busy (+ task_status, run_id)
-    │   ├── IdempotencyInProgress   409 idempotency_in_progress (+ Retry-After)
-    │   ├── IdempotencyKeyReused    422 idempotency_key_reused
+    │   ├── IdempotencyInProgress   409 idempotency_in_progress (Retry-After)
     │   ├── PayloadTooLarge         413 payload_too_large
     │   ├── UnsupportedMediaType    415 unsupported_media_type
-    │   ├── RateLimited             429 rate_limited (+ Retry-After)
-    │   ├── DispatchFailed          500 dispatch_failed (claim already released)
-    │   └── Unavailable             503 unavailable
+    │   ├── IdempotencyKeyReused    422 idempotency_key_reused
+    │   ├── RateLimited             429 rate_limited / spend_limit_reached (Retry-After)
+    │   ├── DispatchFailed          500 dispatch_failed (+ reason; the claim is already released)
+    │   └── Unavailable             503 unavailable / not_migrated (+ failing, checks)
+    ├── RealtimeError               a Trigger.dev-shaped error on the realtime routes {"error", …}
+    ├── TokenError                  a public access token cannot be trusted (becomes a RealtimeError)
     ├── DispatchError               a bridge could not hand a task over (becomes DispatchFailed)
-    └── JobError                    a task failed; carries a stable code for the run and the session
+    ├── RunNotStartable             a delivered run must not execute (already started, session gone)
+    └── JobError                    a task failed; a stable code for the run and the session (+ usage)
         ├── ClaimLost               the job no longer holds its session's claim: it must stop writing
         ├── ModelOutputRejected     the model never produced output the validators accept
-        └── TurnTimedOut            the turn hit its deadline
+        └── TurnTimedOut            the task hit its deadline
 
-Codes are part of the published contract: clients branch on ``code``, humans read ``error``.
+Codes are part of the published contract: clients branch on ``code``, humans read ``error``. The
+extra fields an error adds to its body are declared attributes, listed in ``fields``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from core.usage import Usage
 
 
 class CampaignChatError(Exception):
@@ -38,31 +43,36 @@ class ConfigError(CampaignChatError):
 
 
 class ApiError(CampaignChatError):
-    status: int = 500
+    status: ClassVar[int] = 500
     code: str = "internal_error"
+    fields: ClassVar[tuple[str, ...]] = ()  # attributes added to the body (when not None)
 
-    def __init__(self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.headers = headers or {}
-        self.details = details
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.message, "code": self.code, **self.details}
+        extra = {name: getattr(self, name) for name in self.fields if getattr(self, name) is not None}
+        return {"error": self.message, "code": self.code, **extra}
 
 
 class BadRequest(ApiError):
     status, code = 400, "validation_error"
+    fields = ("field",)
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
 
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
-
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
 
 
 class NotFound(ApiError):
@@ -71,6 +81,21 @@ class NotFound(ApiError):
 
 class SessionBusy(ApiError):
     status, code = 409, "session_busy"
+    fields = ("task_status", "run_id")
+
+    def __init__(self, message: str, *, task_status: str | None, run_id: str | None, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.task_status = task_status
+        self.run_id = run_id
+
+
+class IdempotencyInProgress(ApiError):
+    """409: the first request with this Idempotency-Key is still dispatching; retry shortly."""
+
+    status, code = 409, "idempotency_in_progress"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
 
 
 class PayloadTooLarge(ApiError):
@@ -81,30 +106,71 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class IdempotencyKeyReused(ApiError):
+    """422: the Idempotency-Key was already used with a different request body."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 class DispatchFailed(ApiError):
     status, code = 500, "dispatch_failed"
+    fields = ("reason",)
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
+    fields = ("failing", "checks")
+
+    def __init__(self, message: str, *, code: str | None = None, failing: list[str] | None = None,
+                 checks: dict[str, str] | None = None) -> None:
+        super().__init__(message, code=code)
+        self.failing = failing
+        self.checks = checks
+
+
+class RealtimeError(CampaignChatError):
+    """An error on the Trigger.dev-compatible routes, in Trigger.dev's shape (the SDK reads ``error``)."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(body.get("error", ""))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class TokenError(CampaignChatError):
+    """The token cannot be trusted (bad format, signature, issuer, audience, expired, not public)."""
 
 
 class DispatchError(CampaignChatError):
     """Raised by a bridge backend when the task was not handed over; the caller releases the claim."""
 
 
+class RunNotStartable(CampaignChatError):
+    """The delivered run must not execute (already started elsewhere, session gone, claim lost)."""
+
+
 class JobError(CampaignChatError):
     code: str = "job_failed"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, usage: Usage | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.usage = usage  # tokens the failed task spent; recorded on the run and the session
 
 
 class ClaimLost(JobError):
@@ -117,15 +183,3 @@ class ModelOutputRejected(JobError):
 
 class TurnTimedOut(JobError):
     code = "timed_out"
-
-
-class IdempotencyKeyReused(ApiError):
-    """422: the Idempotency-Key was already used with a different request body."""
-
-    status, code = 422, "idempotency_key_reused"
-
-
-class IdempotencyInProgress(ApiError):
-    """409: the first request with this Idempotency-Key is still dispatching; retry shortly."""
-
-    status, code = 409, "idempotency_in_progress"

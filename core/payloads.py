@@ -153,7 +153,7 @@ class PatchSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 # The task payload's schema version. Bump it whenever a job of the previous release could misread a
 # payload of this one (a new required meaning, a changed field); the API and the Trigger.dev bundle
-# are deployed separately, and a job refuses a payload newer than it understands (jobs.entry).
+# are deployed separately, and a job refuses a payload newer than it understands (jobs.execute).
 PAYLOAD_SCHEMA_VERSION = 1
 
 

@@ -6,42 +6,46 @@ from typing import Any
 
 from core.events import DraftEvent, ReplyEvent, Reporter, SkeletonEvent, UsageEvent
 from core.payloads import ChatTurnPayload
-from jobs import runtime
+from jobs.guard import JobDeps, RunHandle, Started, TaskResult, phase, run_task
 from jobs.llm import TurnContext, TurnResult, allowed_variables
-from jobs.runtime import JobDeps, Started
 from ops import observe
+from store.rows import SessionRow
+
+TASK = "framework-chat-turn"
 
 
-def context_for(started: Started, payload: ChatTurnPayload) -> TurnContext:
-    s = started.session
+def context_for(session: SessionRow, payload: ChatTurnPayload) -> TurnContext:
     body = payload.input
     leads = list(body.sampleLeads or [])
     return TurnContext(
         message=body.message,
-        transcript=list(s["messages"] or []),
-        skeleton=s["skeleton"],
-        framework_version=s["framework_version"],
-        draft_subject=s["draft_subject"],
-        draft_body=s["draft_body"],
+        transcript=list(session.messages or []),
+        skeleton=session.skeleton,
+        framework_version=session.framework_version,
+        draft_subject=session.draft_subject,
+        draft_body=session.draft_body,
         allowed_vars=allowed_variables(body.availableVarNames, leads),
         sample_leads=leads,
         sequence_context=body.sequenceContext,
     )
 
 
-async def run(deps: JobDeps, payload: ChatTurnPayload, reporter: Reporter) -> None:
-    started = await runtime.begin(deps, run_id=payload.run_id, session_id=payload.session_id,
-                                  task="framework-chat-turn", user_message=payload.input.message)
-    await runtime.run_guarded(deps, started, reporter, lambda: _turn(deps, started, payload, reporter))
+async def run(deps: JobDeps, payload: ChatTurnPayload, *, extra: Reporter | None = None,
+              handle: RunHandle | None = None) -> bool:
+    async def body(started: Started, reporter: Reporter) -> TaskResult:
+        return await _turn(deps, started, payload, reporter)
+
+    return await run_task(deps, run_id=payload.run_id, session_id=payload.session_id, task=TASK,
+                          user_message=payload.input.message, body=body, extra=extra, handle=handle)
 
 
-async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, reporter: Reporter) -> None:
-    await runtime.phase(reporter, "thinking")
+async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, reporter: Reporter) -> TaskResult:
+    await phase(reporter, "thinking")
     with observe.model_call(deps.llm.name, "chat_turn"):
-        result: TurnResult = await deps.llm.chat_turn(context_for(started, payload), reporter)
+        result: TurnResult = await deps.llm.chat_turn(context_for(started.session, payload), reporter)
     observe.model_retries(deps.llm.name, result.retries)
     await reporter.emit(ReplyEvent(text=result.reply))
-    await runtime.phase(reporter, "saving")
+    await phase(reporter, "saving")
     values, summary = apply_result(started.session, result)
     if "skeleton" in values:
         await reporter.emit(SkeletonEvent(skeleton=values["skeleton"], framework_version=values["framework_version"]))
@@ -50,28 +54,28 @@ async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, repor
     u = result.usage
     await reporter.emit(UsageEvent(input_tokens=u.input_tokens, output_tokens=u.output_tokens, requests=u.requests,
                                    cost_usd=u.cost_usd))
-    await runtime.succeed(deps, started, reporter, values=values, output=summary, usage=u)
+    return TaskResult(values=values, output=summary, usage=u)
 
 
-def apply_result(session: dict[str, Any], result: TurnResult) -> tuple[dict[str, Any], dict[str, Any]]:
+def apply_result(session: SessionRow, result: TurnResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """Session column values after a successful turn, and the run's output summary (contract-notes §6)."""
-    values: dict[str, Any] = {"messages": [*(session["messages"] or []), {"role": "assistant", "content": result.reply}]}
-    skeleton_changed = result.skeleton is not None and result.skeleton != session["skeleton"]
+    values: dict[str, Any] = {"messages": [*(session.messages or []), {"role": "assistant", "content": result.reply}]}
+    skeleton_changed = result.skeleton is not None and result.skeleton != session.skeleton
     if skeleton_changed:
-        history = list(session["skeleton_history"] or [])
-        if session["skeleton"] is not None:
-            history.append(session["skeleton"])
+        history = list(session.skeleton_history or [])
+        if session.skeleton is not None:
+            history.append(session.skeleton)
         values.update(
             skeleton=result.skeleton,
             skeleton_history=history,
-            framework_version=(session["framework_version"] or 0) + 1,
+            framework_version=(session.framework_version or 0) + 1,
             generated_examples=None,  # examples were written from the old skeleton
         )
     new_draft = (result.draft_subject, result.draft_body)
-    old_draft = (session["draft_subject"], session["draft_body"])
+    old_draft = (session.draft_subject, session.draft_body)
     draft_changed = (result.draft_subject is not None or result.draft_body is not None) and new_draft != old_draft
     if draft_changed:
-        history = list(session["draft_history"] or [])
+        history = list(session.draft_history or [])
         if old_draft != (None, None):
             history.append({"subject": old_draft[0], "body": old_draft[1]})
         values.update(
@@ -82,10 +86,9 @@ def apply_result(session: dict[str, Any], result: TurnResult) -> tuple[dict[str,
     summary = {
         "reply": result.reply,
         "skeleton_updated": skeleton_changed,
-        "framework_version": values.get("framework_version", session["framework_version"]),
+        "framework_version": values.get("framework_version", session.framework_version),
         "draft_updated": draft_changed,
         "validation_retries": result.retries,
-        "usage": {"input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens,
-                  "requests": result.usage.requests, "cost_usd": result.usage.cost_usd},
+        "usage": result.usage.to_json(),
     }
     return values, summary

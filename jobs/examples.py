@@ -9,10 +9,12 @@ from typing import Any
 from core.errors import JobError
 from core.events import ExampleEvent, Reporter, UsageEvent
 from core.payloads import ExamplesPayload, Lead
-from jobs import runtime
-from jobs.llm import ExampleContext, Usage, allowed_variables
-from jobs.runtime import JobDeps, Started
+from core.usage import Usage
+from jobs.guard import JobDeps, RunHandle, Started, TaskResult, phase, run_task
+from jobs.llm import ExampleContext, allowed_variables
 from ops import observe
+
+TASK = "generate-email-examples"
 
 
 def lead_identity(lead: Lead) -> dict[str, Any]:
@@ -25,26 +27,29 @@ def lead_identity(lead: Lead) -> dict[str, Any]:
     return {"lead_id": ident, "first_name": lead.first_name, "last_name": lead.last_name, "full_name": full}
 
 
-async def run(deps: JobDeps, payload: ExamplesPayload, reporter: Reporter) -> None:
-    started = await runtime.begin(deps, run_id=payload.run_id, session_id=payload.session_id,
-                                  task="generate-email-examples", user_message=None)
-    await runtime.run_guarded(deps, started, reporter, lambda: _examples(deps, started, payload, reporter))
+async def run(deps: JobDeps, payload: ExamplesPayload, *, extra: Reporter | None = None,
+              handle: RunHandle | None = None) -> bool:
+    async def body(started: Started, reporter: Reporter) -> TaskResult:
+        return await _examples(deps, started, payload, reporter)
+
+    return await run_task(deps, run_id=payload.run_id, session_id=payload.session_id, task=TASK,
+                          user_message=None, body=body, extra=extra, handle=handle)
 
 
-async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, reporter: Reporter) -> None:
+async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, reporter: Reporter) -> TaskResult:
     session = started.session
-    if session["skeleton"] is None:
+    if session.skeleton is None:
         raise JobError("Session has no framework yet. Chat first to create one.", code="no_framework")
     body = payload.input
     leads = list(body.leads)
     allowed = allowed_variables(None, leads)
     gate = asyncio.Semaphore(deps.settings.example_concurrency)
-    await runtime.phase(reporter, "writing")
+    await phase(reporter, "writing")
 
     async def one(lead: Lead) -> tuple[dict[str, Any], Usage]:
         identity = lead_identity(lead)
-        ctx = ExampleContext(lead=lead, skeleton=session["skeleton"], draft_subject=session["draft_subject"],
-                             draft_body=session["draft_body"], allowed_vars=allowed,
+        ctx = ExampleContext(lead=lead, skeleton=session.skeleton or {}, draft_subject=session.draft_subject,
+                             draft_body=session.draft_body, allowed_vars=allowed,
                              sequence_context=body.sequenceContext)
         async with gate:
             try:
@@ -53,7 +58,7 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
             except JobError as exc:
                 example = {**identity, "status": "failed", "error": {"code": exc.code, "message": exc.message}}
                 await reporter.emit(ExampleEvent(example=example))
-                return example, Usage()
+                return example, exc.usage or Usage()
         example = {**identity, "status": "ok", "subject": result.subject, "body": result.body}
         await reporter.emit(ExampleEvent(example=example))
         return example, result.usage
@@ -62,13 +67,11 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
     examples = [example for example, _ in results]
     usage = sum((u for _, u in results), Usage())
     if not any(e["status"] == "ok" for e in examples):
-        raise JobError("no example could be written for any lead", code="examples_failed")
-    existing = [] if body.isFirstBatch else list(session["generated_examples"] or [])
-    await runtime.phase(reporter, "saving")
+        raise JobError("no example could be written for any lead", code="examples_failed", usage=usage)
+    existing = [] if body.isFirstBatch else list(session.generated_examples or [])
+    await phase(reporter, "saving")
     await reporter.emit(UsageEvent(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                                    requests=usage.requests, cost_usd=usage.cost_usd))
-    summary = {"examples": sum(e["status"] == "ok" for e in examples), "failed": sum(e["status"] != "ok" for e in examples),
-               "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-                         "requests": usage.requests, "cost_usd": usage.cost_usd}}
-    await runtime.succeed(deps, started, reporter, values={"generated_examples": existing + examples},
-                          output=summary, usage=usage)
+    summary = {"examples": sum(e["status"] == "ok" for e in examples),
+               "failed": sum(e["status"] != "ok" for e in examples), "usage": usage.to_json()}
+    return TaskResult(values={"generated_examples": existing + examples}, output=summary, usage=usage)

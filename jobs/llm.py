@@ -12,25 +12,7 @@ import msgspec
 
 from core.events import Reporter
 from core.payloads import Lead, SequenceContext
-
-
-class Usage(msgspec.Struct, frozen=True):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    requests: int = 0
-    cost_usd: float = 0.0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.requests + other.requests,
-            round(self.cost_usd + other.cost_usd, 8),
-        )
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any] | None) -> Usage:
-        return msgspec.convert(value, cls) if value else cls()
+from core.usage import Usage
 
 
 class TurnContext(msgspec.Struct, frozen=True):

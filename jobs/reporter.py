@@ -1,29 +1,38 @@
-"""The reporter local launchers (inline, ARQ) hand to a job: events go to the run's rows.
+"""Reporters: where a running task's ChatStreamEvents go.
 
-Each event is appended to ``run_events`` (the ``chat`` realtime stream, resumable by sequence
-number) and folded into a compact state in the run's ``metadata`` (phase, reply so far, versions,
-usage), in one transaction; then ``wake`` tells subscribers to look. Reply deltas are coalesced
-for ``DELTA_FLUSH_SECONDS`` so a fast token stream costs a handful of writes, not one per token.
+Every run has a :class:`RunReporter`: its events are appended to ``run_events`` (the ``chat``
+realtime stream, resumable by sequence number) and folded into a compact state in the run's
+``metadata`` (phase, reply so far, versions, usage), then ``wake`` tells subscribers to look. A
+launcher may add more reporters (the Trigger.dev task adds :class:`jobs.trigger_entry.LineReporter`);
+:class:`FanOut` sends every call to all of them.
+
+Events are batched: a batch is written when ``flush_interval`` has passed since the first event
+that is still waiting (a timer guarantees that, even while the model is silent), never one write
+per event. The run's last batch is not flushed separately: the lifecycle writes it in the same
+transaction as the run's outcome (:meth:`RunReporter.take`), so a fast turn costs a single write
+for all its events, and a subscriber that sees the final status has every event too.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
-from core.events import ChatStreamEvent, ReplyDeltaEvent
+from core.events import ChatStreamEvent, ReplyDeltaEvent, Reporter
 from core.ids import utcnow
 from store import runs
-from jobs.wake import Wake
 from store.db import Database
 
-DELTA_FLUSH_SECONDS = 0.05
-log = logging.getLogger("campaign_chat.jobs.reporter")
+FLUSH_SECONDS = 0.05
 STREAM_KEY = "chat"
+log = logging.getLogger("campaign_chat.jobs.reporter")
+
+Wake = Callable[[str], Awaitable[None]]
 
 
 def fold(state: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -60,17 +69,19 @@ class _RunEnded(Exception):
 
 
 class BatchingReporter(abc.ABC):
-    """Coalesces reply deltas for ``DELTA_FLUSH_SECONDS`` and folds every event into a compact state.
+    """Buffers events (reply deltas coalesced) and writes them in batches; never raises into the job.
 
-    Subclasses write a batch in :meth:`_write`; a failed write is counted, never raised into the job.
+    Subclasses write a batch in :meth:`_write` (and fold it into ``self._state``).
     """
 
-    flush_interval = DELTA_FLUSH_SECONDS
+    flush_interval = FLUSH_SECONDS
 
     def __init__(self) -> None:
         self._state: dict[str, Any] = {"phase": "queued"}
         self._pending: list[dict[str, Any]] = []
-        self._last_flush = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self.failures = 0
         self.dropped = 0  # batches refused because the run had already ended
 
@@ -79,26 +90,36 @@ class BatchingReporter(abc.ABC):
         return dict(self._state)
 
     async def emit(self, event: ChatStreamEvent) -> None:
-        data = msgspec.to_builtins(event)
         if isinstance(event, ReplyDeltaEvent) and self._pending and self._pending[-1]["type"] == "reply_delta":
             self._pending[-1] = {"type": "reply_delta", "text": self._pending[-1]["text"] + event.text}
-        else:
-            self._pending.append(data)
-        if not isinstance(event, ReplyDeltaEvent) or time.monotonic() - self._last_flush >= self.flush_interval:
-            await self.flush()
+            return
+        self._pending.append(msgspec.to_builtins(event))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.flush_interval, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self.flush())
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        self._last_flush = time.monotonic()
-        try:
-            await self._write(batch)
-        except _RunEnded:
-            self.dropped += 1
-        except Exception:  # noqa: BLE001 - progress reporting is best effort by design
-            self.failures += 1
-            log.warning("progress report failed", exc_info=True)
+        async with self._lock:
+            self._cancel_timer()
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+            except _RunEnded:
+                self.dropped += 1
+            except Exception:  # noqa: BLE001 - progress reporting is best effort by design
+                self.failures += 1
+                log.warning("progress report failed", exc_info=True)
 
     async def settled(self) -> None:
         """The run's outcome is stored; nothing to do unless the subclass wakes someone."""
@@ -106,6 +127,8 @@ class BatchingReporter(abc.ABC):
 
     async def aclose(self) -> None:
         await self.flush()
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
 
     @abc.abstractmethod
     async def _write(self, batch: list[dict[str, Any]]) -> None:
@@ -113,7 +136,7 @@ class BatchingReporter(abc.ABC):
 
 
 class RunReporter(BatchingReporter):
-    """Persists a run's events; never raises into the job (a lost event must not fail a turn)."""
+    """Persists a run's events and wakes its subscribers after each committed batch."""
 
     def __init__(self, db: Database, run_id: str, *, wake: Wake | None = None) -> None:
         super().__init__()
@@ -126,19 +149,31 @@ class RunReporter(BatchingReporter):
         now = utcnow()
         async with self._db.write() as conn:
             for data in batch:
-                self._seq += 1
                 fold(self._state, data)
-                await runs.append_event(conn, run_id=self._run_id, seq=self._seq, event=data, now=now)
             if not await runs.update(conn, self._run_id, now=now, only_active=True, metadata=dict(self._state),
                                      realtime_streams=[STREAM_KEY]):
                 # The run already ended (the reaper crashed it while this worker was frozen or cut
-                # off): roll the events back, a dead turn's progress must not land late.
+                # off): roll back, a dead turn's progress must not land late.
                 raise _RunEnded
+            await runs.append_events(conn, run_id=self._run_id, first_seq=self._seq + 1, events=batch, now=now)
+        self._seq += len(batch)
         await self._publish()
 
+    async def take(self) -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
+        """Hand the unwritten events over to be stored with the run's outcome, in its transaction:
+        (events, sequence number of the first, the folded state). They count as written from now on."""
+        async with self._lock:
+            self._cancel_timer()
+            batch, self._pending = self._pending, []
+            for data in batch:
+                fold(self._state, data)
+            first = self._seq + 1
+            self._seq += len(batch)
+            return batch, first, dict(self._state)
+
     async def settled(self) -> None:
-        """Wake subscribers once more: the launcher has written the run's outcome (its final status)
-        after the last event, and a subscriber waiting for that status must not wait for a poll."""
+        """Wake subscribers once more: the run's outcome (its final status) is stored, and a
+        subscriber waiting for that status must not wait for a poll."""
         try:
             await self._publish()
         except Exception:  # noqa: BLE001 - subscribers still see the outcome on their next poll
@@ -147,3 +182,26 @@ class RunReporter(BatchingReporter):
     async def _publish(self) -> None:
         if self._wake is not None:
             await self._wake(self._run_id)
+
+
+class FanOut:
+    """Sends each call to several reporters, in order; each one is best effort on its own."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    async def emit(self, event: ChatStreamEvent) -> None:
+        for reporter in self.reporters:
+            await reporter.emit(event)
+
+    async def flush(self) -> None:
+        for reporter in self.reporters:
+            await reporter.flush()
+
+    async def settled(self) -> None:
+        for reporter in self.reporters:
+            await reporter.settled()
+
+    async def aclose(self) -> None:
+        for reporter in self.reporters:
+            await reporter.aclose()

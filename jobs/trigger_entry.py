@@ -2,11 +2,9 @@
 
 ``trigger/src/python-job.ts`` writes the task payload (a :data:`core.payloads.TaskPayload` as JSON)
 to a file and streams this module's standard output through ``@trigger.dev/python``. The job runs
-with :func:`jobs.entry.execute`, the one entry point inline and ARQ use too, with two reporters:
-
-* :class:`jobs.reporter.RunReporter`: the run's rows in our database, as locally;
-* :class:`LineReporter`: one JSON object per line on standard output, which the TypeScript task
-  turns into SDK calls inside the run (see ``trigger/src/python-job.ts``):
+with :func:`jobs.execute.execute_raw`, the one entry point inline and ARQ use too; besides the run's
+rows in our database (as locally), its events go to a :class:`LineReporter`: one JSON object per
+line on standard output, which the TypeScript task turns into SDK calls inside the run:
 
   - ``{"chat": <ChatStreamEvent>}``: the event, appended to the run's realtime stream ``chat``
     (the same stream, and the same event JSON, that local runs serve);
@@ -21,7 +19,6 @@ had nothing to do; the outcome itself is in the database (and in the ``done`` ev
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -30,14 +27,14 @@ from typing import IO, Any
 
 import msgspec
 
-from core.events import ChatStreamEvent, Reporter
 from core.settings import Settings
-from jobs.entry import execute_raw
+from jobs.execute import execute_raw
+from jobs.guard import JobDeps
 from jobs.models import build_llm
-from jobs.reporter import BatchingReporter, RunReporter, fold
-from jobs.runtime import JobDeps
-from jobs.wake import build_wake
+from jobs.reporter import BatchingReporter, fold
 from store.db import Database
+from store.redis import redis_client
+from store.wake import publisher
 
 log = logging.getLogger("campaign_chat.trigger_entry")
 
@@ -73,29 +70,6 @@ class LineReporter(BatchingReporter):
         self._out.flush()
 
 
-class FanOut:
-    """Sends each call to several reporters, in order; each one is best effort on its own."""
-
-    def __init__(self, *reporters: Reporter) -> None:
-        self._reporters = reporters
-
-    async def emit(self, event: ChatStreamEvent) -> None:
-        for reporter in self._reporters:
-            await reporter.emit(event)
-
-    async def flush(self) -> None:
-        for reporter in self._reporters:
-            await reporter.flush()
-
-    async def settled(self) -> None:
-        for reporter in self._reporters:
-            await reporter.settled()
-
-    async def aclose(self) -> None:
-        for reporter in self._reporters:
-            await reporter.aclose()
-
-
 async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO[bytes] | None = None) -> bool:
     env = dict(os.environ if environ is None else environ)
     missing = [name for name in REQUIRED_ENV if not env.get(name)]
@@ -104,28 +78,17 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
     settings = Settings.from_env(env)
     raw = payload_path.read_bytes()
     db = Database(settings.database_url)
-    wake, close_wake = await build_wake(settings)
+    redis = redis_client(settings.redis_url) if settings.uses_redis else None
     lines = LineReporter(out or sys.stdout.buffer)
-    reporter = FanOut(RunReporter(db, _run_id(raw), wake=wake), lines)
     try:
-        deps = JobDeps(db=db, settings=settings, llm=build_llm(settings))
-        ran = await execute_raw(deps, raw, reporter)
+        deps = JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=publisher(settings, db, redis))
+        ran = await execute_raw(deps, raw, extra=lines)
         lines.result(ran)
         return ran
     finally:
-        await reporter.aclose()
-        await close_wake()
+        if redis is not None:
+            await redis.aclose()
         await db.dispose()
-
-
-def _run_id(raw: bytes) -> str:
-    try:
-        run_id = json.loads(raw).get("run_id")
-    except (ValueError, AttributeError):
-        run_id = None
-    if not isinstance(run_id, str) or not run_id:
-        raise SystemExit("jobs.trigger_entry: the payload has no run_id; it did not come from campaign-chat")
-    return run_id
 
 
 def main(argv: list[str] | None = None) -> int:

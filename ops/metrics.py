@@ -86,13 +86,10 @@ def process_exited(pid: int | None = None) -> None:
         multiprocess.mark_process_dead(pid or os.getpid())
 
 
-async def _scrape_gauges(db: Any, redis: Any, queue_name: str | None) -> None:
-    from store import sessions
-
+async def _scrape_gauges(busy_sessions: Any, redis: Any, queue_name: str | None) -> None:
     try:
         async with asyncio.timeout(2):
-            async with db.read() as conn:
-                SESSIONS_BUSY.set(await sessions.count_busy(conn))
+            SESSIONS_BUSY.set(await busy_sessions())
     except Exception as exc:  # noqa: BLE001 - a scrape must still answer; the error counter says why
         SCRAPE_ERRORS.labels("database").inc()
         log.warning("metrics: could not count busy sessions: %s", type(exc).__name__)
@@ -105,9 +102,10 @@ async def _scrape_gauges(db: Any, redis: Any, queue_name: str | None) -> None:
             log.warning("metrics: could not read the ARQ queue depth: %s", type(exc).__name__)
 
 
-async def render(db: Any, *, redis: Any = None, queue_name: str | None = None) -> tuple[bytes, str]:
-    """The exposition text (aggregated over processes in multiprocess mode) and its content type."""
-    await _scrape_gauges(db, redis, queue_name)
+async def render(busy_sessions: Any, *, redis: Any = None, queue_name: str | None = None) -> tuple[bytes, str]:
+    """The exposition text (aggregated over processes in multiprocess mode) and its content type.
+    ``busy_sessions`` is a coroutine function counting busy sessions (read at scrape time)."""
+    await _scrape_gauges(busy_sessions, redis, queue_name)
     if multiprocess_dir():
         from prometheus_client import multiprocess
 

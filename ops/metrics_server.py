@@ -20,9 +20,9 @@ _MAX_HEADER_BYTES = 16_384
 
 
 class MetricsServer:
-    def __init__(self, db: Any, *, host: str, port: int, authorize: Any = None, redis: Any = None,
+    def __init__(self, busy_sessions: Any, *, host: str, port: int, authorize: Any = None, redis: Any = None,
                  queue_name: str | None = None) -> None:
-        self._db = db
+        self._busy_sessions = busy_sessions
         self._host = host
         self._port = port
         self._authorize = authorize  # async (authorization header) -> None, raises Unauthorized
@@ -74,5 +74,5 @@ class MetricsServer:
                 await self._authorize(headers.get("authorization"))
             except Unauthorized as exc:
                 return 401, f'{{"error":"{exc.message}","code":"unauthorized"}}'.encode(), "application/json"
-        body, ctype = await metrics.render(self._db, redis=self._redis, queue_name=self._queue)
+        body, ctype = await metrics.render(self._busy_sessions, redis=self._redis, queue_name=self._queue)
         return 200, body, ctype

@@ -12,21 +12,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from core.status import RunStatus
 from ops import metrics, tracing
 from ops.logs import bound
 
 log = logging.getLogger("campaign_chat.ops")
-
-# The outcome label of a finished task, from the run status it ended with.
-_OUTCOME = {
-    "COMPLETED_SUCCESSFULLY": "succeeded",
-    "COMPLETED_WITH_ERRORS": "failed",
-    "TIMED_OUT": "timed_out",
-    "CANCELED": "canceled",
-    "INTERRUPTED": "interrupted",
-    "SYSTEM_FAILURE": "claim_lost",
-}
-
 
 def _task(payload: Any) -> str:
     return type(payload).__struct_config__.tag
@@ -70,13 +60,14 @@ def turn_started(started: Any) -> None:
     log.info("turn started", extra={"run_id": started.run_id, "task": started.task})
 
 
-def turn_finished(started: Any, status: str, *, model: str, usage: Any = None, code: str | None = None) -> None:
+def turn_finished(started: Any, status: RunStatus, *, model: str, usage: Any = None, code: str | None = None) -> None:
     """A task reached its outcome: log it with duration, tokens and cost; count it."""
-    outcome = _OUTCOME.get(status, status.lower())
-    seconds = max(0.0, time.time() - started.started_at.timestamp())
+    outcome = status.outcome_label
+    seconds = max(0.0, time.time() - started.started_at)
     metrics.TURNS.labels(started.task, outcome, code or "").inc()
     metrics.TURN_DURATION.labels(started.task, outcome).observe(seconds)
-    fields: dict[str, Any] = {"run_id": started.run_id, "task": started.task, "outcome": outcome, "status": status,
+    fields: dict[str, Any] = {"run_id": started.run_id, "task": started.task, "outcome": outcome,
+                              "status": status.value,
                               "duration_s": round(seconds, 3), "model": model}
     if code:
         fields["error_code"] = code
@@ -88,11 +79,14 @@ def turn_finished(started: Any, status: str, *, model: str, usage: Any = None, c
     (log.info if outcome == "succeeded" else log.warning)("turn finished", extra=fields)
 
 
-def claim_lost(started: Any, *, model: str, usage: Any = None) -> None:
-    """The task finished but its claim had been taken over: the result was discarded (tokens were spent)."""
+def claim_lost(started: Any, status: RunStatus, *, model: str, usage: Any = None, code: str = "claim_lost") -> None:
+    """The task finished but its claim had moved on (taken over, the session deleted, or the run already
+    ended by the reaper): the result was discarded, though its tokens were spent. ``status`` is what
+    the run ended as."""
     metrics.CLAIM_LOST.labels(started.task).inc()
-    log.warning("claim lost: result discarded", extra={"run_id": started.run_id, "task": started.task})
-    turn_finished(started, "SYSTEM_FAILURE", model=model, usage=usage, code="claim_lost")
+    log.warning("claim lost: result discarded", extra={"run_id": started.run_id, "task": started.task,
+                                                        "error_code": code})
+    turn_finished(started, status, model=model, usage=usage, code=code)
 
 
 def model_retries(model: str, retries: int) -> None:

@@ -28,7 +28,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.base import Dispatched
-from bridge.tokens import mint_claims
+from bridge.tokens import TokenSigner
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused
 from core.settings import Settings
 from store import idempotency
@@ -54,13 +54,12 @@ class IdempotencyRequest:
 
 
 class Idempotency:
-    def __init__(self, settings: Settings, *, token_secret: str) -> None:
+    def __init__(self, settings: Settings, *, signer: TokenSigner) -> None:
         self._ttl = timedelta(seconds=settings.idempotency_ttl_seconds)
         # A dispatch ends within the Trigger.dev deadline; a record still pending well after that was
         # left by a process that died mid-dispatch. The claim still guards the session meanwhile.
         self._pending_window = timedelta(seconds=max(30, 2 * settings.trigger_dispatch_deadline_seconds))
-        self._secret = token_secret
-        self._token_ttl = settings.public_token_ttl_seconds
+        self._signer = signer
 
     async def reserve_or_replay(self, conn: AsyncConnection, req: IdempotencyRequest, now: datetime) -> Dispatched | None:
         """None when this request owns the key (go on and claim); else the replay, or an error."""
@@ -69,14 +68,13 @@ class Idempotency:
             return None
         record = await idempotency.get(conn, user_id=req.user_id, key=req.key)
         if record is None:  # the other request rolled back between our insert and read: ours to retry
-            raise IdempotencyInProgress("A request with this Idempotency-Key was just refused; retry it.",
-                                        headers={"Retry-After": "1"})
+            raise IdempotencyInProgress("A request with this Idempotency-Key was just refused; retry it.")
         if record.request_hash != req.request_hash:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was already used with a different request body; use a new key for a new request.")
         if record.response is None:
             raise IdempotencyInProgress("The first request with this Idempotency-Key is still being dispatched; "
-                                        "retry in a second to get its response.", headers={"Retry-After": "1"})
+                                        "retry in a second to get its response.")
         return self.replay(record.response)
 
     async def complete(self, conn: AsyncConnection, req: IdempotencyRequest, dispatched: Dispatched) -> None:
@@ -87,7 +85,7 @@ class Idempotency:
         await idempotency.forget(conn, user_id=req.user_id, key=req.key)
 
     def replay(self, response: dict[str, Any]) -> Dispatched:
-        token = mint_claims(self._secret, dict(response["tokenClaims"]), ttl_seconds=self._token_ttl)
+        token = self._signer.reissue(dict(response["tokenClaims"]))
         return Dispatched(run_id=response["runId"], public_access_token=token)
 
 

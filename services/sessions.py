@@ -2,7 +2,8 @@
 
 Controllers call exactly one method here. Each method owns its transaction; the dispatch methods
 own the claim protocol: claim (one conditional write) and record the run in one transaction,
-hand over to the bridge, and on a failed hand-over release the claim before reporting 500.
+hand over to the bridge, and on a failed hand-over end the run and release the claim
+(:func:`store.lifecycle.end_unstarted`) before reporting 500.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import msgspec
 
 from bridge.base import Bridge, Dispatched
+from bridge.tokens import TokenSigner
 from core.errors import BadRequest, DispatchError, DispatchFailed, NotFound, SessionBusy
 from core.ids import new_run_id, utcnow
 from core.payloads import (
@@ -27,11 +29,12 @@ from core.payloads import (
     TurnInput,
 )
 from core.settings import Settings
-from jobs.runtime import last_run, task_error
+from core.status import RunStatus
 from ops import logs, observe, tracing
 from services.idempotency import Idempotency, IdempotencyRequest
-from store import idempotency as idempotency_store, runs, sessions
+from store import lifecycle, runs, sessions
 from store.db import Database
+from store.rows import RunFailure, SessionRow
 
 log = logging.getLogger("campaign_chat.sessions")
 
@@ -39,31 +42,31 @@ NO_FRAMEWORK = "Session has no framework yet. Chat first to create one."
 
 
 class SessionService:
-    def __init__(self, db: Database, bridge: Bridge, settings: Settings) -> None:
+    def __init__(self, db: Database, bridge: Bridge, settings: Settings, signer: TokenSigner) -> None:
         self.db = db
         self.bridge = bridge
         self.settings = settings
-        self._lease = timedelta(seconds=settings.claim_lease_seconds)
-        secret = settings.trigger_secret_key if settings.task_backend == "trigger" else settings.resolved_token_secret()
-        self.idempotency = Idempotency(settings, token_secret=secret)
+        # A dispatched run holds the session this long until it starts; then its heartbeat keeps it.
+        self._queue_lease = timedelta(seconds=settings.queue_lease_seconds)
+        self.idempotency = Idempotency(settings, signer=signer)
 
-    async def create(self, user_id: str, body: CreateSessionInput) -> dict[str, Any]:
+    async def create(self, user_id: str, body: CreateSessionInput) -> SessionRow:
         async with self.db.write() as conn:
             return await sessions.create(conn, user_id=user_id, campaign_id=body.campaign_id, node_id=body.node_id,
                                          title=body.title, now=utcnow())
 
-    async def list(self, user_id: str, campaign_id: str) -> list[dict[str, Any]]:
+    async def list(self, user_id: str, campaign_id: str) -> list[SessionRow]:
         async with self.db.read() as conn:
             return await sessions.list_for_campaign(conn, user_id=user_id, campaign_id=campaign_id)
 
-    async def get(self, user_id: str, session_id: str) -> dict[str, Any]:
+    async def get(self, user_id: str, session_id: str) -> SessionRow:
         async with self.db.read() as conn:
             row = await sessions.get(conn, user_id=user_id, session_id=session_id)
         if row is None:
             raise NotFound("Session not found")
         return row
 
-    async def patch(self, user_id: str, session_id: str, body: PatchSessionInput) -> dict[str, Any]:
+    async def patch(self, user_id: str, session_id: str, body: PatchSessionInput) -> SessionRow:
         """Write only the keys present. Not blocked by a running task (documented: may race)."""
         values = body.present()
         now = utcnow()
@@ -73,13 +76,13 @@ class SessionService:
             if values["task_status"] is None:
                 values.update(sessions.released(now))
             else:
-                values.update(claim_run_id=None, run_id=None, lease_expires_at=now + self._lease)
+                values.update(claim_run_id=None, run_id=None, lease_expires_at=now + self._queue_lease)
         async with self.db.write() as conn:
             if "skeleton" in values and "generated_examples" not in values:
                 current = await sessions.get(conn, user_id=user_id, session_id=session_id)
                 if current is None:
                     raise NotFound("Session not found")
-                if current["skeleton"] != values["skeleton"]:
+                if current.skeleton != values["skeleton"]:
                     values["generated_examples"] = None  # examples were written from the old skeleton
             row = await sessions.update_fields(conn, user_id=user_id, session_id=session_id,
                                                values={**values, "updated_at": now})
@@ -120,7 +123,7 @@ class SessionService:
                                          tags=[f"session:{payload.session_id}"], now=now)
         claim = sessions.ClaimRequest(session_id=payload.session_id, user_id=payload.user_id,
                                       task_status=TASK_STATUS_FOR[task], run_id=payload.run_id, now=now,
-                                      lease_until=now + self._lease, require_skeleton=require_skeleton)
+                                      lease_until=now + self._queue_lease, require_skeleton=require_skeleton)
         with tracing.span("claim", session_id=payload.session_id):
             if idem is None:
                 outcome = await sessions.claim_and_record(self.db, claim, run_values)  # one round trip on PostgreSQL
@@ -140,7 +143,7 @@ class SessionService:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):
                 dispatched = await self.bridge.dispatch(payload)
         except DispatchError as exc:
-            await self._release_after_failed_dispatch(payload, task, str(exc), idem)
+            await self._release_after_failed_dispatch(payload, str(exc), idem)
             raise DispatchFailed("The task could not be dispatched; the session was released, retry now.",
                                  reason=str(exc)) from exc
         if dispatched.external_id or idem is not None:
@@ -168,42 +171,15 @@ class SessionService:
             f"Session is busy ({state.task_status or 'finishing a task'}); wait for task_status to clear, then retry.",
             task_status=state.task_status,
             run_id=state.run_id,
-            headers={"Retry-After": "2"},
         )
 
-    async def _release_after_failed_dispatch(self, payload: TaskPayload, task: str, reason: str,
+    async def _release_after_failed_dispatch(self, payload: TaskPayload, reason: str,
                                              idem: IdempotencyRequest | None) -> None:
-        now = utcnow()
         async with self.db.write() as conn:
             if idem is not None:
                 await self.idempotency.forget(conn, idem)
-            await sessions.release(conn, session_id=payload.session_id, claim_run_id=payload.run_id, now=now)
-            await runs.finish(conn, payload.run_id, status="SYSTEM_FAILURE", now=now,
-                              error=task_error("dispatch_failed", reason))
+            run = await runs.get(conn, payload.run_id)
+            if run is not None:
+                await lifecycle.end_unstarted(conn, run, RunStatus.SYSTEM_FAILURE,
+                                              RunFailure("dispatch_failed", reason), now=utcnow())
         observe.dispatch_outcome(payload, self.bridge.name, "dispatch_failed", reason=reason)
-
-    async def reap_expired(self) -> int:
-        """Free sessions whose lease ended (a crashed worker) and fail runs nobody will finish."""
-        now = utcnow()
-        reaped = 0
-        async with self.db.write() as conn:
-            for session_id, claim_run_id in await sessions.expired_claims(conn, now=now):
-                error = ("lease_expired", "the task stopped reporting before its lease ended (worker lost)")
-                if claim_run_id is not None:
-                    run = await runs.get(conn, claim_run_id)
-                    public = (run["external_id"] or run["id"]) if run else claim_run_id
-                    task = run["task"] if run else "unknown"
-                    await sessions.release(conn, session_id=session_id, claim_run_id=claim_run_id, now=now,
-                                           last_run=last_run(public, task, "failed", now, error))
-                    await runs.finish(conn, claim_run_id, status="CRASHED", now=now, error=task_error(*error))
-                    observe.lease_takeover(session_id, claim_run_id)
-                else:
-                    await sessions.release_unowned(conn, session_id=session_id, now=now)
-                reaped += 1
-            horizon = now - self._lease - timedelta(seconds=5)
-            for run_id, _session_id in await runs.stale_active(conn, created_before=horizon):
-                await runs.finish(conn, run_id, status="CRASHED", now=now,
-                                  error=task_error("lease_expired", "the run outlived its claim's lease"))
-                reaped += 1
-            await idempotency_store.purge_expired(conn, now=now)
-        return reaped

@@ -1,7 +1,8 @@
 """Run repository: one row per dispatched task, the local source of truth for realtime.
 
 Every change bumps ``version`` and moves ``updated_at`` forward, so a subscriber's offset
-``<updated_at ms>_<version>`` strictly increases. Status names are Trigger.dev's ``TaskRunStatus``.
+``<updated_at ms>_<version>`` strictly increases. Status names are :class:`core.status.RunStatus`
+(Trigger.dev's ``TaskRunStatus``). Moving a run to a terminal status is :mod:`store.lifecycle`'s job.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.tables import TERMINAL_STATUSES, run_events, runs as t
+from core.status import ACTIVE_STATUSES, RunStatus
+from store.rows import RunEvent, RunRow, run_row
+from store.tables import run_events, runs as t
 
-_terminal = tuple(TERMINAL_STATUSES)
+_active = tuple(s.value for s in ACTIVE_STATUSES)
 
 
 def new_run_values(
@@ -24,8 +27,8 @@ def new_run_values(
     """Column values of a freshly dispatched run (PENDING)."""
     return {
         "id": run_id, "session_id": session_id, "user_id": user_id, "task": task, "backend": backend,
-        "status": "PENDING", "payload": payload, "tags": tags, "realtime_streams": [], "number": 1, "attempts": 0,
-        "version": 1, "created_at": now, "updated_at": now,
+        "status": RunStatus.PENDING.value, "payload": payload, "tags": tags, "realtime_streams": [], "number": 1,
+        "attempts": 0, "version": 1, "created_at": now, "updated_at": now,
     }
 
 
@@ -34,95 +37,91 @@ async def insert(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(sa.insert(t).values(**new_run_values(**values)))
 
 
-async def get(conn: AsyncConnection, run_id: str) -> sa.RowMapping | None:
+async def get(conn: AsyncConnection, run_id: str) -> RunRow | None:
     """A run by our id or by the id its backend gave it."""
     stmt = sa.select(t).where(sa.or_(t.c.id == run_id, t.c.external_id == run_id))
     row = (await conn.execute(stmt)).first()
-    return row._mapping if row else None
+    return run_row(row._mapping) if row else None
+
+
+def _changed(now: datetime, values: dict[str, Any]) -> dict[str, Any]:
+    return {**values, "updated_at": now, "version": t.c.version + 1}
 
 
 async def update(conn: AsyncConnection, run_id: str, *, now: datetime, only_active: bool = False, **values: Any) -> bool:
     """Change a run; with ``only_active`` a run that already ended is left alone. True if a row changed."""
     conditions = [t.c.id == run_id]
     if only_active:
-        conditions.append(t.c.status.not_in(_terminal))
-    stmt = sa.update(t).where(*conditions).values(**values, updated_at=now, version=t.c.version + 1)
+        conditions.append(t.c.status.in_(_active))
+    return (await conn.execute(sa.update(t).where(*conditions).values(**_changed(now, values)))).rowcount == 1
+
+
+async def start(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
+    """PENDING → EXECUTING, once: a redelivered or duplicated run finds it started and gets False."""
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == run_id, t.c.status == RunStatus.PENDING.value)
+        .values(**_changed(now, {"status": RunStatus.EXECUTING.value, "started_at": now,
+                                 "attempts": t.c.attempts + 1}))
+    )
     return (await conn.execute(stmt)).rowcount == 1
 
 
 async def finish(
-    conn: AsyncConnection,
-    run_id: str,
-    *,
-    status: str,
-    now: datetime,
-    output: Any = None,
-    error: dict[str, Any] | None = None,
-    usage: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
+    conn: AsyncConnection, run_id: str, *, status: RunStatus, now: datetime, from_statuses: tuple[str, ...] = _active,
+    **values: Any,
 ) -> bool:
-    """Move an active run to a terminal status with ``completed_at``; a finished run is never reopened."""
-    if status not in TERMINAL_STATUSES:
+    """Move a run in one of ``from_statuses`` (any active one by default) to a terminal ``status``."""
+    if not status.terminal:
         raise ValueError(f"{status} is not terminal")
-    values: dict[str, Any] = {"status": status, "completed_at": now, "output": output, "error": error}
-    if usage is not None:
-        values["usage"] = usage
-    if metadata is not None:
-        values["metadata"] = metadata
-    return await update(conn, run_id, now=now, only_active=True, **values)
-
-
-async def stale_active(conn: AsyncConnection, *, created_before: datetime, limit: int = 100) -> list[tuple[str, str]]:
-    """(run_id, session_id) of runs still active long after any lease could cover them."""
     stmt = (
-        sa.select(t.c.id, t.c.session_id)
-        .where(t.c.status.not_in(_terminal), t.c.created_at < created_before)
-        .limit(limit)
+        sa.update(t)
+        .where(t.c.id == run_id, t.c.status.in_(from_statuses))
+        .values(**_changed(now, {**values, "status": status.value, "completed_at": now}))
     )
-    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+    return (await conn.execute(stmt)).rowcount == 1
+
+
+async def stale_active(conn: AsyncConnection, *, created_before: datetime, limit: int = 100) -> list[RunRow]:
+    """Runs still active long after any lease could cover them."""
+    stmt = sa.select(t).where(t.c.status.in_(_active), t.c.created_at < created_before).limit(limit)
+    return [run_row(row._mapping) for row in await conn.execute(stmt)]
 
 
 async def list_runs(
-    conn: AsyncConnection, *, session_id: str | None = None, status: str | None = None, limit: int = 50
-) -> list[sa.RowMapping]:
+    conn: AsyncConnection, *, session_id: str | None = None, status: RunStatus | None = None, limit: int = 50
+) -> list[RunRow]:
     stmt = sa.select(t).order_by(t.c.created_at.desc()).limit(limit)
     if session_id:
         stmt = stmt.where(t.c.session_id == session_id)
     if status:
-        stmt = stmt.where(t.c.status == status)
-    return [row._mapping for row in await conn.execute(stmt)]
+        stmt = stmt.where(t.c.status == status.value)
+    return [run_row(row._mapping) for row in await conn.execute(stmt)]
 
 
-async def append_event(conn: AsyncConnection, *, run_id: str, seq: int, event: dict[str, Any], now: datetime) -> None:
-    await conn.execute(sa.insert(run_events).values(run_id=run_id, seq=seq, event=event, created_at=now))
+async def append_events(conn: AsyncConnection, *, run_id: str, first_seq: int, events: list[dict[str, Any]],
+                        now: datetime) -> None:
+    """Store a batch of events with consecutive sequence numbers from ``first_seq``: one statement."""
+    if events:
+        rows = [{"run_id": run_id, "seq": first_seq + i, "event": e, "created_at": now} for i, e in enumerate(events)]
+        await conn.execute(sa.insert(run_events), rows)
 
 
-async def events_after(conn: AsyncConnection, *, run_id: str, after_seq: int, limit: int = 500) -> list[sa.RowMapping]:
+async def events_after(conn: AsyncConnection, *, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:
     stmt = (
-        sa.select(run_events)
+        sa.select(run_events.c.seq, run_events.c.created_at, run_events.c.event)
         .where(run_events.c.run_id == run_id, run_events.c.seq > after_seq)
         .order_by(run_events.c.seq)
         .limit(limit)
     )
-    return [row._mapping for row in await conn.execute(stmt)]
-
-
-async def cancel_pending(conn: AsyncConnection, run_id: str, *, now: datetime, error: dict[str, Any]) -> bool:
-    """CANCELED a run nobody has started yet; False when it already started (or ended)."""
-    stmt = (
-        sa.update(t)
-        .where(t.c.id == run_id, t.c.status == "PENDING")
-        .values(status="CANCELED", completed_at=now, error=error, cancel_requested_at=now, updated_at=now,
-                version=t.c.version + 1)
-    )
-    return (await conn.execute(stmt)).rowcount == 1
+    return [RunEvent(seq=row[0], created_at=row[1], event=row[2]) for row in await conn.execute(stmt)]
 
 
 async def request_cancel(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
     """Mark an active run for cancellation by whoever executes it; False when it already ended."""
     stmt = (
         sa.update(t)
-        .where(t.c.id == run_id, t.c.status.not_in(_terminal), t.c.cancel_requested_at.is_(None))
+        .where(t.c.id == run_id, t.c.status.in_(_active), t.c.cancel_requested_at.is_(None))
         .values(cancel_requested_at=now)
     )
     return (await conn.execute(stmt)).rowcount == 1
@@ -133,7 +132,7 @@ async def cancel_requested(conn: AsyncConnection, run_id: str) -> bool:
     return (await conn.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def watch_state(conn: AsyncConnection, run_id: str) -> tuple[str, int] | None:
+async def watch_state(conn: AsyncConnection, run_id: str) -> tuple[RunStatus, int] | None:
     """(status, version) of a run: what a long-poll or stream checks between wake-ups."""
     row = (await conn.execute(sa.select(t.c.status, t.c.version).where(t.c.id == run_id))).first()
-    return (row[0], row[1]) if row else None
+    return (RunStatus(row[0]), row[1]) if row else None

@@ -3,6 +3,7 @@
 The claim rule lives here and nowhere else: a session is free when ``task_status`` is null or its
 lease has ended; claiming is ONE conditional UPDATE that sets status, holder and lease together.
 Job writes go through :func:`update_if_holding`, so a worker that lost its claim writes nothing.
+How a run ends (release + ``last_run`` + the run's terminal status) is :mod:`store.lifecycle`'s.
 """
 
 from __future__ import annotations
@@ -16,81 +17,58 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.db import Database
+from store.rows import CLAIMED_FIELDS, SESSION_FIELDS, ClaimedSession, SessionRow, claimed_session, session_row
 from store.tables import runs as runs_t, sessions as t
 
-PUBLIC_COLUMNS = (
-    "id",
-    "user_id",
-    "campaign_id",
-    "node_id",
-    "title",
-    "messages",
-    "draft_subject",
-    "draft_body",
-    "skeleton",
-    "skeleton_history",
-    "draft_history",
-    "framework_version",
-    "generated_examples",
-    "task_status",
-    "run_id",
-    "last_run",
-    "usage",
-    "created_at",
-    "updated_at",
-)
-_public = [t.c[name] for name in PUBLIC_COLUMNS]
-_owned = lambda session_id, user_id: sa.and_(t.c.id == session_id, t.c.user_id == user_id)  # noqa: E731
+_public = [t.c[name] for name in SESSION_FIELDS]
+_claimed = [t.c[name] for name in CLAIMED_FIELDS]
 
 
-def to_public(row: sa.Row[Any] | sa.RowMapping) -> dict[str, Any]:
-    mapping = row._mapping if isinstance(row, sa.Row) else row
-    return {name: mapping[name] for name in PUBLIC_COLUMNS}
+def _owned(session_id: str, user_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(t.c.id == session_id, t.c.user_id == user_id)
 
 
 async def create(
     conn: AsyncConnection, *, user_id: str, campaign_id: str, node_id: str, title: str | None, now: datetime
-) -> dict[str, Any]:
-    values = {
-        "id": str(uuid.uuid4()),
-        "user_id": user_id,
-        "campaign_id": campaign_id,
-        "node_id": node_id,
-        "title": title,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await conn.execute(sa.insert(t).values(**values))
-    return {name: values.get(name) for name in PUBLIC_COLUMNS}
+) -> SessionRow:
+    row = SessionRow(id=str(uuid.uuid4()), user_id=user_id, campaign_id=campaign_id, node_id=node_id, title=title,
+                     created_at=now, updated_at=now)
+    await conn.execute(sa.insert(t).values(id=row.id, user_id=user_id, campaign_id=campaign_id, node_id=node_id,
+                                           title=title, created_at=now, updated_at=now))
+    return row
 
 
-async def list_for_campaign(conn: AsyncConnection, *, user_id: str, campaign_id: str) -> list[dict[str, Any]]:
+async def list_for_campaign(conn: AsyncConnection, *, user_id: str, campaign_id: str) -> list[SessionRow]:
     stmt = (
         sa.select(*_public)
         .where(t.c.user_id == user_id, t.c.campaign_id == campaign_id)
         .order_by(t.c.created_at, t.c.id)
     )
-    return [to_public(row) for row in await conn.execute(stmt)]
+    return [session_row(row._mapping) for row in await conn.execute(stmt)]
 
 
-async def get(conn: AsyncConnection, *, user_id: str, session_id: str) -> dict[str, Any] | None:
+async def get(conn: AsyncConnection, *, user_id: str, session_id: str) -> SessionRow | None:
     row = (await conn.execute(sa.select(*_public).where(_owned(session_id, user_id)))).first()
-    return to_public(row) if row else None
+    return session_row(row._mapping) if row else None
 
 
-async def get_for_job(conn: AsyncConnection, *, session_id: str, claim_run_id: str) -> sa.RowMapping | None:
-    """The full row, only while ``claim_run_id`` still holds the claim."""
-    stmt = sa.select(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id)
+async def get_claimed(conn: AsyncConnection, *, session_id: str, claim_run_id: str) -> ClaimedSession | None:
+    """The session as its claim holder sees it, only while ``claim_run_id`` still holds the claim."""
+    stmt = sa.select(*_claimed).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id)
     row = (await conn.execute(stmt)).first()
-    return row._mapping if row else None
+    return claimed_session(row._mapping) if row else None
+
+
+async def exists(conn: AsyncConnection, session_id: str) -> bool:
+    return (await conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
 
 
 async def update_fields(
     conn: AsyncConnection, *, user_id: str, session_id: str, values: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> SessionRow | None:
     stmt = sa.update(t).where(_owned(session_id, user_id)).values(**values).returning(*_public)
     row = (await conn.execute(stmt)).first()
-    return to_public(row) if row else None
+    return session_row(row._mapping) if row else None
 
 
 async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> bool:
@@ -111,24 +89,6 @@ def _claim_statement(
         .where(*conditions)
         .values(task_status=task_status, claim_run_id=run_id, run_id=run_id, lease_expires_at=lease_until, updated_at=now)
     )
-
-
-async def claim(
-    conn: AsyncConnection,
-    *,
-    session_id: str,
-    user_id: str,
-    task_status: str,
-    run_id: str,
-    now: datetime,
-    lease_until: datetime,
-    require_skeleton: bool,
-) -> bool:
-    """The one atomic conditional write that takes a session. True when this call holds it."""
-    stmt = _claim_statement(session_id=session_id, user_id=user_id, task_status=task_status, run_id=run_id, now=now,
-                            lease_until=lease_until, require_skeleton=require_skeleton)
-    result = await conn.execute(stmt)
-    return result.rowcount == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,16 +188,18 @@ def released(now: datetime) -> dict[str, Any]:
     return {"task_status": None, "claim_run_id": None, "run_id": None, "lease_expires_at": None, "updated_at": now}
 
 
-async def release(conn: AsyncConnection, *, session_id: str, claim_run_id: str, now: datetime, **values: Any) -> bool:
-    """Clear the claim, only if ``claim_run_id`` still holds it; ``values`` are written with it."""
-    return await update_if_holding(conn, session_id=session_id, claim_run_id=claim_run_id, values={**values, **released(now)})
-
-
 async def update_if_holding(
     conn: AsyncConnection, *, session_id: str, claim_run_id: str, values: dict[str, Any]
 ) -> bool:
+    """Write ``values`` only while ``claim_run_id`` holds the session's claim. True if it did."""
     stmt = sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(**values)
     return (await conn.execute(stmt)).rowcount == 1
+
+
+async def renew_lease(conn: AsyncConnection, *, session_id: str, claim_run_id: str, until: datetime) -> bool:
+    """The heartbeat: push the lease of a claim this run still holds to ``until``. False when it moved on."""
+    return await update_if_holding(conn, session_id=session_id, claim_run_id=claim_run_id,
+                                   values={"lease_expires_at": until})
 
 
 async def expired_claims(conn: AsyncConnection, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:

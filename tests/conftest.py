@@ -206,8 +206,8 @@ async def app_factory(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
             client = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30)
             )
-            mine = await make_key(app.state.db)
-            other = await make_key(app.state.db)
+            mine = await make_key(app.state.container.db)
+            other = await make_key(app.state.container.db)
             return Api(client=client, app=app, headers={"Authorization": f"Bearer {mine.key}"}, user_id=mine.user_id,
                        other_headers={"Authorization": f"Bearer {other.key}"})
 

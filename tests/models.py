@@ -6,7 +6,8 @@ import asyncio
 
 from core.errors import JobError
 from core.events import ReplyDeltaEvent, Reporter
-from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage
+from core.usage import Usage
+from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult
 
 
 class GatedModel:

@@ -14,8 +14,8 @@ from pathlib import Path
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from bridge.arq import redis_client
-from jobs.worker import health_check_key
+from store.redis import redis_client
+from bridge.arq_queue import health_check_key
 from tests.conftest import ROOT, base_env
 
 

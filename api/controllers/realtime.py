@@ -17,9 +17,10 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
-from realtime.access import Caller, RealtimeError
-from realtime.control import RunControl
-from realtime.feed import RunFeed
+from api.deps import Services
+from api.guards import public
+from core.errors import RealtimeError
+from services.realtime.access import Caller
 
 log = logging.getLogger("campaign_chat.realtime")
 
@@ -42,16 +43,12 @@ def _json(request: Request[Any, Any, Any], body: Any, status: int = 200, extra: 
     return Response(content=body, status_code=status, headers=headers, media_type="application/json")
 
 
-async def _caller(request: Request[Any, Any, Any]) -> Caller:
-    return await request.app.state.realtime_access.caller(request.headers.get("authorization"))
+# These routes check a public access token (or the owner's API key) themselves, as Trigger.dev does.
+TOKEN_AUTH = public("Trigger.dev realtime route: authorised by the run's public access token")
 
 
-def _feed(request: Request[Any, Any, Any]) -> RunFeed:
-    return request.app.state.realtime_feed
-
-
-def _control(request: Request[Any, Any, Any]) -> RunControl:
-    return request.app.state.realtime_control
+async def _caller(request: Request[Any, Any, Any], container: Services) -> Caller:
+    return await container.access.caller(request.headers.get("authorization"))
 
 
 async def _disconnected(request: Request[Any, Any, Any]) -> None:
@@ -59,12 +56,12 @@ async def _disconnected(request: Request[Any, Any, Any]) -> None:
         pass
 
 
-@get(RUN_PATH)
-async def subscribe_run(request: Request[Any, Any, Any]) -> Response[Any]:
+@get(RUN_PATH, opt=TOKEN_AUTH)
+async def subscribe_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
     run_id, q = request.path_params["run_id"], request.query_params
     skip = frozenset(c.strip() for c in (q.get("skipColumns") or "").split(",") if c.strip())
-    work = asyncio.ensure_future(_feed(request).shape(
-        await _caller(request), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
+    work = asyncio.ensure_future(container.feed.shape(
+        await _caller(request, container), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
         skip=skip))
     # A long-poll whose client went away must not hold a connection (or a graceful shutdown) for 20 s.
     gone = asyncio.ensure_future(_disconnected(request))
@@ -80,26 +77,30 @@ async def subscribe_run(request: Request[Any, Any, Any]) -> Response[Any]:
     return _json(request, reply.messages, reply.status, reply.headers)
 
 
-@get(STREAM_PATH)
-async def stream_run(request: Request[Any, Any, Any]) -> Stream:
+@get(STREAM_PATH, opt=TOKEN_AUTH)
+async def stream_run(request: Request[Any, Any, Any], container: Services) -> Stream:
     run_id, key = request.path_params["run_id"], request.path_params["key"]
-    body = await _feed(request).open_stream(await _caller(request), run_id, key, request.headers.get("last-event-id"))
+    body = await container.feed.open_stream(await _caller(request, container), run_id, key,
+                                            request.headers.get("last-event-id"))
     headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
                "X-Accel-Buffering": "no"}
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
-@get(RETRIEVE_PATH)
-async def retrieve_run(request: Request[Any, Any, Any]) -> Response[Any]:
-    return _json(request, await _control(request).retrieve(await _caller(request), request.path_params["run_id"]))
+@get(RETRIEVE_PATH, opt=TOKEN_AUTH)
+async def retrieve_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
+    caller = await _caller(request, container)
+    return _json(request, await container.control.retrieve(caller, request.path_params["run_id"]))
 
 
-@post(CANCEL_PATH, status_code=200)
-async def cancel_run(request: Request[Any, Any, Any]) -> Response[Any]:
-    return _json(request, await _control(request).cancel(await _caller(request), request.path_params["run_id"]))
+@post(CANCEL_PATH, status_code=200, opt=TOKEN_AUTH)
+async def cancel_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
+    caller = await _caller(request, container)
+    return _json(request, await container.control.cancel(caller, request.path_params["run_id"]))
 
 
-@route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200)
+@route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200,
+       opt=public("CORS preflight"))
 async def preflight(request: Request[Any, Any, Any]) -> Response[Any]:
     headers = {
         **cors_headers(request),

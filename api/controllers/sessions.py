@@ -1,26 +1,24 @@
-"""``/api/campaigns/ai-chat-sessions``: parse, call one service method, return the contract's shape."""
+"""``/api/campaigns/ai-chat-sessions``: each handler takes a decoded body and calls one service method.
+
+Authentication is the app-wide guard (``api/guards.py``); the caller's ``user_id``, the
+``sessions`` service and the decoded ``request_data`` arrive as dependencies (``api/deps.py``).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery
 
-from api.errors import decode_error
-from core.errors import BadRequest, UnsupportedMediaType
+from api.deps import Body, Sessions, UserId, json_body
+from core.errors import BadRequest
 from core.payloads import UUID_RE, CreateSessionInput, ExamplesInput, PatchSessionInput, TurnInput
-from services.sessions import SessionService
 
-T = TypeVar("T")
 _uuid = re.compile(UUID_RE)
 # Visible ASCII only (no spaces: proxies may trim them), 1-255 characters, as the contract documents.
 IDEMPOTENCY_KEY_RE = re.compile(r"[!-~]{1,255}")
-_decoders: dict[type, msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(t) for t in (CreateSessionInput, PatchSessionInput, TurnInput, ExamplesInput)
-}
 
 
 def _check_uuid(value: str | None, name: str, where: str) -> str:
@@ -29,33 +27,6 @@ def _check_uuid(value: str | None, name: str, where: str) -> str:
     if not _uuid.match(value):
         raise BadRequest(f"Invalid value for `{name}`: expected a UUID", field=name)
     return value
-
-
-async def _body(request: Request[Any, Any, Any], kind: type[T]) -> T:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(f"Send the body as application/json, not {media_type}")
-    raw = await request.body()
-    if not raw:
-        raise BadRequest("Request body is empty: send a JSON object", code="invalid_json")
-    try:
-        body = _decoders[kind].decode(raw)
-    except msgspec.DecodeError as exc:
-        raise decode_error(exc) from None
-    if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
-        # PostgreSQL text and JSONB cannot hold U+0000; refuse it on every engine alike.
-        raise BadRequest("Strings must not contain the NUL character (U+0000)", code="validation_error")
-    return body
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
@@ -70,63 +41,48 @@ def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
     return values[0]
 
 
-async def _user(request: Request[Any, Any, Any]) -> str:
-    return await request.app.state.authenticator.admit(request.headers.get("authorization"))
-
-
-def _service(request: Request[Any, Any, Any]) -> SessionService:
-    return request.app.state.sessions
+def _accepted(run_id: str, token: str) -> Response[Any]:
+    return Response({"runId": run_id, "publicAccessToken": token}, status_code=202)
 
 
 class SessionController(Controller):
     path = "/api/campaigns/ai-chat-sessions"
 
-    @post("/", status_code=201)
-    async def create(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        user_id = await _user(request)
-        body = await _body(request, CreateSessionInput)
-        return {"session": await _service(request).create(user_id, body)}
+    @post("/", status_code=201, dependencies={"request_data": json_body(CreateSessionInput)})
+    async def create(self, user_id: UserId, sessions: Sessions,
+                     request_data: Body[CreateSessionInput]) -> dict[str, Any]:
+        return {"session": await sessions.create(user_id, request_data)}
 
     @get("/")
-    async def list_sessions(self, request: Request[Any, Any, Any], campaign_id: FromQuery[str | None] = None) -> dict[str, Any]:
-        user_id = await _user(request)
-        campaign = _check_uuid(campaign_id, "campaign_id", "query")
-        return {"sessions": await _service(request).list(user_id, campaign)}
+    async def list_sessions(self, user_id: UserId, sessions: Sessions,
+                            campaign_id: FromQuery[str | None] = None) -> dict[str, Any]:
+        return {"sessions": await sessions.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"))}
 
     @get("/{session_id:str}")
-    async def fetch(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
-        user_id = await _user(request)
-        return {"session": await _service(request).get(user_id, _check_uuid(session_id, "id", "path"))}
+    async def fetch(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str]) -> dict[str, Any]:
+        return {"session": await sessions.get(user_id, _check_uuid(session_id, "id", "path"))}
 
-    @patch("/{session_id:str}")
-    async def update(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
-        user_id = await _user(request)
-        sid = _check_uuid(session_id, "id", "path")
-        body = await _body(request, PatchSessionInput)
-        return {"session": await _service(request).patch(user_id, sid, body)}
+    @patch("/{session_id:str}", dependencies={"request_data": json_body(PatchSessionInput)})
+    async def update(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str],
+                     request_data: Body[PatchSessionInput]) -> dict[str, Any]:
+        return {"session": await sessions.patch(user_id, _check_uuid(session_id, "id", "path"), request_data)}
 
     @delete("/{session_id:str}", status_code=200)
-    async def remove(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> dict[str, Any]:
-        user_id = await _user(request)
-        await _service(request).delete(user_id, _check_uuid(session_id, "id", "path"))
+    async def remove(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str]) -> dict[str, Any]:
+        await sessions.delete(user_id, _check_uuid(session_id, "id", "path"))
         return {"success": True}
 
-    @post("/{session_id:str}/turn", status_code=202)
-    async def turn(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[Any]:
-        user_id = await _user(request)
+    @post("/{session_id:str}/turn", status_code=202, dependencies={"request_data": json_body(TurnInput)})
+    async def turn(self, request: Request[Any, Any, Any], user_id: UserId, sessions: Sessions,
+                   session_id: FromPath[str], request_data: Body[TurnInput]) -> Response[Any]:
         sid = _check_uuid(session_id, "id", "path")
-        body = await _body(request, TurnInput)
-        dispatched = await _service(request).start_turn(user_id, sid, body, _idempotency_key(request))
+        dispatched = await sessions.start_turn(user_id, sid, request_data, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
-    @post("/{session_id:str}/generate-examples", status_code=202)
-    async def generate_examples(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> Response[Any]:
-        user_id = await _user(request)
+    @post("/{session_id:str}/generate-examples", status_code=202,
+          dependencies={"request_data": json_body(ExamplesInput)})
+    async def generate_examples(self, request: Request[Any, Any, Any], user_id: UserId, sessions: Sessions,
+                                session_id: FromPath[str], request_data: Body[ExamplesInput]) -> Response[Any]:
         sid = _check_uuid(session_id, "id", "path")
-        body = await _body(request, ExamplesInput)
-        dispatched = await _service(request).start_examples(user_id, sid, body, _idempotency_key(request))
+        dispatched = await sessions.start_examples(user_id, sid, request_data, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
-
-
-def _accepted(run_id: str, token: str) -> Response[Any]:
-    return Response({"runId": run_id, "publicAccessToken": token}, status_code=202)

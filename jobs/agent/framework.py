@@ -28,7 +28,8 @@ from jobs.agent.output import ExampleOutput, TurnOutput
 from jobs.agent.pricing import estimate_cost
 from jobs.agent.prompts import EXAMPLE_INSTRUCTIONS, TURN_INSTRUCTIONS, example_prompt, turn_prompt
 from jobs.agent.rules import example_problems, turn_problems
-from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage
+from core.usage import Usage
+from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult
 
 OUTPUT_RETRIES = 2  # three attempts in all, then the turn fails
 REQUEST_LIMIT = 8
@@ -96,7 +97,7 @@ class AgentLLM:
     def _job_error(self, exc: Exception, deps: _Deps, usage: RunUsage | None) -> Exception:
         error = map_error(exc, deps, self.token_limit)
         if isinstance(error, JobError) and usage is not None:
-            error.usage = self._usage(usage)  # type: ignore[attr-defined]  # recorded by runtime.fail
+            error.usage = self._usage(usage)  # recorded on the run and the session by jobs.guard
         return error
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.ratelimit import LocalWindow
+from services.ratelimit import LocalWindow
 from core.errors import RateLimited
 from tests.conftest import free_port
 

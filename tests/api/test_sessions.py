@@ -141,7 +141,7 @@ async def test_a_turn_runs_end_to_end_on_the_embedded_default(api: Api) -> None:
     assert response.status_code == 202
     dispatched = response.json()
     assert dispatched["runId"].startswith("run_")
-    claims = verify(dispatched["publicAccessToken"], api.app.state.settings.resolved_token_secret())
+    claims = verify(dispatched["publicAccessToken"], api.app.state.container.signer.secret)
     assert claims.scopes == (f"read:runs:{dispatched['runId']}",)
     first = await api.wait_idle(session["id"])
     assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
@@ -228,7 +228,7 @@ async def test_a_failed_turn_keeps_the_transcript_and_says_why(api_factory: Any)
 
 async def test_a_failed_dispatch_releases_the_claim_before_the_500(api: Api) -> None:
     session = await api.create_session()
-    await api.app.state.bridge.close()  # a backend that refuses work, as during shutdown
+    await api.app.state.container.bridge.close()  # a backend that refuses work, as during shutdown
     response = await api.turn(session["id"], "hello")
     assert response.status_code == 500
     assert response.json()["code"] == "dispatch_failed"

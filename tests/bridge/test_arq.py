@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from bridge.arq import JOB_FUNCTION, ArqBridge, redis_client
+from bridge.arq_queue import JOB_FUNCTION, ArqBridge
+from bridge.tokens import TokenSigner
+from store.redis import redis_client
 from core.payloads import payload_from_builtins
 from store import runs
 from store.db import Database
@@ -49,18 +54,32 @@ async def start_turn(api: Any, session_id: str, pool: WorkerPool, message: str, 
 
 async def run_row(api: Any, run_id: str) -> Any:
     # Our own engine: the app's is bound to the test client's loop.
-    db = Database(api.app.state.settings.database_url)
+    db = Database(api.app.state.container.settings.database_url)
     try:
         async with db.read() as conn:
-            return await runs.get(conn, run_id)
+            row = await runs.get(conn, run_id)
     finally:
         await db.dispose()
+    return msgspec.to_builtins(row, builtin_types=(datetime,)) if row else None
 
 
-def own_bridge(pool: WorkerPool) -> ArqBridge:
-    """An ArqBridge like the API's, on this test's loop (redis connections are bound to their loop)."""
-    return ArqBridge(redis_url=pool.redis_url, queue_name=pool.queue, token_secret="test-secret", env_id="env_test",
-                     token_ttl=600)
+@contextlib.asynccontextmanager
+async def own_bridge(pool: WorkerPool) -> AsyncIterator[ArqBridge]:
+    """An ArqBridge like the API's, on this test's loop, with its own Redis client."""
+    redis = redis_client(pool.redis_url)
+    try:
+        yield ArqBridge(redis=redis, queue_name=pool.queue,
+                        signer=TokenSigner(secret="test-secret", env_id="env_test", ttl_seconds=600))
+    finally:
+        await redis.aclose()
+
+
+async def queued_jobs(pool: WorkerPool) -> int:
+    redis = redis_client(pool.redis_url)
+    try:
+        return await redis.zcard(pool.queue)
+    finally:
+        await redis.aclose()
 
 
 SCENARIO = [
@@ -87,7 +106,7 @@ async def play(api: Any, pool: WorkerPool) -> dict[str, Any]:
 async def test_a_turn_dispatched_to_arq_completes_in_a_separate_worker_process(api_factory, workers) -> None:
     worker = await workers.start()
     api = await api_factory(task_backend="arq", redis_url=workers.redis_url, arq_queue_name=workers.queue)
-    assert isinstance(api.app.state.bridge, ArqBridge)
+    assert isinstance(api.app.state.container.bridge, ArqBridge)
     session = await api.create_session()
 
     run_id = await start_turn(api, session["id"], workers, "We sell payroll software to restaurants")
@@ -98,7 +117,7 @@ async def test_a_turn_dispatched_to_arq_completes_in_a_separate_worker_process(a
     row = await run_row(api, run_id)
     assert (row["status"], row["backend"], row["attempts"]) == ("COMPLETED_SUCCESSFULLY", "arq", 1)
     assert run_id in worker.logs(), "the worker process, not the API, ran the job"
-    assert api.app.state.bridge.name == "arq"
+    assert api.app.state.container.bridge.name == "arq"
 
 
 async def test_inline_and_arq_produce_the_same_session_field_by_field(api_factory, workers) -> None:
@@ -119,17 +138,16 @@ async def test_a_repeated_dispatch_of_one_run_never_runs_it_twice(api_factory, w
     run_id = await start_turn(api, session["id"], workers, "We sell payroll software to restaurants")
     payload = payload_from_builtins((await run_row(api, run_id))["payload"])
 
-    bridge = own_bridge(workers)
-    try:
+    async with own_bridge(workers) as bridge:
+        assert await queued_jobs(workers) == 1
         again = await bridge.dispatch(payload)  # a client retry, a replayed request...
         assert again.run_id == run_id
+        assert await queued_jobs(workers) == 1  # not enqueued a second time
         await workers.start()
         done = await api.wait_idle(session["id"], timeout=30)
         after = await bridge.dispatch(payload)  # ...even after the run finished
         assert after.run_id == run_id
-    finally:
-        await bridge.close()
-    await asyncio.sleep(1.0)  # give a (wrongly) re-enqueued job time to run
+        assert await queued_jobs(workers) == 0  # ARQ refused the id: its result is still kept
 
     assert [m["role"] for m in done["messages"]] == ["user", "assistant"]
     assert (await api.get_session(session["id"]))["messages"] == done["messages"]
@@ -218,14 +236,14 @@ async def test_redis_down_at_dispatch_gives_500_releases_the_claim_and_recovers(
 
 
 async def _only_run_id(api: Any, session_id: str) -> str:
-    db = Database(api.app.state.settings.database_url)
+    db = Database(api.app.state.container.settings.database_url)
     try:
         async with db.read() as conn:
             rows = await runs.list_runs(conn, session_id=session_id)
     finally:
         await db.dispose()
     assert len(rows) == 1
-    return rows[0]["id"]
+    return rows[0].id
 
 
 async def test_unique_queue_per_test_keeps_other_queues_untouched(api_factory, workers) -> None:

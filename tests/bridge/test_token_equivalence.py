@@ -16,7 +16,7 @@ import subprocess
 
 import httpx
 
-from bridge.trigger import TriggerBridge
+from bridge.trigger_rest import TriggerBridge
 from tests.conftest import ROOT
 from core.payloads import ChatTurnPayload, TurnInput
 

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from bridge.tokens import verify
-from bridge.trigger import TriggerBridge
+from bridge.trigger_rest import TriggerBridge
 from core.errors import DispatchError
 from core.payloads import ChatTurnPayload, ExamplesInput, ExamplesPayload, Lead, TurnInput
 

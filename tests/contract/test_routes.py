@@ -12,7 +12,7 @@ from api.app import create_app
 from core.events import ChatStreamEvent
 from core.payloads import CreateSessionInput, ExamplesInput, Lead, PatchSessionInput, SequenceContext, TurnInput
 from core.settings import Settings
-from store.sessions import PUBLIC_COLUMNS
+from store.rows import SESSION_FIELDS as PUBLIC_COLUMNS
 from tests.conftest import ROOT
 
 CONTRACT = yaml.safe_load((ROOT / "contracts" / "openapi.yaml").read_text())

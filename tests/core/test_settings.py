@@ -24,7 +24,7 @@ def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
         ({"REDIS_URL": "localhost:6379"}, ["REDIS_URL", "redis://"]),
         ({"CAMPAIGN_CHAT_PORT": "eighty"}, ["CAMPAIGN_CHAT_PORT", "int"]),
         ({"CAMPAIGN_CHAT_PROT": "8000"}, ["unknown setting CAMPAIGN_CHAT_PROT", "CAMPAIGN_CHAT_PORT"]),
-        ({"CAMPAIGN_CHAT_JOB_TIMEOUT_SECONDS": "600"}, ["shorter than CAMPAIGN_CHAT_CLAIM_LEASE_SECONDS"]),
+        ({"CAMPAIGN_CHAT_CLAIM_LEASE_SECONDS": "1"}, ["CAMPAIGN_CHAT_CLAIM_LEASE_SECONDS", "between 2"]),
         ({"TASK_BACKEND": "trigger"}, ["TRIGGER_SECRET_KEY"]),
     ],
 )
@@ -41,8 +41,15 @@ def test_hosted_postgres_urls_use_the_async_driver() -> None:
 
 
 def test_the_local_token_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
-    first = Settings(data_dir=tmp_path).resolved_token_secret()
+    from bridge.tokens import local_secret
+
+    first = local_secret("", tmp_path)
     assert len(first) > 32
-    assert Settings(data_dir=tmp_path).resolved_token_secret() == first
+    assert local_secret("", tmp_path) == first
     assert (tmp_path / "public-token-secret").stat().st_mode & 0o077 == 0
-    assert Settings(data_dir=tmp_path, public_token_secret="configured").resolved_token_secret() == "configured"
+    assert local_secret("configured", tmp_path) == "configured"
+
+
+def test_reading_settings_touches_no_file(tmp_path: Path) -> None:
+    Settings.from_env({"CAMPAIGN_CHAT_DATA_DIR": str(tmp_path / "absent")})
+    assert not (tmp_path / "absent").exists()

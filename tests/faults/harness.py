@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from store import runs
@@ -45,8 +47,10 @@ async def database(url: str) -> AsyncIterator[Database]:
 
 
 async def run_row(url: str, run_id: str) -> Any:
+    """The stored run as plain values (status, error, usage, timestamps), or None."""
     async with database(url) as db, db.read() as conn:
-        return await runs.get(conn, run_id)
+        row = await runs.get(conn, run_id)
+    return msgspec.to_builtins(row, builtin_types=(datetime,)) if row else None
 
 
 async def session_row(url: str, session_id: str) -> Any:

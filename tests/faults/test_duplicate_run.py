@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from arq.jobs import Job
 
-from bridge.arq import JOB_FUNCTION, redis_client
+from bridge.arq_queue import JOB_FUNCTION
+from store.redis import redis_client
 from tests.faults.harness import events_of, provider_env, run_row, start_turn, start_worker, wait_for
 from tests.faults.provider import provider
 from tests.worker_processes import WorkerPool, new_queue

@@ -26,7 +26,8 @@ import pytest
 import sqlalchemy as sa
 
 from store.migrate import upgrade
-from store.tables import TERMINAL_STATUSES, runs as runs_table, sessions as sessions_table
+from core.status import TERMINAL_STATUSES
+from store.tables import runs as runs_table, sessions as sessions_table
 from tests.faults.harness import database, provider_settings, wait_for
 from tests.faults.provider import GOOD_ANSWER
 from tests.faults.services import OwnPostgres

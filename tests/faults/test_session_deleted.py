@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from store.tables import TERMINAL_STATUSES
+from core.status import TERMINAL_STATUSES
 from tests.faults.harness import FAST_LEASE, provider_settings, run_row, session_row, start_turn, wait_for, wait_run_status
 from tests.faults.provider import provider
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
@@ -80,19 +83,19 @@ async def run_row(api: Any, run_id: str) -> dict[str, Any]:
     """The stored run (status, output, error, usage), read from the app's database."""
     from store import runs
 
-    async with api.app.state.db.read() as conn:
+    async with api.app.state.container.db.read() as conn:
         row = await runs.get(conn, run_id)
     assert row is not None, run_id
-    return dict(row)
+    return msgspec.to_builtins(row, builtin_types=(datetime,))
 
 
 async def run_events(api: Any, run_id: str) -> list[dict[str, Any]]:
     """The run's ChatStreamEvents in order, as subscribers receive them."""
     from store import runs
 
-    async with api.app.state.db.read() as conn:
+    async with api.app.state.container.db.read() as conn:
         rows = await runs.events_after(conn, run_id=run_id, after_seq=0, limit=10_000)
-    return [dict(row["event"]) for row in rows]
+    return [dict(row.event) for row in rows]
 
 
 async def turn(api: Any, session_id: str, message: str, **extra: Any) -> tuple[str, dict[str, Any]]:

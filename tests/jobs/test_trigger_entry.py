@@ -120,7 +120,7 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     db = Database(settings.database_url)
     try:
         async with db.read() as conn:
-            stored = [row["event"] for row in await runs.events_after(conn, run_id=payload["run_id"], after_seq=0)]
+            stored = [row.event for row in await runs.events_after(conn, run_id=payload["run_id"], after_seq=0)]
     finally:
         await db.dispose()
     # Trigger.dev subscribers see the events local subscribers see (reply deltas may be batched differently).
@@ -202,8 +202,8 @@ async def test_a_payload_newer_than_the_job_fails_the_run_at_once_and_frees_the_
     assert done["last_run"]["id"] == trigger_run_id
     assert [m["role"] for m in done["messages"] or []] == []  # refused before anything was written
     run = await _stored_run(settings, payload["run_id"])
-    assert run["status"] == "SYSTEM_FAILURE" and run["error"]["name"] == "version_skew"
-    assert "deploy the same release" in run["error"]["message"]
+    assert run.status == "SYSTEM_FAILURE" and run.failure.code == "version_skew"
+    assert "deploy the same release" in run.failure.message
 
 
 async def test_a_database_at_another_migration_level_fails_the_run_at_once(api_factory, fake, settings,

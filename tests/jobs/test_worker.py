@@ -1,34 +1,31 @@
 """The ARQ worker process: shutdown mid-turn, health, timeouts, cancellation, redelivery.
 
-A turn is held "in flight" without a fake model: the test takes an EXCLUSIVE lock on PostgreSQL's
-``run_events`` table, so the job blocks on its first progress write, right after ``begin`` moved the
-run to EXECUTING and stored the user's message. The lock is observable (run status) and releasable.
+A turn is held "in flight" the way a slow model holds it: the worker's model is an OpenAI-compatible
+stub (tests/faults/provider.py, mode ``held``) that answers only once the test opens its gate. The
+test waits until the model has been called (the turn is running), and can let it answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import subprocess
+import signal
 import sys
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
-
 from arq.jobs import Job
 
-from bridge.arq import ArqBridge, redis_client
-from tests.conftest import ROOT
+from bridge.arq_queue import ArqBridge, health_check_key
+from bridge.arq_worker import arq_timeout_seconds
+from bridge.tokens import TokenSigner
 from core.settings import Settings
-from jobs.worker import arq_timeout_seconds, health_check_key
-from store import runs
-from store.db import Database
+from store.redis import redis_client
+from tests.conftest import ROOT
+from tests.faults.harness import PROVIDER_KEY, provider_env, run_row, wait_for, wait_run_status
+from tests.faults.provider import Provider, provider
 from tests.worker_processes import WorkerPool
 
 pytestmark = pytest.mark.timeout(180)
@@ -36,8 +33,20 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture
 def database_url(pg_url: str) -> str:
-    """These tests hold a PostgreSQL table lock, so they run on PostgreSQL only."""
+    """Workers are separate processes: they share the test's PostgreSQL database."""
     return pg_url
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
+    monkeypatch.setenv("OPENAI_API_KEY", PROVIDER_KEY)
+    with provider("held") as model:
+        yield model
+
+
+async def in_flight(model: Provider, calls: int = 1) -> None:
+    """Wait until the worker's turn is inside its model call."""
+    await wait_for(lambda: asyncio.sleep(0, model.requests >= calls), "the turn to call its model", timeout=60)
 
 
 @pytest.fixture
@@ -54,34 +63,9 @@ async def pg_api(api_factory: Any, pg_url: str, workers: WorkerPool, tmp_path: P
                              arq_queue_name=workers.queue, data_dir=tmp_path / "data")
 
 
-@contextlib.asynccontextmanager
-async def run_events_locked(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
-    dsn = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn)
-    tx = conn.transaction()
-    await tx.start()
-    await conn.execute("LOCK TABLE run_events IN EXCLUSIVE MODE")
-    try:
-        yield conn
-    finally:
-        with contextlib.suppress(Exception):
-            await tx.rollback()
-        await conn.close()
-
-
-async def wait_run_status(pg_url: str, run_id: str, status: str, timeout: float = 20) -> Any:
-    db = Database(pg_url)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            async with db.read() as conn:
-                row = await runs.get(conn, run_id)
-            if row is not None and row["status"] == status:
-                return row
-            assert time.monotonic() < deadline, f"run {run_id} is {row and row['status']}, never {status}"
-            await asyncio.sleep(0.05)
-    finally:
-        await db.dispose()
+async def run_status(pg_url: str, run_id: str) -> str | None:
+    row = await run_row(pg_url, run_id)
+    return row["status"] if row else None
 
 
 async def start_turn(api: Any, pool: WorkerPool, session_id: str) -> str:
@@ -91,16 +75,15 @@ async def start_turn(api: Any, pool: WorkerPool, session_id: str) -> str:
     return response.json()["runId"]
 
 
-async def test_sigterm_fails_an_in_flight_turn_cleanly_and_releases_its_claim(pg_api, workers, pg_url) -> None:
-    worker = await workers.start(CAMPAIGN_CHAT_WORKER_SHUTDOWN_GRACE_SECONDS="1")
+async def test_sigterm_fails_an_in_flight_turn_cleanly_and_releases_its_claim(pg_api, workers, pg_url, held) -> None:
+    worker = await workers.start(CAMPAIGN_CHAT_WORKER_SHUTDOWN_GRACE_SECONDS="1", **provider_env(held.url))
     session = await pg_api.create_session()
-    async with run_events_locked(pg_url):
-        run_id = await start_turn(pg_api, workers, session["id"])
-        await wait_run_status(pg_url, run_id, "EXECUTING")
-        worker.process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(2.0)  # past the grace period: the worker cancels the turn
-        assert worker.process.poll() is None, "the worker must not exit before recording the turn's outcome"
-    assert await asyncio.to_thread(worker.process.wait, 30) == 0
+    run_id = await start_turn(pg_api, workers, session["id"])
+    await in_flight(held)
+    worker.process.send_signal(signal.SIGTERM)
+    # Past the grace period the worker cancels the turn; it exits only once the outcome is written.
+    assert await asyncio.to_thread(worker.process.wait, 60) == 0
+    assert (await run_status(pg_url, run_id)) == "INTERRUPTED", worker.logs()
 
     session = await pg_api.get_session(session["id"])
     assert session["task_status"] is None
@@ -112,47 +95,45 @@ async def test_sigterm_fails_an_in_flight_turn_cleanly_and_releases_its_claim(pg
     # ARQ puts the cancelled job back; the next worker finds the run finished and changes nothing.
     redis = redis_client(workers.redis_url)
     try:
-        await workers.start()
+        await workers.start(**provider_env(held.url))
         assert await Job(run_id, redis, _queue_name=workers.queue).result(timeout=20) is False
     finally:
         await redis.aclose()
     assert await pg_api.get_session(session["id"]) == session
 
 
-async def test_sigterm_lets_a_turn_that_finishes_within_the_grace_period_succeed(pg_api, workers, pg_url) -> None:
-    worker = await workers.start(CAMPAIGN_CHAT_WORKER_SHUTDOWN_GRACE_SECONDS="20")
+async def test_sigterm_lets_a_turn_that_finishes_within_the_grace_period_succeed(pg_api, workers, pg_url,
+                                                                                 held) -> None:
+    worker = await workers.start(CAMPAIGN_CHAT_WORKER_SHUTDOWN_GRACE_SECONDS="20", **provider_env(held.url))
     session = await pg_api.create_session()
-    async with run_events_locked(pg_url):
-        run_id = await start_turn(pg_api, workers, session["id"])
-        await wait_run_status(pg_url, run_id, "EXECUTING")
-        worker.process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.5)
-    assert await asyncio.to_thread(worker.process.wait, 30) == 0
+    await start_turn(pg_api, workers, session["id"])
+    await in_flight(held)
+    worker.process.send_signal(signal.SIGTERM)
+    await wait_for(lambda: asyncio.sleep(0, "Setting allow_pick_jobs" in worker.logs()), "the worker to stop picking")
+    held.gate.set()  # the model answers within the grace period
+    assert await asyncio.to_thread(worker.process.wait, 60) == 0
 
     done = await pg_api.get_session(session["id"])
     assert done["task_status"] is None and done["last_run"]["status"] == "succeeded"
     assert [m["role"] for m in done["messages"]] == ["user", "assistant"]
 
 
-async def test_cancel_aborts_a_running_turn_as_canceled(pg_api, workers, pg_url) -> None:
-    await workers.start()
+async def cancel_via_redis(workers: WorkerPool, run_id: str) -> bool:
+    """What any API instance's ARQ bridge does for ``POST /api/v2/runs/{id}/cancel``."""
+    redis = redis_client(workers.redis_url)
+    try:
+        signer = TokenSigner(secret="s", env_id="e", ttl_seconds=60)
+        return await ArqBridge(redis=redis, queue_name=workers.queue, signer=signer).cancel(run_id)
+    finally:
+        await redis.aclose()
+
+
+async def test_cancel_aborts_a_running_turn_as_canceled(pg_api, workers, pg_url, held) -> None:
+    await workers.start(**provider_env(held.url))
     session = await pg_api.create_session()
-
-    async def cancel(run_id: str) -> bool:
-        bridge = ArqBridge(redis_url=workers.redis_url, queue_name=workers.queue, token_secret="s", env_id="e",
-                           token_ttl=60)
-        try:
-            return await bridge.cancel(run_id)
-        finally:
-            await bridge.close()
-
-    async with run_events_locked(pg_url):
-        run_id = await start_turn(pg_api, workers, session["id"])
-        await wait_run_status(pg_url, run_id, "EXECUTING")
-        # As another API process would: its own loop, while this one holds (then drops) the lock.
-        abort = asyncio.create_task(asyncio.to_thread(asyncio.run, cancel(run_id)))
-        await asyncio.sleep(1.0)  # the worker polls for aborts; recording the cancel then waits on the lock
-    assert await abort is True
+    run_id = await start_turn(pg_api, workers, session["id"])
+    await in_flight(held)
+    assert await cancel_via_redis(workers, run_id) is True
 
     done = await pg_api.get_session(session["id"])
     assert done["task_status"] is None
@@ -163,11 +144,7 @@ async def test_cancel_aborts_a_running_turn_as_canceled(pg_api, workers, pg_url)
 async def test_cancel_of_a_queued_turn_frees_the_session_when_a_worker_picks_it_up(pg_api, workers, pg_url) -> None:
     session = await pg_api.create_session()
     run_id = await start_turn(pg_api, workers, session["id"])  # no worker yet: the job waits in the queue
-    bridge = ArqBridge(redis_url=workers.redis_url, queue_name=workers.queue, token_secret="s", env_id="e", token_ttl=60)
-    try:
-        assert await bridge.cancel(run_id) is True
-    finally:
-        await bridge.close()
+    assert await cancel_via_redis(workers, run_id) is True
     await workers.start()
 
     done = await pg_api.wait_idle(session["id"], timeout=30)
@@ -195,7 +172,6 @@ async def test_worker_check_reports_health_of_the_queue(workers) -> None:
     assert check().returncode == 1
 
 
-def test_arq_job_timeout_falls_between_our_deadline_and_the_claim_lease() -> None:
-    for job_timeout, lease in ((240, 300), (1, 2), (60, 3600)):
-        settings = Settings(job_timeout_seconds=job_timeout, claim_lease_seconds=lease)
-        assert job_timeout < arq_timeout_seconds(settings) < lease
+def test_arq_job_timeout_comes_after_our_own_deadline() -> None:
+    for job_timeout in (1, 60, 240, 3600):
+        assert arq_timeout_seconds(Settings(job_timeout_seconds=job_timeout)) > job_timeout

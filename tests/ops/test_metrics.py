@@ -1,4 +1,9 @@
-"""``/metrics``: the counters operators watch move while turns run."""
+"""``/metrics``: the counters operators watch move while real turns run.
+
+Turns go through the real OpenAI provider code against a local stub of the provider's HTTP API
+(which reports token usage like the real one, and is answered with one rejected output per turn),
+so the counters are checked against what the service itself recorded, not against a fake layer.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,17 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+import pytest
+from pydantic_ai.models import override_allow_model_requests
+
 from core.ids import new_run_id, utcnow
-from jobs.llm import TurnResult, Usage
-from tests.models import EchoModel, HeldModel
-from store import sessions as store_sessions
+from core.settings import Settings
+from store import runs as store_runs, sessions as store_sessions
 from tests.conftest import Api
+from tests.jobs.openai_stub import openai_stub
+from tests.jobs.scripted import run_row, turn
+from tests.jobs.test_openai_provider import answer, openai_llm
+from tests.models import HeldModel
 from tests.ops.live import LiveClient
 
 
@@ -35,39 +46,36 @@ async def scrape(api: Api) -> dict[Any, float]:
     return samples(response.text)
 
 
-class PricedModel(EchoModel):
-    """The offline model with a price and one validation retry per turn, like a paid provider."""
-
-    name = "priced-test-model"
-
-    async def chat_turn(self, ctx: Any, reporter: Any) -> TurnResult:
-        result = await super().chat_turn(ctx, reporter)
-        usage = Usage(input_tokens=100, output_tokens=40, requests=2, cost_usd=0.0125)
-        return TurnResult(reply=result.reply, skeleton=result.skeleton, draft_subject=result.draft_subject,
-                          draft_body=result.draft_body, usage=usage, retries=1)
-
-
-async def test_counters_move_during_a_few_turns(api_factory: Any) -> None:
-    api = await api_factory(llm=PricedModel())
-    before = await scrape(api)
-    session = await api.create_session()
-    for message in ("first", "second", "third"):
-        assert (await api.turn(session["id"], message)).status_code == 202
-        await api.wait_idle(session["id"])
-    after = await scrape(api)
+async def test_counters_move_during_a_few_turns(api_factory: Any, settings: Settings,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    with openai_stub(answer) as stub, override_allow_model_requests(True):
+        api = await api_factory(llm=openai_llm(settings, stub.url, monkeypatch))
+        before = await scrape(api)
+        session = await api.create_session()
+        run_ids = []
+        for message in ("first", "second", "third"):
+            run_id, _ = await turn(api, session["id"], message, availableVarNames=["first_name", "company"])
+            run_ids.append(run_id)
+        after = await scrape(api)
+    stored = [(await run_row(api, run_id))["usage"] for run_id in run_ids]
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    turn = {"task": "framework-chat-turn"}
-    assert delta("campaign_chat_dispatches_total", **turn, backend="inline", outcome="accepted") == 3
-    assert delta("campaign_chat_turns_total", **turn, outcome="succeeded", code="") == 3
-    assert delta("campaign_chat_turn_duration_seconds_count", **turn, outcome="succeeded") == 3
-    assert delta("campaign_chat_model_call_seconds_count", model="priced-test-model", call="chat_turn") == 3
-    assert delta("campaign_chat_model_validation_retries_total", model="priced-test-model") == 3
-    assert delta("campaign_chat_model_tokens_total", model="priced-test-model", direction="input") == 300
-    assert delta("campaign_chat_model_tokens_total", model="priced-test-model", direction="output") == 120
-    assert abs(delta("campaign_chat_model_cost_usd_total", model="priced-test-model") - 0.0375) < 1e-9
+    model = "openai:gpt-4o-mini"
+    turn_labels = {"task": "framework-chat-turn"}
+    assert delta("campaign_chat_dispatches_total", **turn_labels, backend="inline", outcome="accepted") == 3
+    assert delta("campaign_chat_turns_total", **turn_labels, outcome="succeeded", code="") == 3
+    assert delta("campaign_chat_turn_duration_seconds_count", **turn_labels, outcome="succeeded") == 3
+    assert delta("campaign_chat_model_call_seconds_count", model=model, call="chat_turn") == 3
+    assert delta("campaign_chat_model_validation_retries_total", model=model) == 3  # one rejected output each
+    assert len(stub.seen) == 6  # two provider requests per turn: the rejected output and its retry
+    assert delta("campaign_chat_model_tokens_total", model=model, direction="input") == sum(
+        u["input_tokens"] for u in stored) > 0
+    assert delta("campaign_chat_model_tokens_total", model=model, direction="output") == sum(
+        u["output_tokens"] for u in stored) > 0
+    assert abs(delta("campaign_chat_model_cost_usd_total", model=model) - sum(u["cost_usd"] for u in stored)) < 1e-9
+    assert sum(u["cost_usd"] for u in stored) > 0
     route = "/api/campaigns/ai-chat-sessions/{session_id}/turn"
     assert delta("campaign_chat_http_requests_total", route=route, method="POST", status="202") == 3
 
@@ -92,21 +100,23 @@ async def test_busy_sessions_and_claim_conflicts_are_visible(api_factory: Any) -
 
 async def test_lease_takeovers_are_counted(api: Api) -> None:
     # The run's PostgreSQL database is shared: first sweep leases that earlier tests' sessions let run out.
-    await api.in_app(api.app.state.sessions.reap_expired)
+    await api.in_app(api.app.state.container.reaper.sweep)
     before = await scrape(api)
     session = await api.create_session()
     # A claim whose lease is already over stands for a worker that vanished.
     async def abandoned_claim() -> bool:
-        now = utcnow()
-        async with api.app.state.db.write() as conn:
-            return await store_sessions.claim(conn, session_id=session["id"], user_id=api.user_id,
-                                              task_status="chat_processing", run_id=new_run_id(), now=now,
-                                              lease_until=now - timedelta(seconds=1), require_skeleton=False)
+        now, run_id = utcnow(), new_run_id()
+        claim = store_sessions.ClaimRequest(session_id=session["id"], user_id=api.user_id,
+                                            task_status="chat_processing", run_id=run_id, now=now,
+                                            lease_until=now - timedelta(seconds=1), require_skeleton=False)
+        values = store_runs.new_run_values(run_id=run_id, session_id=session["id"], user_id=api.user_id,
+                                           task="framework-chat-turn", backend="arq", payload={}, tags=[], now=now)
+        return (await store_sessions.claim_and_record(api.app.state.container.db, claim, values)).won
 
     assert await api.in_app(abandoned_claim)
     # The PostgreSQL database is shared by the whole pytest run: claims other tests left behind may
     # have expired by now and are reaped (and counted) too.
-    reaped = await api.in_app(api.app.state.sessions.reap_expired)
+    reaped = await api.in_app(api.app.state.container.reaper.sweep)
     assert reaped >= 1 and (await api.get_session(session["id"]))["task_status"] is None
     after = await scrape(api)
     assert value(after, "campaign_chat_lease_takeovers_total") - value(before, "campaign_chat_lease_takeovers_total") == reaped
@@ -153,24 +163,30 @@ def test_metrics_on_their_own_port_leave_the_api_port(live_server_factory: Any) 
     assert httpx.get(f"http://127.0.0.1:{port}/other").status_code == 404
 
 
-def test_several_processes_add_up_in_multiprocess_mode(live_server_factory: Any, tmp_path: Any) -> None:
-    """PROMETHEUS_MULTIPROC_DIR: a worker process's counts appear in the API's /metrics."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT, base_env
+async def test_several_processes_add_up_in_multiprocess_mode(live_server_factory: Any, tmp_path: Any,
+                                                              redis_url: str, pg_url: str) -> None:
+    """PROMETHEUS_MULTIPROC_DIR: the turns a real ARQ worker process ran appear in the API's /metrics,
+    and the worker's live gauges go when it exits."""
+    from tests.worker_processes import WorkerPool
 
     shared = tmp_path / "prom"
     shared.mkdir()
-    server = live_server_factory(PROMETHEUS_MULTIPROC_DIR=str(shared))
-    client = LiveClient(server.url, server.create_key())
-    client.turn(client.create_session(), "one")
-    worker = ("from ops import metrics; metrics.TURNS.labels('framework-chat-turn', 'succeeded', '').inc(5); "
-              "metrics.REALTIME_SUBSCRIBERS.inc(); metrics.process_exited()")
-    env = base_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(shared))
-    subprocess.run([sys.executable, "-c", worker], cwd=ROOT, env=env, check=True, timeout=60)
-    scrape = samples(httpx.get(f"{server.url}/metrics").text)
-    labels = {"task": "framework-chat-turn", "outcome": "succeeded", "code": ""}
-    assert value(scrape, "campaign_chat_turns_total", **labels) == 6
-    assert value(scrape, "campaign_chat_realtime_subscribers") == 0  # the exited process's live gauge is gone
-    assert value(scrape, "campaign_chat_sessions_busy") == 0
+    workers = WorkerPool(tmp_path=tmp_path, redis_url=redis_url, database_url=pg_url)
+    worker = await workers.start(PROMETHEUS_MULTIPROC_DIR=str(shared))
+    try:
+        server = live_server_factory(**workers.env(PROMETHEUS_MULTIPROC_DIR=str(shared)))
+        client = LiveClient(server.url, server.create_key())
+        session_id = client.create_session()
+        client.turn(session_id, "one")
+        client.turn(session_id, "two")
+        labels = {"task": "framework-chat-turn", "outcome": "succeeded", "code": ""}
+        scrape = samples(httpx.get(f"{server.url}/metrics").text)
+        assert value(scrape, "campaign_chat_turns_total", **labels) == 2  # counted by the worker process
+        assert value(scrape, "campaign_chat_dispatches_total", task="framework-chat-turn", backend="arq",
+                     outcome="accepted") == 2  # counted by the API process
+    finally:
+        assert worker.terminate() == 0
+        await workers.cleanup([])
+    after = samples(httpx.get(f"{server.url}/metrics").text)
+    assert value(after, "campaign_chat_turns_total", **labels) == 2  # counters outlive the process
+    assert value(after, "campaign_chat_realtime_subscribers") == 0

@@ -94,7 +94,7 @@ import sys
 from litestar.testing import TestClient
 from api.app import create_app
 from core.settings import Settings
-from ops.setup import configure_process
+from ops.process import configure_process
 from store import keys
 
 settings = Settings.from_env()
@@ -114,7 +114,7 @@ print("LOADED:" + ",".join(loaded))
     prelude = """
 async def _key(client):
     from core.ids import utcnow
-    async with client.app.state.db.write() as conn:
+    async with client.app.state.container.db.write() as conn:
         return (await keys.create(conn, user_id=None, label="t", now=utcnow())).key
 """
     body = script.replace("settings = Settings", prelude + "\nsettings = Settings", 1)

@@ -7,7 +7,8 @@ import asyncio
 from typing import Any
 
 from core.events import ReplyDeltaEvent, Reporter
-from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage
+from core.usage import Usage
+from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult
 
 
 class BlockingModel:

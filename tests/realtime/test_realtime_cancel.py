@@ -1,5 +1,6 @@
 """``POST /api/v2/runs/{id}/cancel`` stops a local turn wherever it is: queued, running here,
-running in another process (a worker) or on another API instance."""
+running where the API cannot reach it (the cancel request its heartbeat reads), or on another API
+instance. A real ARQ worker is cancelled through the API in tests/realtime/test_realtime_sdk.py."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from typing import Any
 
 from tests.realtime.scripted_models import BlockingModel
 
-from core.events import NullReporter
+from dataclasses import replace
+
 from core.ids import new_run_id, utcnow
 from core.payloads import ChatTurnPayload, TurnInput
-from jobs.cancel import run_cancellable
-from jobs.entry import execute
-from jobs.reporter import RunReporter
-from jobs.runtime import JobDeps
+from jobs.execute import execute
+from jobs.guard import JobDeps
 from store import runs, sessions
 
 
@@ -31,13 +31,19 @@ async def queue_turn(api: Any, session_id: str) -> ChatTurnPayload:
     payload = ChatTurnPayload(run_id=new_run_id(), session_id=session_id, user_id=api.user_id,
                               input=TurnInput(message="hello"))
     now = utcnow()
-    async with api.app.state.db.write() as conn:
-        assert await sessions.claim(conn, session_id=session_id, user_id=api.user_id, task_status="chatting",
-                                    run_id=payload.run_id, now=now, lease_until=now.replace(year=now.year + 1),
-                                    require_skeleton=False)
-        await runs.insert(conn, run_id=payload.run_id, session_id=session_id, user_id=api.user_id,
-                          task="framework-chat-turn", backend="arq", payload={}, tags=[], now=now)
+    claim = sessions.ClaimRequest(session_id=session_id, user_id=api.user_id, task_status="chat_processing",
+                                  run_id=payload.run_id, now=now, lease_until=now.replace(year=now.year + 1),
+                                  require_skeleton=False)
+    values = runs.new_run_values(run_id=payload.run_id, session_id=session_id, user_id=api.user_id,
+                                 task="framework-chat-turn", backend="arq", payload={}, tags=[], now=now)
+    assert (await sessions.claim_and_record(api.app.state.container.db, claim, values)).won
     return payload
+
+
+def worker_deps(api: Any, model: Any, **settings: Any) -> JobDeps:
+    """What a worker process builds: its own deps on the same database (no wake-ups back to the API)."""
+    container = api.app.state.container
+    return JobDeps(db=container.db, settings=replace(container.settings, **settings), llm=model)
 
 
 def assert_canceled(row: dict[str, Any], session: dict[str, Any], run_id: str) -> None:
@@ -69,22 +75,20 @@ async def test_a_queued_run_is_canceled_and_never_starts(api: Any) -> None:
     response = await api.client.post(f"/api/v2/runs/{payload.run_id}/cancel", headers=api.headers)
     assert response.status_code == 200
     assert_canceled(await run_row(api, payload.run_id), await api.get_session(session["id"]), payload.run_id)
-    deps: JobDeps = api.app.state.bridge._deps
-    assert await execute(deps, payload, NullReporter()) is False  # the worker picks it up later: nothing runs
+    assert await execute(worker_deps(api, BlockingModel()), payload) is False  # a worker picks it up later: nothing runs
     assert (await run_row(api, payload.run_id))["status"] == "CANCELED"
 
 
-async def test_a_run_executing_in_a_worker_is_stopped_by_a_cancel_request(api: Any) -> None:
+async def test_a_run_the_api_cannot_reach_is_stopped_by_the_cancel_request_its_heartbeat_reads(api: Any) -> None:
     session = await api.create_session()
     payload = await queue_turn(api, session["id"])
     model = BlockingModel()
-    worker_deps = JobDeps(db=api.app.state.db, settings=api.app.state.settings, llm=model)
-    job = asyncio.create_task(run_cancellable(worker_deps.db, payload.run_id, execute(
-        worker_deps, payload, RunReporter(worker_deps.db, payload.run_id)), poll_seconds=0.05))
+    # An executor this API instance has no handle on; its heartbeat beats every third of a 1.5 s lease.
+    job = asyncio.create_task(execute(worker_deps(api, model, claim_lease_seconds=1.5), payload))
     await model.entered.wait()
     response = await api.client.post(f"/api/v2/runs/{payload.run_id}/cancel", headers=api.headers)
     assert response.status_code == 200
-    assert await asyncio.wait_for(job, 10) is None
+    assert await asyncio.wait_for(job, 10) is True
     assert model.abandoned
     assert_canceled(await run_row(api, payload.run_id), await api.get_session(session["id"]), payload.run_id)
 
@@ -93,8 +97,7 @@ async def test_a_worker_shutting_down_interrupts_instead_of_canceling(api: Any) 
     session = await api.create_session()
     payload = await queue_turn(api, session["id"])
     model = BlockingModel()
-    deps = JobDeps(db=api.app.state.db, settings=api.app.state.settings, llm=model)
-    job = asyncio.create_task(run_cancellable(deps.db, payload.run_id, execute(deps, payload, NullReporter())))
+    job = asyncio.create_task(execute(worker_deps(api, model), payload))
     await model.entered.wait()
     job.cancel()
     await asyncio.gather(job, return_exceptions=True)

@@ -19,12 +19,13 @@ import pytest
 import redis.asyncio as redis
 from tests.jobs.openai_stub import StubHttpError, openai_stub
 from tests.realtime.deployments import Deployment
+from tests.faults.harness import provider_env, wait_for
+from tests.faults.provider import provider
 from tests.realtime.realtime_helpers import EventsLock, SdkProcess, pg_dsn, stored_events
 from tests.worker_processes import WorkerPool
 
 from core.settings import Settings
-from jobs.wake import redis_channel
-from realtime.hub import SAFETY_POLL_SECONDS
+from store.wake import SAFETY_POLL_SECONDS, redis_channel
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -152,23 +153,22 @@ async def test_a_turn_whose_model_provider_fails_ends_failed_with_its_error(depl
 
 
 async def test_cancel_stops_a_running_turn_and_frees_the_session(deployment: Deployment, pg_url: str) -> None:
-    server = await deployment.api()
-    key = await deployment.key()
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=server.url) as client, EventsLock(pg_url) as lock:
-        turn = await deployment.turn(client, key)
-        stuck = await lock.wait_for_blocked_insert()  # the turn is running, held at its first write
-        sdk = await SdkProcess.start(server.url, turn["runId"], turn["publicAccessToken"], "cancel", CANCEL_TOKEN=key)
-        try:
-            await sdk.until("canceling")
-            await lock.wait_for_new_blocked_insert(stuck)  # the cancelled job is recording its outcome
-            await lock.release()
-            canceled = await sdk.until("canceled")
-            lines = await sdk.finish()
-        finally:
-            sdk.kill()
-        session = (await client.get(f"/api/campaigns/ai-chat-sessions/{turn['session_id']}",
-                                    headers=headers)).json()["session"]
+    with provider("held") as held:  # the turn stays inside its model call until canceled
+        server = await deployment.api(**provider_env(held.url))
+        key = await deployment.key()
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            turn = await deployment.turn(client, key)
+            await wait_for(lambda: asyncio.sleep(0, held.requests >= 1), "the turn to call its model", timeout=60)
+            sdk = await SdkProcess.start(server.url, turn["runId"], turn["publicAccessToken"], "cancel",
+                                         CANCEL_TOKEN=key)
+            try:
+                canceled = await sdk.until("canceled")
+                lines = await sdk.finish()
+            finally:
+                sdk.kill()
+            session = (await client.get(f"/api/campaigns/ai-chat-sessions/{turn['session_id']}",
+                                        headers=headers)).json()["session"]
 
     assert canceled["result"] == {"id": turn["runId"]}
     final = _runs(lines)[-1]
@@ -246,8 +246,10 @@ async def test_what_the_worker_writes_reaches_the_subscriber_by_wake_up_not_by_p
 
     rows, completed_at = await event_rows(pg_url, turn["runId"])
     flushes = sorted({row["created_at"] for row in rows})
-    # One wake-up per committed flush, and one when the outcome was written: all from the worker.
-    assert heard == [turn["runId"]] * (len(flushes) + 1)
+    # One wake-up per committed write of events, all from the worker; the last write is the outcome's
+    # (the final events are stored in the transaction that ends the run).
+    assert heard == [turn["runId"]] * len(flushes)
+    assert ms(flushes[-1]) == ms(completed_at)
     chunks = [line for line in lines if line["kind"] == "chunk"]
     assert [c["chunk"] for c in chunks] == [row["event"] for row in rows]
     prompt_ms = SAFETY_POLL_SECONDS * 1000 / 4  # far above a wake-up's milliseconds, far below a poll's seconds

@@ -1,4 +1,4 @@
-"""Wake-ups cross processes: a publisher built by ``jobs.wake.build_wake`` (what a worker uses)
+"""Wake-ups cross processes: a publisher built by ``store.wake.publisher`` (what a worker uses)
 wakes a subscriber's hub through Redis pub/sub (ARQ deployments) or PostgreSQL LISTEN/NOTIFY."""
 
 from __future__ import annotations
@@ -9,9 +9,34 @@ from pathlib import Path
 
 import pytest
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 from core.settings import Settings
-from jobs.wake import build_wake, cancel_message, channel_kind
-from realtime.listeners import WakeChannel
+from store.db import Database
+from store.redis import redis_client
+from store.wake import WakeChannel, cancel_message, channel_kind, publisher
+
+
+class Process:
+    """What one process of a deployment holds: its database engine and (with ARQ) its Redis client."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.db = Database(settings.database_url)
+        self.redis: Any = redis_client(settings.redis_url) if settings.uses_redis else None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[Process]]:
+    made: list[Process] = []
+    yield made
+    for process in made:
+        await process.close()
 
 
 @pytest.fixture(params=["redis", "postgres"])
@@ -31,10 +56,12 @@ async def connected(channel: WakeChannel) -> None:
     raise AssertionError("the listener never connected")
 
 
-async def test_a_write_in_another_process_wakes_the_subscriber(deployment: Settings) -> None:
-    channel = WakeChannel(deployment)
+async def test_a_write_in_another_process_wakes_the_subscriber(deployment: Settings, processes: list) -> None:
+    api, worker = Process(deployment), Process(deployment)
+    processes += [api, worker]
+    channel = WakeChannel(deployment, api.db, api.redis)
     await channel.start()
-    publish, close = await build_wake(deployment)
+    publish = publisher(deployment, worker.db, worker.redis)
     assert channel.kind == channel_kind(deployment) != "local" and publish is not None
     canceled: list[str] = []
 
@@ -53,14 +80,16 @@ async def test_a_write_in_another_process_wakes_the_subscriber(deployment: Setti
         await asyncio.sleep(0)
         assert canceled == ["run_a"]
     finally:
-        await close()
         await channel.close()
 
 
-async def test_without_a_cross_process_channel_subscribers_fall_back_to_a_slow_poll(tmp_path: Path) -> None:
+async def test_without_a_cross_process_channel_subscribers_fall_back_to_a_slow_poll(tmp_path: Path,
+                                                                                    processes: list) -> None:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
-    publish, _ = await build_wake(settings)
-    channel = WakeChannel(settings)
+    process = Process(settings)
+    processes.append(process)
+    publish = publisher(settings, process.db, process.redis)
+    channel = WakeChannel(settings, process.db)
     await channel.start()
     assert publish is None and channel.kind == "local"
     with channel.hub.watch("run_a") as watcher:

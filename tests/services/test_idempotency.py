@@ -36,12 +36,12 @@ async def post_turn(api: Api, session_id: str, key: str, message: str = "Write a
 
 
 async def runs_of(api: Api, session_id: str) -> list[str]:
-    async with api.app.state.db.read() as conn:
+    async with api.app.state.container.db.read() as conn:
         return [r[0] for r in await conn.execute(sa.select(runs.c.id).where(runs.c.session_id == session_id))]
 
 
 async def records(api: Api) -> int:
-    async with api.app.state.db.read() as conn:
+    async with api.app.state.container.db.read() as conn:
         return (await conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys))).scalar_one()
 
 
@@ -125,14 +125,14 @@ async def test_expired_keys_may_be_used_again(api: Api) -> None:
     session = await api.create_session()
     first = await post_turn(api, session["id"], "old", "first")
     await api.wait_idle(session["id"])
-    async with api.app.state.db.write() as conn:  # the TTL has passed
+    async with api.app.state.container.db.write() as conn:  # the TTL has passed
         await conn.execute(sa.update(idempotency_keys).values(expires_at=utcnow()))
     fresh = await post_turn(api, session["id"], "old", "another request entirely")
     assert fresh.status_code == 202 and fresh.json()["runId"] != first.json()["runId"]
     await api.wait_idle(session["id"])
-    async with api.app.state.db.write() as conn:
+    async with api.app.state.container.db.write() as conn:
         await conn.execute(sa.update(idempotency_keys).values(expires_at=utcnow()))
-    await api.app.state.sessions.reap_expired()  # the periodic sweep deletes expired records
+    await api.app.state.container.reaper.sweep()  # the periodic sweep deletes expired records
     assert await records(api) == 0
 
 

@@ -1,4 +1,8 @@
-"""The claim: one conditional write, one winner, a lease that frees sessions of crashed workers."""
+"""The claim and the run's life, at the repository level, on both engines.
+
+The claim is ``store.sessions.claim_and_record`` (what every dispatch calls): one winner among many,
+the run row inserted only with the winning claim; ending a run is ``store.lifecycle.end_run``.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,37 @@ import asyncio
 from datetime import timedelta
 
 from core.ids import new_run_id, utcnow
-from store import sessions
+from core.status import RunStatus
+from store import lifecycle, runs, sessions
 from store.db import Database
+from store.rows import RunFailure
 
 
 async def _session(db: Database, user_id: str = "u1") -> str:
     async with db.write() as conn:
         row = await sessions.create(conn, user_id=user_id, campaign_id="c", node_id="n", title=None, now=utcnow())
-    return row["id"]
+    return row.id
 
 
 async def _claim(db: Database, session_id: str, *, user_id: str = "u1", lease: float = 60, skeleton: bool = False,
                  run_id: str | None = None) -> str | None:
     run_id = run_id or new_run_id()
     now = utcnow()
-    async with db.write() as conn:
-        won = await sessions.claim(conn, session_id=session_id, user_id=user_id, task_status="chat_processing",
-                                   run_id=run_id, now=now, lease_until=now + timedelta(seconds=lease),
-                                   require_skeleton=skeleton)
-    return run_id if won else None
+    claim = sessions.ClaimRequest(session_id=session_id, user_id=user_id, task_status="chat_processing",
+                                  run_id=run_id, now=now, lease_until=now + timedelta(seconds=lease),
+                                  require_skeleton=skeleton)
+    values = runs.new_run_values(run_id=run_id, session_id=session_id, user_id=user_id, task="framework-chat-turn",
+                                 backend="inline", payload={}, tags=[], now=now)
+    outcome = await sessions.claim_and_record(db, claim, values)
+    return run_id if outcome.won else None
 
 
-async def test_exactly_one_of_many_concurrent_claims_wins(db: Database) -> None:
+async def _run_count(db: Database, session_id: str) -> int:
+    async with db.read() as conn:
+        return len(await runs.list_runs(conn, session_id=session_id))
+
+
+async def test_exactly_one_of_many_concurrent_claims_wins_and_records_one_run(db: Database) -> None:
     session_id = await _session(db)
     results = await asyncio.gather(*(_claim(db, session_id) for _ in range(50)))
     winners = [r for r in results if r]
@@ -35,20 +48,26 @@ async def test_exactly_one_of_many_concurrent_claims_wins(db: Database) -> None:
     async with db.read() as conn:
         state = await sessions.claim_state(conn, session_id=session_id, user_id="u1")
     assert state is not None and state.task_status == "chat_processing" and state.run_id == winners[0]
+    assert await _run_count(db, session_id) == 1
 
 
 async def test_a_claim_is_refused_for_another_users_session(db: Database) -> None:
     session_id = await _session(db, user_id="owner")
     assert await _claim(db, session_id, user_id="intruder") is None
+    assert await _run_count(db, session_id) == 0
 
 
-async def test_only_the_holder_releases(db: Database) -> None:
+async def test_only_the_holder_ends_the_claim(db: Database) -> None:
     session_id = await _session(db)
     holder = await _claim(db, session_id)
     assert holder
+    stranger = lifecycle.RunRef(new_run_id(), "x", session_id, "framework-chat-turn")
     async with db.write() as conn:
-        assert not await sessions.release(conn, session_id=session_id, claim_run_id=new_run_id(), now=utcnow())
-        assert await sessions.release(conn, session_id=session_id, claim_run_id=holder, now=utcnow())
+        ended = await lifecycle.end_run(conn, stranger, RunStatus.CANCELED, now=utcnow(), force_release=True)
+        assert not ended.held
+        ended = await lifecycle.end_run(conn, lifecycle.RunRef(holder, holder, session_id, "framework-chat-turn"),
+                                        RunStatus.CANCELED, now=utcnow(), failure=RunFailure("canceled", "c"))
+        assert ended.held and ended.finished
     assert await _claim(db, session_id)
 
 
@@ -61,9 +80,32 @@ async def test_an_expired_lease_is_free_and_the_old_holder_cannot_write(db: Data
     async with db.write() as conn:
         late = await sessions.update_if_holding(conn, session_id=session_id, claim_run_id=dead,
                                                 values={"draft_body": "late write"})
+        assert not await lifecycle.renew_lease(conn, lifecycle.RunRef(dead, dead, session_id, "t"),
+                                               until=utcnow() + timedelta(seconds=60))
     assert not late
     async with db.read() as conn:
-        assert (await sessions.get(conn, user_id="u1", session_id=session_id))["draft_body"] is None
+        assert (await sessions.get(conn, user_id="u1", session_id=session_id)).draft_body is None
+
+
+async def test_the_heartbeat_keeps_a_live_claim_and_the_reaper_frees_a_dead_one(db: Database) -> None:
+    session_id = await _session(db)
+    holder = await _claim(db, session_id, lease=1)
+    assert holder
+    ref = lifecycle.RunRef(holder, holder, session_id, "framework-chat-turn")
+    async with db.write() as conn:
+        assert await lifecycle.renew_lease(conn, ref, until=utcnow() + timedelta(seconds=60))
+        reaped, _ = await lifecycle.reap_expired(conn, now=utcnow() + timedelta(seconds=30),
+                                                 stale_before=utcnow() - timedelta(days=1))
+    assert reaped == 0  # renewed: still held 30 s later
+    async with db.write() as conn:
+        reaped, crashed = await lifecycle.reap_expired(conn, now=utcnow() + timedelta(seconds=61),
+                                                       stale_before=utcnow() - timedelta(days=1))
+    assert reaped >= 1 and holder in [r.id for r in crashed]  # the PostgreSQL database is shared by the run
+    async with db.read() as conn:
+        run = await runs.get(conn, holder)
+        session = await sessions.get(conn, user_id="u1", session_id=session_id)
+    assert run.status is RunStatus.CRASHED and run.failure.code == "lease_expired"
+    assert session.task_status is None and session.last_run.error.code == "lease_expired"
 
 
 async def test_generate_examples_claim_needs_a_skeleton(db: Database) -> None:

@@ -8,25 +8,12 @@ and grants only that user's own runs (a backend can cancel or inspect the turns 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from api.auth import KeyAuthenticator
-from bridge.tokens import PublicClaims, TokenError, verify
-from core.errors import RateLimited, Unauthorized
-from realtime.shape import public_id
-from store.keys import KEY_PREFIX
-
-
-class RealtimeError(Exception):
-    """A Trigger.dev-shaped error response (the SDK reads ``error``; retries only where Trigger.dev does)."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(body.get("error", ""))
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
+from bridge.tokens import PublicClaims, TokenSigner
+from core.errors import RateLimited, RealtimeError, TokenError, Unauthorized
+from services.auth import KEY_PREFIX, KeyAuthenticator, bearer
+from store.rows import RunRow
 
 
 def invalid() -> RealtimeError:
@@ -47,24 +34,22 @@ class Caller:
     claims: PublicClaims | None = None
     user_id: str | None = None
 
-    def may(self, action: str, run: Mapping[str, Any]) -> bool:
+    def may(self, action: str, run: RunRow) -> bool:
         if self.user_id is not None:
-            return self.user_id == run["user_id"]
+            return self.user_id == run.user_id
         assert self.claims is not None
-        resources = {"runs": [public_id(run)], "tasks": [run["task"]], "tags": list(run["tags"] or [])}
+        resources = {"runs": [run.public_id], "tasks": [run.task], "tags": list(run.tags or [])}
         return self.claims.allows(action, resources)
 
 
 class AccessChecker:
-    def __init__(self, *, secret: str, env_id: str, keys: KeyAuthenticator) -> None:
-        self._secret = secret
-        self._env_id = env_id
+    def __init__(self, *, verifier: TokenSigner, keys: KeyAuthenticator) -> None:
+        self._verifier = verifier
         self._keys = keys
 
     async def caller(self, authorization: str | None) -> Caller:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer(authorization)
+        if token is None:
             raise RealtimeError(401, {"error": "Invalid or Missing API key"})
         if token.startswith(KEY_PREFIX):
             try:
@@ -74,15 +59,12 @@ class AccessChecker:
             except RateLimited as exc:
                 raise RealtimeError(429, {"error": exc.message}, exc.headers) from None
         try:
-            claims = verify(token, self._secret)
+            return Caller(claims=self._verifier.verify(token))
         except TokenError:
             raise invalid() from None
-        if claims.sub != self._env_id:
-            raise invalid()
-        return Caller(claims=claims)
 
     @staticmethod
-    def check(caller: Caller, action: str, run: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    def check(caller: Caller, action: str, run: RunRow | None) -> RunRow:
         """The run when ``caller`` may ``action`` it. A key holder gets 404 for others' runs (no probing)."""
         if run is None:
             raise not_found()

@@ -7,12 +7,13 @@ so every API instance shares one count per key. Otherwise each process counts al
 admit up to N times the limit). Either way there is no database round trip.
 
 A fixed window admits up to twice the limit across a window boundary; that is accepted here for
-one counter per key and one round trip. If Redis does not answer, requests are let through (and a
-warning logged): losing the limiter must not take the API down with it.
+one counter per key and one round trip. If Redis does not answer within ``REDIS_TIMEOUT_SECONDS``,
+requests are let through (and a warning logged): losing the limiter must not take the API down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -20,7 +21,6 @@ from typing import Any, Protocol
 
 from core.errors import RateLimited
 from core.settings import Settings
-from ops.probes import uses_redis
 
 log = logging.getLogger("campaign_chat.ratelimit")
 
@@ -47,7 +47,7 @@ class Limiter(Protocol):
 def _refuse(limit: int, seconds_left: float) -> RateLimited:
     retry = max(1, math.ceil(seconds_left))
     return RateLimited(f"Rate limit of {limit} requests per minute for this API key exceeded; retry in {retry} s.",
-                       headers={"Retry-After": str(retry)})
+                       retry_after=retry)
 
 
 class Unlimited:
@@ -78,22 +78,20 @@ class LocalWindow:
 class RedisWindow:
     """One atomic script per request; the counter is shared by every instance on the same Redis."""
 
-    def __init__(self, limit: int, *, redis_url: str, prefix: str) -> None:
-        from redis.asyncio import Redis
-
+    def __init__(self, limit: int, *, redis: Any, prefix: str) -> None:
         self._limit = limit
         self._prefix = f"{prefix}:ratelimit"
-        self._redis = Redis.from_url(redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                     socket_timeout=REDIS_TIMEOUT_SECONDS)
-        self._script = self._redis.register_script(_SCRIPT)
+        self._script = redis.register_script(_SCRIPT)
         self._warned_at = 0.0
 
     async def hit(self, identity: str) -> None:
         from redis.exceptions import RedisError
 
         try:
-            count, ms_left = await self._script(keys=[f"{self._prefix}:{identity}"], args=[WINDOW_SECONDS * 1000])
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+                count, ms_left = await self._script(keys=[f"{self._prefix}:{identity}"],
+                                                    args=[WINDOW_SECONDS * 1000])
+        except (RedisError, OSError, TimeoutError) as exc:
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()
                 log.warning("rate limiter unavailable (Redis: %s); requests are not limited meanwhile", exc)
@@ -101,14 +99,10 @@ class RedisWindow:
         if int(count) > self._limit:
             raise _refuse(self._limit, int(ms_left) / 1000)
 
-    async def close(self) -> None:
-        await self._redis.aclose()
 
-
-def build_limiter(settings: Settings) -> Limiter:
+def build_limiter(settings: Settings, redis: Any = None) -> Limiter:
     if settings.rate_limit_per_minute == 0:
         return Unlimited()
-    if uses_redis(settings):
-        return RedisWindow(settings.rate_limit_per_minute, redis_url=settings.redis_url,
-                           prefix=settings.arq_queue_name)
+    if redis is not None:
+        return RedisWindow(settings.rate_limit_per_minute, redis=redis, prefix=settings.arq_queue_name)
     return LocalWindow(settings.rate_limit_per_minute)

@@ -9,9 +9,10 @@ terminal status: the SDK decides a run is finished by that column alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from store.rows import RunRow
 
 HANDLE_PREFIX = "run-"
 
@@ -47,10 +48,6 @@ SCHEMA_HEADER = json.dumps(SCHEMA, separators=(",", ":"))
 RESERVED = frozenset({"id", "taskIdentifier", "friendlyId", "status", "createdAt", "updatedAt"})
 
 
-def public_id(run: Mapping[str, Any]) -> str:
-    return run["external_id"] or run["id"]
-
-
 def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -68,47 +65,45 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
-def duration_ms(run: Mapping[str, Any], now: datetime) -> int:
-    started = run["started_at"]
-    if started is None:
+def duration_ms(run: RunRow, now: datetime) -> int:
+    if run.started_at is None:
         return 0
-    return max(0, int(((run["completed_at"] or now) - started).total_seconds() * 1000))
+    return max(0, int(((run.completed_at or now) - run.started_at).total_seconds() * 1000))
 
 
-def cost_cents(run: Mapping[str, Any]) -> float:
-    usage = run["usage"] or {}
-    return round(float(usage.get("cost_usd") or 0.0) * 100, 6)
+def cost_cents(run: RunRow) -> float:
+    return round(float(run.usage.cost_usd if run.usage else 0.0) * 100, 6)
 
 
-def row_value(run: Mapping[str, Any], now: datetime, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+def row_value(run: RunRow, now: datetime, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The ``value`` of a change message: every column, PostgreSQL text encoded, minus ``skip``."""
     value = {
-        "id": run["id"],
-        "taskIdentifier": run["task"],
-        "friendlyId": public_id(run),
-        "status": run["status"],
-        "createdAt": timestamp(run["created_at"]),
-        "updatedAt": timestamp(run["updated_at"]),
-        "startedAt": timestamp(run["started_at"]),
+        "id": run.id,
+        "taskIdentifier": run.task,
+        "friendlyId": run.public_id,
+        "status": run.status.value,
+        "createdAt": timestamp(run.created_at),
+        "updatedAt": timestamp(run.updated_at),
+        "startedAt": timestamp(run.started_at),
         "delayUntil": None,
-        "queuedAt": timestamp(run["created_at"]),
+        "queuedAt": timestamp(run.created_at),
         "expiredAt": None,
-        "completedAt": timestamp(run["completed_at"]),
-        "number": str(run["number"] or 1),
+        "completedAt": timestamp(run.completed_at),
+        "number": str(run.number or 1),
         "isTest": "f",
         "usageDurationMs": str(duration_ms(run, now)),
         "costInCents": repr(cost_cents(run)),
         "baseCostInCents": "0.0",
         "ttl": None,
-        "payload": _json_text(run["payload"]),
+        "payload": _json_text(run.payload),
         "payloadType": "application/json",
-        "metadata": _json_text(run["metadata"]),
+        "metadata": _json_text(run.metadata),
         "metadataType": "application/json",
-        "output": _json_text(run["output"]),
+        "output": _json_text(run.output),
         "outputType": "application/json",
-        "runTags": pg_array(sorted(run["tags"] or [])),
-        "error": _json_text(run["error"]),
-        "realtimeStreams": pg_array(run["realtime_streams"] or []),
+        "runTags": pg_array(sorted(run.tags or [])),
+        "error": _json_text(run.error),
+        "realtimeStreams": pg_array(run.realtime_streams or []),
     }
     for column in skip - RESERVED:
         value.pop(column, None)
@@ -122,9 +117,9 @@ def schema_header(skip: frozenset[str] = frozenset()) -> str:
     return json.dumps({k: v for k, v in SCHEMA.items() if k not in dropped}, separators=(",", ":"))
 
 
-def offset(run: Mapping[str, Any]) -> str:
+def offset(run: RunRow) -> str:
     """``<updatedAt ms>_<version>``: strictly increasing per run, as Trigger.dev's native backend."""
-    return f"{int(run['updated_at'].timestamp() * 1000)}_{run['version']}"
+    return f"{int(run.updated_at.timestamp() * 1000)}_{run.version}"
 
 
 def offset_version(text: str | None) -> int | None:
@@ -135,13 +130,13 @@ def offset_version(text: str | None) -> int | None:
     return int(version) if version.isdigit() else None
 
 
-def handle(run: Mapping[str, Any]) -> str:
-    return HANDLE_PREFIX + public_id(run)
+def handle(run: RunRow) -> str:
+    return HANDLE_PREFIX + run.public_id
 
 
-def change(run: Mapping[str, Any], operation: str, now: datetime, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+def change(run: RunRow, operation: str, now: datetime, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     return {
-        "key": f'"public"."TaskRun"/"{run["id"]}"',
+        "key": f'"public"."TaskRun"/"{run.id}"',
         "value": row_value(run, now, skip),
         "headers": {"operation": operation},
     }

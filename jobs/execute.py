@@ -9,11 +9,14 @@ once with ``version_skew`` and releases the session's claim, instead of guessing
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
 
+from core.errors import RunNotStartable
 from core.events import Reporter
+from core.ids import utcnow
 from core.payloads import (
     PAYLOAD_SCHEMA_VERSION,
     ChatTurnPayload,
@@ -22,29 +25,42 @@ from core.payloads import (
     TaskPayload,
     payload_from_builtins,
 )
-from jobs import chat_turn, examples, runtime
-from jobs.runtime import JobDeps, NotStarted
+from core.status import RunStatus
+from jobs import chat_turn, examples
+from jobs.guard import JobDeps, RunHandle
 from ops import observe
+from store import lifecycle, runs
 from store.migrate import HEAD_REVISION, database_revision
+from store.rows import RunFailure
 
-TASKS = ("framework-chat-turn", "generate-email-examples")
+log = logging.getLogger("campaign_chat.jobs")
+
+TASKS = (chat_turn.TASK, examples.TASK)
 DEPLOY_HINT = "deploy the same release to the API, its workers and the Trigger.dev tasks (migrate first)"
 _checked_databases: set[str] = set()
 
 
-async def execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:
-    """Run one task to its end. False when there was nothing to run (already started, session gone)."""
+async def execute(deps: JobDeps, payload: TaskPayload, *, extra: Reporter | None = None,
+                  handle: RunHandle | None = None) -> bool:
+    """Run one task to its recorded end. False when there was nothing to run (already started, session gone).
+    ``extra`` receives the run's events too (the Trigger.dev task's line reporter); ``handle`` lets
+    the launcher stop the task and say why."""
     with observe.job_context(payload, deps.settings.task_backend):  # log context + the job's trace span
         try:
-            return await _execute(deps, payload, reporter)
-        finally:
-            # The outcome (COMPLETED, FAILED, CANCELED…) is written after the last event's wake-up.
-            await reporter.settled()
+            if isinstance(payload, ChatTurnPayload):
+                return await chat_turn.run(deps, payload, extra=extra, handle=handle)
+            if isinstance(payload, ExamplesPayload):
+                return await examples.run(deps, payload, extra=extra, handle=handle)
+            raise TypeError(f"unknown payload {type(payload).__name__}")  # pragma: no cover - closed union
+        except RunNotStartable as exc:
+            observe.not_started(payload, str(exc))
+            return False
 
 
-async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], reporter: Reporter) -> bool:
+async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], *, extra: Reporter | None = None,
+                      handle: RunHandle | None = None) -> bool:
     """:func:`execute` for a payload as it arrived (JSON bytes or plain values), after the skew checks."""
-    envelope = _envelope(raw)
+    envelope = envelope_of(raw)
     problem = _payload_problem(envelope) or await _database_problem(deps)
     payload = None
     if problem is None:
@@ -53,13 +69,12 @@ async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], reporter: Repo
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             problem = f"this job cannot read the task payload ({exc}); {DEPLOY_HINT}"
     if payload is None:
-        await runtime.refuse(deps, envelope, "version_skew", problem or "unreadable payload")
-        await reporter.settled()
+        await refuse(deps, envelope, RunFailure("version_skew", problem or "unreadable payload"))
         return False
-    return await execute(deps, payload, reporter)
+    return await execute(deps, payload, extra=extra, handle=handle)
 
 
-def _envelope(raw: bytes | dict[str, Any]) -> PayloadEnvelope:
+def envelope_of(raw: bytes | dict[str, Any]) -> PayloadEnvelope:
     try:
         if isinstance(raw, bytes):
             return msgspec.json.decode(raw, type=PayloadEnvelope)
@@ -67,6 +82,20 @@ def _envelope(raw: bytes | dict[str, Any]) -> PayloadEnvelope:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         # Without a run id nothing can be released here; the claim's lease frees the session.
         raise ValueError(f"not a campaign-chat task payload: {exc}") from exc
+
+
+async def refuse(deps: JobDeps, envelope: PayloadEnvelope, failure: RunFailure) -> None:
+    """Fail a run this job will not execute and release its claim, at once."""
+    async with deps.db.write() as conn:
+        run = await runs.get(conn, envelope.run_id)
+        if run is not None:
+            await lifecycle.end_unstarted(conn, run, RunStatus.SYSTEM_FAILURE, failure, now=utcnow())
+    log.error("run refused: %s", failure.message, extra={"run_id": envelope.run_id, "error_code": failure.code})
+    if deps.wake is not None:
+        try:
+            await deps.wake(envelope.run_id)
+        except Exception:  # noqa: BLE001 - subscribers still see it on their next poll
+            pass
 
 
 def _payload_problem(envelope: PayloadEnvelope) -> str | None:
@@ -89,17 +118,3 @@ async def _database_problem(deps: JobDeps) -> str | None:
                 f"{HEAD_REVISION}; {DEPLOY_HINT}")
     _checked_databases.add(url)
     return None
-
-
-async def _execute(deps: JobDeps, payload: TaskPayload, reporter: Reporter) -> bool:
-    try:
-        if isinstance(payload, ChatTurnPayload):
-            await chat_turn.run(deps, payload, reporter)
-        elif isinstance(payload, ExamplesPayload):
-            await examples.run(deps, payload, reporter)
-        else:  # pragma: no cover - the payload union is closed
-            raise TypeError(f"unknown payload {type(payload).__name__}")
-    except NotStarted as exc:
-        observe.not_started(payload, str(exc))
-        return False
-    return True

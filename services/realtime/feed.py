@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import RealtimeError
 from core.ids import utcnow
 from jobs.reporter import STREAM_KEY
-from realtime import shape
-from realtime.access import AccessChecker, Caller, RealtimeError, not_found
-from realtime.hub import WakeHub
+from services.realtime import shape
+from services.realtime.access import AccessChecker, Caller, not_found
 from store import runs
 from store.db import Database
-from store.tables import TERMINAL_STATUSES
+from store.rows import RunEvent, RunRow
+from store.wake import WakeHub
 
 LONG_POLL_SECONDS = 20.0
 PING_SECONDS = 10.0
@@ -46,10 +47,10 @@ def parse_last_event_id(value: str | None) -> int:
     return int(seq)
 
 
-def _frame(row: Mapping[str, Any]) -> bytes:
-    ms = int(row["created_at"].timestamp() * 1000)
-    data = json.dumps(row["event"], separators=(",", ":"))
-    return f"id: {ms}-{row['seq']}\ndata: {data}\n\n".encode()
+def _frame(row: RunEvent) -> bytes:
+    ms = int(row.created_at.timestamp() * 1000)
+    data = json.dumps(row.event, separators=(",", ":"))
+    return f"id: {ms}-{row.seq}\ndata: {data}\n\n".encode()
 
 
 class RunFeed:
@@ -59,7 +60,7 @@ class RunFeed:
         self._access = access
         self.long_poll_seconds = long_poll_seconds
 
-    async def _load(self, run_id: str) -> Mapping[str, Any] | None:
+    async def _load(self, run_id: str) -> RunRow | None:
         async with self._db.read() as conn:
             return await runs.get(conn, run_id)
 
@@ -74,26 +75,26 @@ class RunFeed:
             return ShapeReply([shape.MUST_REFETCH], {"electric-handle": expected}, status=409)
         if not live or seen is None:
             return self._reply(run, "insert", skip, live=False)
-        with self._hub.watch(run["id"]) as watcher:
+        with self._hub.watch(run.id) as watcher:
             deadline = time.monotonic() + self.long_poll_seconds
             while True:
                 current = await self._load(run_id)
                 if current is None:
                     raise not_found()
-                if current["version"] > seen:
+                if current.version > seen:
                     return self._reply(current, "update", skip, live=True)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return ShapeReply([shape.UP_TO_DATE], self._headers(current, skip, live=True, offset=offset))
                 await watcher.wait(remaining)
 
-    def _reply(self, run: Mapping[str, Any], operation: str, skip: frozenset[str], *, live: bool) -> ShapeReply:
+    def _reply(self, run: RunRow, operation: str, skip: frozenset[str], *, live: bool) -> ShapeReply:
         # Always the full row (Electric merges updates, but a full row is valid after any restart).
         messages = [shape.change(run, operation, utcnow(), skip), shape.UP_TO_DATE]
         return ShapeReply(messages, self._headers(run, skip, live=live))
 
     @staticmethod
-    def _headers(run: Mapping[str, Any], skip: frozenset[str], *, live: bool, offset: str | None = None) -> dict[str, str]:
+    def _headers(run: RunRow, skip: frozenset[str], *, live: bool, offset: str | None = None) -> dict[str, str]:
         headers = {
             "electric-handle": shape.handle(run),
             "electric-offset": offset or shape.offset(run),
@@ -108,7 +109,7 @@ class RunFeed:
         """Check access now (so errors get a status), then return the SSE body iterator."""
         run = self._access.check(caller, "read", await self._load(run_id))
         after = parse_last_event_id(last_event_id)
-        return self._events(run["id"], key, after)
+        return self._events(run.id, key, after)
 
     async def _events(self, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
         with self._hub.watch(run_id) as watcher:
@@ -120,12 +121,12 @@ class RunFeed:
                     rows = await runs.events_after(conn, run_id=run_id, after_seq=after) if key == STREAM_KEY else []
                 for row in rows:
                     yield _frame(row)
-                    after = row["seq"]
+                    after = row.seq
                 if rows:
                     last_sent = time.monotonic()
                     continue
                 # The status was read before the events: once terminal, every event is already written.
-                if state is None or state[0] in TERMINAL_STATUSES:
+                if state is None or state[0].terminal:
                     return
                 await watcher.wait(PING_SECONDS)
                 if time.monotonic() - last_sent >= PING_SECONDS:

@@ -1,4 +1,4 @@
-"""Trigger.dev backend (``TASK_BACKEND=trigger``): trigger the real task over the REST API.
+"""Trigger.dev backend, dispatch side (``TASK_BACKEND=trigger``): trigger the real task over the REST API.
 
 ``POST {TRIGGER_API_URL}/api/v1/tasks/{task}/trigger`` with the secret key, exactly what
 ``@trigger.dev/sdk`` 4.8.3 sends (headers, idempotency-key hashing, retry policy), except that the

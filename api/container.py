@@ -1,0 +1,116 @@
+"""Everything a running API needs, built once from :class:`Settings` at start-up: the container.
+
+Handlers never build anything: they receive what they need from here through Litestar
+``dependencies=`` (see ``api/deps.py``). The backend is decided here, once; so is whether Redis is
+used (``TASK_BACKEND=arq``: one client for the queue, wake-ups, rate limits and probes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.base import Bridge
+from bridge.factory import build_bridge, token_signer
+from bridge.tokens import TokenSigner, local_secret
+from core.settings import Settings
+from jobs.guard import JobDeps
+from jobs.llm import FrameworkLLM
+from ops import probes
+from services.auth import KeyAuthenticator
+from services.ratelimit import build_limiter
+from services.reaper import Reaper
+from services.realtime.access import AccessChecker
+from services.realtime.control import RunControl
+from services.realtime.feed import RunFeed
+from services.sessions import SessionService
+from store import sessions as session_store
+from store.db import Database
+from store.migrate import upgrade
+from store.redis import redis_client
+from store.wake import WakeChannel
+
+log = logging.getLogger("campaign_chat.api")
+
+CONTRACT = Path(__file__).resolve().parents[1] / "contracts" / "openapi.yaml"
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    db: Database
+    redis: Any | None  # an ArqRedis client when TASK_BACKEND=arq
+    wake: WakeChannel
+    bridge: Bridge
+    signer: TokenSigner  # mints the tokens /turn returns
+    auth: KeyAuthenticator
+    sessions: SessionService
+    reaper: Reaper
+    access: AccessChecker
+    feed: RunFeed
+    control: RunControl
+    contract: bytes
+
+    async def busy_sessions(self) -> int:
+        async with self.db.read() as conn:
+            return await session_store.count_busy(conn)
+
+    async def readiness(self) -> dict[str, str]:
+        pings: dict[str, probes.Ping] = {"database": self.db.ping}
+        if self.redis is not None:
+            pings["redis"] = self.redis.ping
+        return await probes.check(pings)
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None = None) -> AsyncIterator[Container]:
+    """Build the container, start its background work, and take it all down again on exit."""
+    async with AsyncExitStack() as stack:
+        db = Database(settings.database_url)
+        stack.push_async_callback(db.dispose)
+        if migrate:
+            await upgrade(db)
+        redis = redis_client(settings.redis_url) if settings.uses_redis else None
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        wake = WakeChannel(settings, db, redis)
+        await wake.start()
+        stack.push_async_callback(wake.close)
+        signer = token_signer(settings, local_secret(settings.public_token_secret, settings.data_dir))
+        verifier = TokenSigner(secret=local_secret(settings.public_token_secret, settings.data_dir),
+                               env_id=settings.public_token_env_id, ttl_seconds=settings.public_token_ttl_seconds)
+        deps = None
+        if settings.task_backend == "inline":
+            from jobs.models import build_llm
+
+            deps = JobDeps(db=db, settings=settings, llm=llm or build_llm(settings), wake=wake.wake)
+        bridge = build_bridge(settings, deps=deps, signer=signer, redis=redis)  # type: ignore[arg-type]
+        await bridge.start()
+        stack.push_async_callback(bridge.close)
+        if bridge.name == "inline":
+            # A cancel request published by another instance stops the run if it executes here.
+            wake.hub.on_cancel(bridge.cancel)
+        auth = KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds,
+                                limiter=build_limiter(settings, redis))
+        access = AccessChecker(verifier=verifier, keys=auth)
+        container = Container(
+            settings=settings, db=db, redis=redis, wake=wake, bridge=bridge, signer=signer, auth=auth,
+            sessions=SessionService(db, bridge, settings, signer), reaper=Reaper(db, settings, wake.wake),
+            access=access, feed=RunFeed(db, wake.hub, access), control=RunControl(db, bridge, access, wake.wake),
+            contract=CONTRACT.read_bytes(),
+        )
+        reaper = asyncio.create_task(container.reaper.run_forever(), name="lease-reaper")
+        stack.push_async_callback(_stop, reaper)
+        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name,
+                 deps.llm.name if deps else "(runs elsewhere)", db.dialect)
+        yield container
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -1,1 +1,0 @@
-"""Trigger.dev-compatible realtime for local runs: Electric shapes, v1 SSE streams, retrieve, cancel."""
