@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tomllib
 from pathlib import Path
 
-from tests.support.trigger_worker import ROOT, TRIGGER_DIR, TriggerBuild, clean_path, find_uv
+from tests.conftest import app_factory
+from tests.support.fake_trigger import FakeTrigger
+from tests.support.trigger_worker import ROOT, SECRET_KEY, TRIGGER_DIR, TriggerBuild, clean_path, find_uv
+
+from core.settings import Settings
 
 EXPORT = ["export", "--frozen", "--no-dev", "--extra", "otel", "--no-hashes", "--no-emit-project"]
 
@@ -41,7 +46,7 @@ def test_the_python_extension_bundles_every_package_of_the_wheel_and_its_data_fi
     for package in packages:
         # Every file a package holds (modules, migration scripts, templates), as the wheel ships it.
         expected |= files_under(ROOT, package)
-    got = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()}
+    got = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert got == expected, {"missing": sorted(expected - got), "unexpected": sorted(got - expected)}
     for name in sorted(expected - {"requirements.txt"}):
         assert (bundle / name).read_bytes() == (ROOT / name).read_bytes(), name
@@ -130,3 +135,51 @@ def test_the_bundle_runs_in_a_fresh_venv_from_requirements_alone(trigger_build: 
     for path in venv.rglob("*"):
         if path.suffix in (".pth", ".egg-link") or path.name == "direct_url.json":
             assert str(ROOT) not in path.read_text(errors="replace"), path
+
+
+# `python -v` lines naming where each module came from: source, bytecode, extension modules.
+LOADED_FROM = re.compile(r"^# (?:code object from|extension module '[^']+' loaded from|\S+ matches) '?(/[^' ]+)'?$")
+
+
+async def test_the_job_runs_a_real_turn_from_the_bundle_and_its_venv_only(trigger_build: TriggerBuild, pg_url: str,
+                                                                          tmp_path: Path) -> None:
+    """`python -m jobs.trigger_entry payload.json` as the task starts it (venv python, working directory
+    and PYTHONPATH = the bundle) on a turn a real API claimed with TASK_BACKEND=trigger. Run verbose
+    (PYTHONVERBOSE), the interpreter names the file of every module it loads: none is in the checkout."""
+    fake = FakeTrigger(SECRET_KEY).start()  # the trigger route only: this test starts the job itself
+    try:
+        settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, log_format="json", rate_limit_per_minute=0,
+                            public_token_secret="test-public-token-secret-0123456789abcdef",
+                            task_backend="trigger", trigger_api_url=fake.url, trigger_secret_key=SECRET_KEY)
+        async with app_factory(settings) as start:
+            api = await start()
+            session = await api.create_session()
+            response = await api.turn(session["id"], "We sell payroll software to restaurants")
+            assert response.status_code == 202, response.text
+            run_id = response.json()["runId"]
+            payload = tmp_path / "payload.json"
+            payload.write_text(json.dumps(fake.requests[-1].body["payload"]))
+            env = {**bundle_env(trigger_build), "DATABASE_URL": pg_url, "LLM_MODEL": "offline", "TRIGGER_RUN_ID": run_id,
+                   "PYTHONVERBOSE": "1"}
+            result = subprocess.run([str(trigger_build.python), "-m", "jobs.trigger_entry", str(payload)],
+                                    cwd=trigger_build.bundle, env=env, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert json.loads(result.stdout.splitlines()[-1]) == {"result": {"ran": True}}
+            done = await api.get_session(session["id"])
+    finally:
+        fake.close()
+    assert done["task_status"] is None and done["last_run"]["id"] == run_id
+    assert done["last_run"]["status"] == "succeeded"
+
+    loaded = [Path(m.group(1)) for line in result.stderr.splitlines() if (m := LOADED_FROM.match(line))]
+    bundle, venv = trigger_build.bundle.resolve(), trigger_build.python.parent.parent.resolve()
+    assert any(path.resolve() == bundle / "jobs" / "trigger_entry.py" for path in loaded), "no verbose import lines?"
+    from_checkout = sorted({str(p) for p in loaded if p.resolve().is_relative_to(ROOT)})
+    assert from_checkout == [], from_checkout[:20]
+    packages = set(wheel_packages())
+    for path in loaded:
+        resolved = path.resolve()
+        if resolved.is_relative_to(bundle):
+            assert resolved.relative_to(bundle).parts[0] in packages, path
+        elif resolved.is_relative_to(venv):
+            assert "site-packages" in resolved.parts, path  # the requirements, installed into the venv
