@@ -14,11 +14,15 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 from tests.conftest import app_factory
 from tests.support.fake_trigger import FakeTrigger
 from tests.support.trigger_worker import ROOT, SECRET_KEY, TRIGGER_DIR, TriggerBuild, clean_path, find_uv
 
 from core.settings import Settings
+
+# Generous: the first test also builds the session's bundle and venv (uv may have to download wheels).
+pytestmark = pytest.mark.timeout(300)
 
 EXPORT = ["export", "--frozen", "--no-dev", "--extra", "otel", "--no-hashes", "--no-emit-project"]
 

@@ -23,7 +23,7 @@ from tests.support.trigger_worker import SECRET_KEY, TriggerBuild, WorkerLaunche
 
 from core.settings import Settings
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)  # includes building the bundle when this file runs alone
 
 MESSAGE = "We sell payroll software to restaurants; write an intro email for their owners"
 FINISH_SECONDS = 90  # generous: a busy 2-core machine starts Node, then Python with its imports
