@@ -10,7 +10,8 @@ line on standard output, which the TypeScript task turns into SDK calls inside t
     (the same stream, and the same event JSON, that local runs serve);
   - ``{"metadata": {key: value, …}}``: folded state keys that changed (``phase``, ``reply``,
     ``status``…), set on the run's metadata, the same keys local runs fold;
-  - ``{"result": {"ran": bool}}``: the last line; the task's output.
+  - ``{"result": {"ran": bool}}``: the last line, printed once everything is closed; the task's
+    output. The TypeScript task fails the run when it is missing (crash, kill, exception).
 
 Standard output carries nothing else: logs go to standard error. Exit status 0 when the task ran or
 had nothing to do; the outcome itself is in the database (and in the ``done`` event).
@@ -83,12 +84,14 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
     try:
         deps = JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=publisher(settings, db, redis))
         ran = await execute_raw(deps, raw, extra=lines)
-        lines.result(ran)
-        return ran
     finally:
         if redis is not None:
             await redis.aclose()
         await db.dispose()
+    # Last, once everything is closed: the TypeScript task cannot see the exit status
+    # (python.stream.run hides it), so a result line must mean the process is about to exit 0.
+    lines.result(ran)
+    return ran
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@
 // Env: BASE_URL, RUN_ID, PUBLIC_TOKEN (the token /turn returned), MODE, TIMEOUT_MS (default 30000)
 //   MODE=subscribe  runs.subscribeToRun until the loop ends by itself, then runs.retrieve
 //   MODE=streams    subscribeToRun(...).withStreams() until the chat stream's `done` event
-//                   (in SDK 4.8.3 that iterator does not end by itself)
+//                   (in SDK 4.8.3 that iterator does not end by itself); with UNTIL_FINISHED=1 also
+//                   until a run update with finishedAt set has arrived
 //   MODE=cancel     runs.cancel with CANCEL_TOKEN (the owner's API key), then subscribe until the end
 //   MODE=denied     retrieve/cancel with PUBLIC_TOKEN (a token for another run, or a read-only one)
 //   MODE=latency    withStreams; prints every run update and chunk with its arrival time (Date.now() ms),
@@ -78,13 +79,18 @@ if (mode === "subscribe") {
   }
   out({ kind: "ended" });
 } else if (mode === "streams") {
+  const untilFinished = process.env.UNTIL_FINISHED === "1";
+  let done = false;
+  let finished = false;
   for await (const part of runs.subscribeToRun(runId).withStreams()) {
     if (part.type === "run") {
       out(runView(part.run));
+      finished = finished || part.run.finishedAt != null;
     } else {
       out({ kind: "chunk", stream: part.type, chunk: part.chunk, at: Date.now() });
-      if (part.chunk?.type === "done") break;
+      done = done || part.chunk?.type === "done";
     }
+    if (done && (finished || !untilFinished)) break;
   }
   out({ kind: "ended" });
 } else if (mode === "cancel") {
