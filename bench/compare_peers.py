@@ -464,8 +464,8 @@ def create_key(ctx: Ctx, env: dict[str, str]) -> str:
 
 
 def python_children(root: int) -> list[int]:
-    """The processes below ``uv run`` that do the work (uv itself only waits)."""
-    return [p for p in descendants(root) if p != root and comm(p) != "uv"]
+    """The processes below ``uv run`` that do the work (uv itself only waits); ``root`` if it has none."""
+    return [p for p in descendants(root) if p != root and comm(p) != "uv"] or [root]
 
 
 def start_ours(ctx: Ctx) -> Server:
