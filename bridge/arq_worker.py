@@ -66,10 +66,10 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     handle = RunHandle()
     job = asyncio.create_task(execute_raw(deps, raw, handle=handle), name=f"run:{envelope.run_id}")
     running: set[asyncio.Task[Any]] = ctx["running"]
-    running.add(job)
+    running.add(job)  # run_worker waits for these before closing the database
     job.add_done_callback(running.discard)
     try:
-        return await asyncio.shield(job)
+        return (await asyncio.shield(job)).ran
     except asyncio.CancelledError:
         # Shutdown or an abort: tell the job which, so it records INTERRUPTED or CANCELED, and wait for
         # it to write that and release its claim before the worker moves on (or exits).

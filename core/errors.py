@@ -159,7 +159,15 @@ class DispatchError(CampaignChatError):
 
 
 class RunNotStartable(CampaignChatError):
-    """The delivered run must not execute (already started elsewhere, session gone, claim lost)."""
+    """The delivered run must not execute (already started elsewhere, session gone, claim lost).
+
+    ``status`` and ``code`` say how the run was ended because of it (None: it was not this delivery's
+    to end, e.g. a duplicate of a run that already started)."""
+
+    def __init__(self, message: str, *, status: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class JobError(CampaignChatError):

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.events import DraftEvent, ReplyEvent, Reporter, SkeletonEvent, UsageEvent
 from core.payloads import ChatTurnPayload
-from jobs.guard import JobDeps, RunHandle, Started, TaskResult, phase, run_task
+from jobs.guard import JobDeps, Outcome, RunHandle, Started, TaskResult, phase, run_task
 from jobs.llm import TurnContext, TurnResult, allowed_variables
 from ops import observe
 from store.rows import SessionRow
@@ -31,7 +31,7 @@ def context_for(session: SessionRow, payload: ChatTurnPayload) -> TurnContext:
 
 
 async def run(deps: JobDeps, payload: ChatTurnPayload, *, extra: Reporter | None = None,
-              handle: RunHandle | None = None) -> bool:
+              handle: RunHandle | None = None) -> Outcome:
     async def body(started: Started, reporter: Reporter) -> TaskResult:
         return await _turn(deps, started, payload, reporter)
 

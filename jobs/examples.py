@@ -10,7 +10,7 @@ from core.errors import JobError
 from core.events import ExampleEvent, Reporter, UsageEvent
 from core.payloads import ExamplesPayload, Lead
 from core.usage import Usage
-from jobs.guard import JobDeps, RunHandle, Started, TaskResult, phase, run_task
+from jobs.guard import JobDeps, Outcome, RunHandle, Started, TaskResult, phase, run_task
 from jobs.llm import ExampleContext, allowed_variables
 from ops import observe
 
@@ -28,7 +28,7 @@ def lead_identity(lead: Lead) -> dict[str, Any]:
 
 
 async def run(deps: JobDeps, payload: ExamplesPayload, *, extra: Reporter | None = None,
-              handle: RunHandle | None = None) -> bool:
+              handle: RunHandle | None = None) -> Outcome:
     async def body(started: Started, reporter: Reporter) -> TaskResult:
         return await _examples(deps, started, payload, reporter)
 

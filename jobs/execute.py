@@ -27,7 +27,7 @@ from core.payloads import (
 )
 from core.status import RunStatus
 from jobs import chat_turn, examples
-from jobs.guard import JobDeps, RunHandle
+from jobs.guard import NOT_RUN, JobDeps, Outcome, RunHandle
 from ops import observe
 from store import lifecycle, runs
 from store.migrate import HEAD_REVISION, database_revision
@@ -41,10 +41,10 @@ _checked_databases: set[str] = set()
 
 
 async def execute(deps: JobDeps, payload: TaskPayload, *, extra: Reporter | None = None,
-                  handle: RunHandle | None = None) -> bool:
-    """Run one task to its recorded end. False when there was nothing to run (already started, session gone).
-    ``extra`` receives the run's events too (the Trigger.dev task's line reporter); ``handle`` lets
-    the launcher stop the task and say why."""
+                  handle: RunHandle | None = None) -> Outcome:
+    """Run one task to its recorded end; how it ended (``ran`` is False when there was nothing to run:
+    already started, session gone). ``extra`` receives the run's events too (the Trigger.dev task's
+    line reporter); ``handle`` lets the launcher stop the task and say why."""
     with observe.job_context(payload, deps.settings.task_backend):  # log context + the job's trace span
         try:
             if isinstance(payload, ChatTurnPayload):
@@ -54,11 +54,13 @@ async def execute(deps: JobDeps, payload: TaskPayload, *, extra: Reporter | None
             raise TypeError(f"unknown payload {type(payload).__name__}")  # pragma: no cover - closed union
         except RunNotStartable as exc:
             observe.not_started(payload, str(exc))
-            return False
+            if exc.status is None:
+                return NOT_RUN
+            return Outcome(ran=False, status=RunStatus(exc.status), failure=RunFailure(exc.code or "", str(exc)))
 
 
 async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], *, extra: Reporter | None = None,
-                      handle: RunHandle | None = None) -> bool:
+                      handle: RunHandle | None = None) -> Outcome:
     """:func:`execute` for a payload as it arrived (JSON bytes or plain values), after the skew checks."""
     envelope = envelope_of(raw)
     problem = _payload_problem(envelope) or await _database_problem(deps)
@@ -69,8 +71,9 @@ async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], *, extra: Repo
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             problem = f"this job cannot read the task payload ({exc}); {DEPLOY_HINT}"
     if payload is None:
-        await refuse(deps, envelope, RunFailure("version_skew", problem or "unreadable payload"))
-        return False
+        failure = RunFailure("version_skew", problem or "unreadable payload")
+        await refuse(deps, envelope, failure)
+        return Outcome(ran=False, status=RunStatus.SYSTEM_FAILURE, failure=failure)
     return await execute(deps, payload, extra=extra, handle=handle)
 
 

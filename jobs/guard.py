@@ -89,6 +89,23 @@ _STOPPED = {
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How a delivered run ended, as this delivery saw it: what a launcher reports upward."""
+
+    ran: bool  # False: nothing was run (a duplicate delivery, a refused payload, a session gone)
+    status: RunStatus | None = None  # what the run row says now (None: not this delivery's to say)
+    failure: RunFailure | None = None
+    output: dict[str, Any] | None = None  # the run's output (success only)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.COMPLETED_SUCCESSFULLY
+
+
+NOT_RUN = Outcome(ran=False)
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """A task body's success: session columns to write, the run's output summary, usage."""
 
@@ -116,8 +133,8 @@ Body = Callable[[Started, Reporter], Awaitable[TaskResult]]
 
 
 async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, user_message: str | None,
-                   body: Body, extra: Reporter | None = None, handle: RunHandle | None = None) -> bool:
-    """Start the run and take it to its recorded end. False when it must not run (see start_run)."""
+                   body: Body, extra: Reporter | None = None, handle: RunHandle | None = None) -> Outcome:
+    """Start the run and take it to its recorded end. Raises RunNotStartable when it must not run."""
     handle = handle or RunHandle()
     lease = timedelta(seconds=deps.settings.claim_lease_seconds)
     async with deps.db.write() as conn:
@@ -132,14 +149,15 @@ async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, us
     assert current is not None
     handle.attach(current)
     beat = asyncio.create_task(_heartbeat(deps, started, handle, lease), name=f"heartbeat:{run_id}")
+    end = _Ender(deps, started, store, extra, reporter)
     try:
-        await _guarded(deps, started, _Ender(deps, started, store, extra, reporter), reporter, handle, body)
+        await _guarded(deps, started, end, reporter, handle, body)
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
         await reporter.settled()
         await reporter.aclose()
-    return True
+    return end.outcome
 
 
 async def _guarded(deps: JobDeps, started: Started, end: _Ender, reporter: Reporter, handle: RunHandle,
@@ -187,6 +205,7 @@ class _Ender:
     def __init__(self, deps: JobDeps, started: Started, store: RunReporter, extra: Reporter | None,
                  reporter: Reporter) -> None:
         self.deps, self.started, self.store, self.extra, self.reporter = deps, started, store, extra, reporter
+        self.outcome = Outcome(ran=True)
 
     async def succeeded(self, result: TaskResult) -> None:
         await self.reporter.emit(DoneEvent(status="succeeded"))
@@ -209,6 +228,8 @@ class _Ender:
                 conn, self.started.run, status, now=utcnow(), failure=failure, usage=usage,
                 session_usage=self.started.session.usage, output=output, values=values, run_values=run_values,
                 events=events, first_seq=first_seq)
+        self.outcome = Outcome(ran=True, status=ended.status if ended.finished else None, failure=ended.failure,
+                               output=output if ended.finished and ended.status is status and failure is None else None)
         if not ended.finished:  # the run had already ended elsewhere (reaped, canceled): nothing of this landed
             observe.claim_lost(self.started, RunStatus.CRASHED, model=self.deps.llm.name, usage=usage,
                                code="run_already_ended")

@@ -10,8 +10,12 @@ line on standard output, which the TypeScript task turns into SDK calls inside t
     (the same stream, and the same event JSON, that local runs serve);
   - ``{"metadata": {key: value, …}}``: folded state keys that changed (``phase``, ``reply``,
     ``status``…), set on the run's metadata, the same keys local runs fold;
-  - ``{"result": {"ran": bool}}``: the last line, printed once everything is closed; the task's
-    output. The TypeScript task fails the run when it is missing (crash, kill, exception).
+  - ``{"result": {"ran": bool, "status": <RunStatus> | null, "output": {…} | null,
+    "error": {"code", "message"} | null}}``: the last line, printed once everything is closed. The
+    TypeScript task returns ``output`` when the run succeeded and fails the Trigger.dev run with the
+    ``error`` otherwise (without retrying: a retry would find the run already ended), so the run's
+    status, output and error read the same as a local run's. It fails the run too when the line is
+    missing (crash, kill, exception).
 
 Standard output carries nothing else: logs go to standard error. Exit status 0 when the task ran or
 had nothing to do; the outcome itself is in the database (and in the ``done`` event).
@@ -30,7 +34,7 @@ import msgspec
 
 from core.settings import Settings
 from jobs.execute import execute_raw
-from jobs.guard import JobDeps
+from jobs.guard import JobDeps, Outcome
 from jobs.models import build_llm
 from jobs.reporter import BatchingReporter, fold
 from store.db import Database
@@ -66,12 +70,14 @@ class LineReporter(BatchingReporter):
         self._out.write(b"\n".join(lines) + b"\n")
         self._out.flush()
 
-    def result(self, ran: bool) -> None:
-        self._out.write(_encoder.encode({"result": {"ran": ran}}) + b"\n")
+    def result(self, outcome: Outcome) -> None:
+        line = {"ran": outcome.ran, "status": outcome.status.value if outcome.status else None,
+                "output": outcome.output, "error": msgspec.to_builtins(outcome.failure) if outcome.failure else None}
+        self._out.write(_encoder.encode({"result": line}) + b"\n")
         self._out.flush()
 
 
-async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO[bytes] | None = None) -> bool:
+async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO[bytes] | None = None) -> Outcome:
     env = dict(os.environ if environ is None else environ)
     missing = [name for name in REQUIRED_ENV if not env.get(name)]
     if missing:
@@ -83,15 +89,15 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
     lines = LineReporter(out or sys.stdout.buffer)
     try:
         deps = JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=publisher(settings, db, redis))
-        ran = await execute_raw(deps, raw, extra=lines)
+        outcome = await execute_raw(deps, raw, extra=lines)
     finally:
         if redis is not None:
             await redis.aclose()
         await db.dispose()
     # Last, once everything is closed: the TypeScript task cannot see the exit status
     # (python.stream.run hides it), so a result line must mean the process is about to exit 0.
-    lines.result(ran)
-    return ran
+    lines.result(outcome)
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,13 +132,14 @@ async def start_run(
     if session is None:
         deleted = not await sessions.exists(conn, session_id)
         failure = SESSION_DELETED if deleted else CLAIM_MOVED_ON
-        await runs.finish(conn, run_id, status=RunStatus.CANCELED if deleted else RunStatus.SYSTEM_FAILURE, now=now,
-                          error=failure.task_run_error())
-        raise RunNotStartable("the session was deleted" if deleted else "the session's claim moved on")
+        status = RunStatus.CANCELED if deleted else RunStatus.SYSTEM_FAILURE
+        await runs.finish(conn, run_id, status=status, now=now, error=failure.task_run_error())
+        raise RunNotStartable(failure.message, status=status, code=failure.code)
     ref = RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task)
     if session.lease_expires_at is None or session.lease_expires_at - LEASE_MARGIN <= now:
         await end_run(conn, ref, RunStatus.TIMED_OUT, now=now, failure=LEASE_ENDED_BEFORE_START)
-        raise RunNotStartable("lease expired before start")
+        raise RunNotStartable(LEASE_ENDED_BEFORE_START.message, status=RunStatus.TIMED_OUT,
+                              code=LEASE_ENDED_BEFORE_START.code)
     values: dict[str, Any] = {"lease_expires_at": now + lease}
     messages = session.messages
     if user_message is not None:

@@ -109,7 +109,9 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
 
     lines = run_entry_lines(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
                             url=fake.url)
-    assert lines[-1]["result"] == {"ran": True}
+    result = lines[-1]["result"]
+    assert result["ran"] is True and result["status"] == "COMPLETED_SUCCESSFULLY" and result["error"] is None
+    assert result["output"]["reply"] and result["output"]["usage"]["requests"] == 1  # the run's output summary
 
     done = await api.get_session(session["id"])
     assert done["task_status"] is None
@@ -134,7 +136,7 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
 
     # A Trigger.dev retry of the same run finds it started and changes nothing.
     assert run_entry(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
-                     url=fake.url) == {"ran": False}
+                     url=fake.url) == {"ran": False, "status": None, "output": None, "error": None}
     assert await api.get_session(session["id"]) == done
 
 
@@ -195,7 +197,9 @@ async def test_a_payload_newer_than_the_job_fails_the_run_at_once_and_frees_the_
     payload.update(change)
     lines = run_entry_lines(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
                             url=fake.url)
-    assert lines[-1]["result"] == {"ran": False}
+    result = lines[-1]["result"]
+    assert result["ran"] is False and result["status"] == "SYSTEM_FAILURE" and result["output"] is None
+    assert result["error"]["code"] == "version_skew"
     done = await api.get_session(session["id"])
     assert done["task_status"] is None
     assert done["last_run"]["status"] == "failed" and done["last_run"]["error"]["code"] == "version_skew"
@@ -221,7 +225,7 @@ async def test_a_database_at_another_migration_level_fails_the_run_at_once(api_f
         async with db.write() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD_REVISION})
         await db.dispose()
-    assert lines[-1]["result"] == {"ran": False}
+    assert lines[-1]["result"]["ran"] is False and lines[-1]["result"]["error"]["code"] == "version_skew"
     done = await api.get_session(session["id"])
     assert done["task_status"] is None and done["last_run"]["error"]["code"] == "version_skew"
     assert "0099_from_the_future" in done["last_run"]["error"]["message"]
