@@ -27,6 +27,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from core.errors import JobError, TurnTimedOut
 from core.events import DoneEvent, ErrorEvent, PhaseEvent, Reporter
 from core.ids import utcnow
@@ -42,6 +44,8 @@ from store.lifecycle import RunRef
 from store.rows import ClaimedSession, RunFailure
 
 log = logging.getLogger("campaign_chat.jobs")
+
+OUTCOME_RETRY_SECONDS = 0.5
 
 
 @dataclass
@@ -223,11 +227,23 @@ class _Ender:
             await self.extra.flush()
         events, first_seq, state = await self.store.take()
         run_values = {"metadata": state, "realtime_streams": [STREAM_KEY]}
-        async with self.deps.db.write() as conn:
-            ended = await lifecycle.end_run(
-                conn, self.started.run, status, now=utcnow(), failure=failure, usage=usage,
-                session_usage=self.started.session.usage, output=output, values=values, run_values=run_values,
-                events=events, first_seq=first_seq)
+        give_up = time.monotonic() + self.deps.settings.claim_lease_seconds
+        while True:
+            try:
+                async with self.deps.db.write() as conn:
+                    ended = await lifecycle.end_run(
+                        conn, self.started.run, status, now=utcnow(), failure=failure, usage=usage,
+                        session_usage=self.started.session.usage, output=output, values=values,
+                        run_values=run_values, events=events, first_seq=first_seq)
+                break
+            except (OSError, DBAPIError) as exc:
+                # The database is away (a restart, a network cut): the outcome is written once it is back.
+                # Past the lease, the reaper owns the run; it ends it as CRASHED and frees the session.
+                if time.monotonic() > give_up:
+                    raise
+                log.warning("writing the outcome failed (%s); retrying", type(exc).__name__,
+                            extra={"run_id": self.started.run_id})
+                await asyncio.sleep(OUTCOME_RETRY_SECONDS)
         self.outcome = Outcome(ran=True, status=ended.status if ended.finished else None, failure=ended.failure,
                                output=output if ended.finished and ended.status is status and failure is None else None)
         if not ended.finished:  # the run had already ended elsewhere (reaped, canceled): nothing of this landed

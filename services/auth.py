@@ -35,7 +35,7 @@ class KeyAuthenticator:
         self._db = db
         self._ttl = ttl_seconds
         self._limiter = limiter or Unlimited()
-        self._clock = clock
+        self.clock = clock  # tests put their own clock here
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def user_for(self, authorization: str | None) -> str:
@@ -53,7 +53,7 @@ class KeyAuthenticator:
             raise Unauthorized("Missing bearer token: send Authorization: Bearer <api key>")
         digest = keys.hash_key(key)
         cached = self._cache.get(digest)
-        now = self._clock()
+        now = self.clock()
         if cached is not None and cached[1] > now:
             return cached[0], digest
         async with self._db.read() as conn:

@@ -155,7 +155,7 @@ class Api:
             f"/api/campaigns/ai-chat-sessions/{session_id}/turn", json={"message": message, **extra}, headers=self.headers
         )
 
-    async def wait_idle(self, session_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_idle(self, session_id: str, timeout: float = 30.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             session = await self.get_session(session_id)

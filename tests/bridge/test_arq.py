@@ -254,7 +254,12 @@ async def test_unique_queue_per_test_keeps_other_queues_untouched(api_factory, w
         api = await api_factory(task_backend="arq", redis_url=workers.redis_url, arq_queue_name=workers.queue)
         session = await api.create_session()
         run_id = await start_turn(api, session["id"], workers, "hello")
-        await asyncio.sleep(1.0)
+        redis = redis_client(workers.redis_url)
+        try:  # the job sits on this test's queue only, where no worker runs yet
+            assert await redis.zscore(workers.queue, run_id) is not None
+            assert await redis.zcard(other.queue) == 0
+        finally:
+            await redis.aclose()
         assert (await api.get_session(session["id"]))["task_status"] == "chat_processing"
         assert (await run_row(api, run_id))["status"] == "PENDING"
         await workers.start()

@@ -61,11 +61,21 @@ async def test_a_postgres_restart_under_traffic_is_survived_with_no_half_written
         await upgrade(db)
     flowing = threading.Event()  # the model answers while set, holds requests while clear
     flowing.set()
+    held = [0]  # model requests waiting for `flowing`
+    lock = threading.Lock()
 
     def model(body: dict[str, Any]) -> dict[str, Any]:
+        with lock:
+            held[0] += 1
         flowing.wait(60)
+        with lock:
+            held[0] -= 1
         time.sleep(MODEL_SECONDS)
         return GOOD_ANSWER
+
+    async def settled_at_the_model() -> bool:
+        """Every running turn is held at the model (none is between its answer and its outcome)."""
+        return len(await executing(own_pg.url)) == held[0] > 0
 
     log: list[tuple[str, int, str]] = []  # (phase, status, body) of every client call
     phase = "before"
@@ -88,20 +98,23 @@ async def test_a_postgres_restart_under_traffic_is_survived_with_no_half_written
         sessions = [await api.create_session() for _ in range(CLIENTS)]
         traffic = [asyncio.create_task(client(api, s["id"])) for s in sessions]
         running.set()
-        await asyncio.sleep(1.5)  # the pool fills with live connections
+        # The pool fills with live connections: every client got through a few calls.
+        await wait_for(lambda: asyncio.sleep(0, len(log) >= 4 * CLIENTS), "the clients' first calls", timeout=60)
 
         flowing.clear()  # turns from now on wait at the model...
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: asyncio.sleep(0, held[0] >= CLIENTS // 2), "turns held at the model", timeout=60)
         running.clear()  # ...and the clients pause, so the dead pooled connections stay in the pool
-        in_flight = await wait_for(lambda: executing(own_pg.url), "turns in flight at the model")
+        await wait_for(settled_at_the_model, "every running turn to be held at the model", timeout=60)
+        in_flight = await executing(own_pg.url)
         await asyncio.to_thread(own_pg.stop, "fast")
         await asyncio.to_thread(own_pg.start)
 
         phase = "after"
         running.set()  # clients first: their requests meet the pool of dead connections
-        await asyncio.sleep(0.3)
+        await wait_for(lambda: asyncio.sleep(0, any(p == "after" for p, _, _ in log)), "a call after the restart")
         flowing.set()  # then the turns in flight get their answers and write their outcome
-        await asyncio.sleep(3.0)
+        await wait_for(lambda: asyncio.sleep(0, sum(p == "after" for p, _, _ in log) >= 4 * CLIENTS),
+                       "traffic after the restart", timeout=60)
         phase = "done"
         await asyncio.gather(*traffic)
         for s in sessions:
@@ -136,3 +149,28 @@ async def all_ended(url: str) -> list[dict[str, Any]] | None:
     async with database(url) as db, db.read() as conn:
         runs = [dict(r._mapping) for r in await conn.execute(sa.select(runs_table))]
     return runs if all(r["status"] in TERMINAL_STATUSES for r in runs) else None
+
+
+async def test_an_outcome_written_while_postgres_is_down_lands_once_it_is_back(
+    api_factory: Any, own_pg: OwnPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Protection: the job retries its outcome write (jobs.guard) while the database is away, for up to
+    the claim's lease. Verified by removing the retry: the task crashes on the refused connection and
+    the session stays busy until the lease runs out."""
+    async with database(own_pg.url) as db:
+        await upgrade(db)
+    answer = threading.Event()
+    with openai_stub(lambda body: (answer.wait(60), GOOD_ANSWER)[1]) as stub:
+        api = await api_factory(database_url=own_pg.url, **LEASE, **provider_settings(stub.url))
+        session = await api.create_session()
+        turn = await api.turn(session["id"], "We sell payroll software to restaurant owners")
+        assert turn.status_code == 202
+        await wait_for(lambda: asyncio.sleep(0, bool(stub.seen)), "the turn to call its model")
+        await asyncio.to_thread(own_pg.stop, "fast")
+        answer.set()  # the model answers while the database is down: the outcome cannot be written yet
+        await wait_for(lambda: asyncio.sleep(0, "writing the outcome failed" in caplog.text),
+                       "a failed attempt to write the outcome")
+        await asyncio.to_thread(own_pg.start)
+        done = await api.wait_idle(session["id"], timeout=60)
+    assert done["last_run"]["status"] == "succeeded" and done["last_run"]["id"] == turn.json()["runId"]
+    assert [m["role"] for m in done["messages"]] == ["user", "assistant"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.harness import run_row, start_turn, start_worker
+from tests.faults.harness import run_row, start_turn, start_worker, wait_for
 from tests.faults.services import OwnRedis
 from tests.worker_processes import WorkerPool
 
@@ -44,7 +44,8 @@ async def test_dispatch_fails_cleanly_while_redis_is_down_and_recovers_without_r
     released = await api.get_session(session["id"])
     assert released["task_status"] is None and released["run_id"] is None  # free to retry at once
     assert [m["role"] for m in released["messages"]] == ["user", "assistant"]  # nothing half-written
-    await asyncio.sleep(1.0)  # the worker polls a Redis that is gone for a while
+    # The worker notices Redis is gone (its poll loop fails) and keeps running.
+    await wait_for(lambda: asyncio.sleep(0, "Redis unreachable" in worker.logs()), "the worker to lose Redis")
 
     await asyncio.to_thread(own_redis.start)  # same port, empty: a restarted Redis
     retried = await start_turn(api, session["id"], "Make it about saving four hours a week")

@@ -41,8 +41,10 @@ async def runs_of(api: Api, session_id: str) -> list[str]:
 
 
 async def records(api: Api) -> int:
+    """This test user's idempotency records (the PostgreSQL database is shared by the whole run)."""
     async with api.app.state.container.db.read() as conn:
-        return (await conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys))).scalar_one()
+        stmt = sa.select(sa.func.count()).select_from(idempotency_keys).where(idempotency_keys.c.user_id == api.user_id)
+        return (await conn.execute(stmt)).scalar_one()
 
 
 async def test_a_retry_while_the_run_still_holds_the_session_replays_the_first_answer(api_factory: Any) -> None:
