@@ -206,9 +206,10 @@ _STRAY_PERCENT = re.compile(r"(?<!\d)%")
 _SPACES = re.compile(r"[ \t]+")
 
 
-def clean(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
+def clean(text: str, keep: frozenset[str] | set[str] = frozenset(), *, spam: bool = True) -> str:
     """User-derived text made safe to reuse in a draft or reply: normalised, no placeholders (except the
-    names in ``keep``), no && markers, no spam phrases, single spaces."""
+    names in ``keep``), no && markers, no spam phrases (kept with ``spam=False``, for quoting in a
+    reply), single spaces."""
     text = normalize(text)
     text = VAR_RE.sub(lambda m: m.group(0) if m.group(1) in keep else m.group(1).replace("_", " "), text)
     text = text.replace("&&", " ")
@@ -218,7 +219,8 @@ def clean(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
         text = _STRAY_PERCENT.sub(" percent", text)
         for name in kept:
             text = text.replace("\x00", f"%{name}%", 1)
-    text = _SPAM_ANYWHERE.sub("", text)
+    if spam:
+        text = _SPAM_ANYWHERE.sub("", text)
     text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return text.strip(" ,;:")
 

@@ -113,15 +113,51 @@ Handler = Callable[[re.Match[str]], list[Request] | None]
 class _Rule:
     pattern: re.Pattern[str]
     handle: Handler
+    triggers: tuple[str, ...]  # a rule only runs on a message containing one of these (lower case)
 
 
 _RULES: list[_Rule] = []
+_TONE_STEMS = ("casual", "informal", "relax", "conversation", "laid", "chill", "loose", "breez", "chatt", "natural",
+               "human", "formal", "professional", "polish", "business", "button", "serious", "respect", "proper", "warm",
+               "friend", "kind", "personable", "empath", "gentl", "soft", "nice", "approachable", "caring", "direct",
+               "punch", "blunt", "bold", "assertive", "confident", "straight", "crisp", "sharp", "point", "decisive",
+               "chase", "concrete", "stiff", "stuffy", "robot", "corporate", "rigid", "cold", "pushy", "aggressive",
+               "salesy", "harsh", "transactional", "vague", "wishy", "passive", "fluff", "timid", "chummy", "slang",
+               "sloppy", "familiar", "filler", "small talk", "pleasantries", "jargon", "buzzword", "hype", "tone")
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "_replace": ("replace", "change", "swap", "switch", "instead"),
+    "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
+    "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
+    "_subject_no_variables": ("subject", "title"), "_subject_exclude": ("subject", "title"),
+    "_subject_include": ("subject", "title"),
+    "_sign_off": ("sign", "clos", "valediction", "end", "finish", "wrap"),
+    "_signature": ("sign", "name", "from"),
+    "_ps": ("p.s", "ps", "postscript", "post-script"),
+    "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
+    "_sentence": ('"', "'"),
+    "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
+                  "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
+                  "response", "just"),
+    "_instead_of": ("instead", "rather", "not"),
+    "_link": ("http",),
+    "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
+                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without"),
+    "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
+                 "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
+    "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
+    "_no_limit": ("limit", "cap", "count"), "_max_words": ("word",),
+    "_much_shorter": ("short", "concise", "tight", "brief", "half", "long"),
+    "_shorter": ("short", "long", "concise", "brief", "tight", "trim", "cut", "wordy", "condense", "fewer", "snapp",
+                 "verbose", "lean", "pare", "much text", "tl"),
+    "_longer": ("long", "short", "detail", "expand", "elaborate", "flesh", "context", "full", "beef", "undo"),
+    "_one_paragraph": ("paragraph", "block", "break"), "_paragraphs": ("paragraph", "block", "break"),
+}
 
 
 def _rule(*patterns: str) -> Callable[[Handler], Handler]:
     def register(handle: Handler) -> Handler:
         for pattern in patterns:
-            _RULES.append(_Rule(re.compile(pattern, re.I), handle))
+            _RULES.append(_Rule(re.compile(pattern, re.I), handle, _TRIGGERS[handle.__name__]))
         return handle
     return register
 
@@ -643,14 +679,15 @@ _ROLE = (r"(?:VPs?|heads?|directors?|managers?|founders?|co-?founders?|CTOs?|CEO
          r"startups?|companies|firms?|businesses|restaurants?|retailers?|brands?|stores?|shops?|schools?|"
          r"universities|hospitals?|SMBs?|SMEs?|enterprises?|customers?|users?|sellers?|merchants?|landlords?|"
          r"investors?|brokers?|agents?|nonprofits?|non-profits?)")
+# "of Sales", "at SaaS companies": up to two prepositional phrases of up to three words each.
+_ROLE_TAIL = (r"(?:\s+(?:of|in|at|for|from)\s+[A-Za-z0-9&/-]+(?:\s+(?!(?:of|in|at|for|from|who|that|which|and|or|to|"
+              r"with|about|on|by|emphasi[sz]\w*|focus\w*|we|our|i)\b)[A-Za-z0-9&/-]+){0,2}){0,2}")
 _AUDIENCE_LOOSE = re.compile(
     r"\b(?:for|to|targeting|targets?|aimed\s+at|reach(?:ing)?)\s+"
-    r"(?P<v>(?!(?:a|an|me|my|us|you|your)\b)(?:[A-Za-z0-9&/-]+\s+){0,4}" + _ROLE
-    + r"(?:\s+(?:of|in|at)\s+(?:[A-Za-z0-9&/-]+\s+)?[A-Za-z0-9&/-]+)?)\b", re.I)
+    r"(?P<v>(?!(?:a|an|me|my|us|you|your)\b)(?:[A-Za-z0-9&/-]+\s+){0,4}" + _ROLE + _ROLE_TAIL + r")\b", re.I)
 # A message that starts with the audience: "VPs of Sales at SaaS companies; offer: …".
 _AUDIENCE_LEADING = re.compile(
-    r"^\s*(?P<v>(?:[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + r"(?:\s+(?:of|in|at|for)\s+(?:[A-Za-z0-9&/-]+\s+){0,2}"
-    r"[A-Za-z0-9&/-]+){0,2})\s*[;:,.\n]", re.I)
+    r"^\s*(?P<v>(?:[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL + r")\s*[;:,.\n]", re.I)
 _AUDIENCE_EXPLICIT = re.compile(
     r"\b(?:(?:change|switch|set|update)\s+the\s+(?:audience|target(?:\s+audience)?|reader|persona|icp)\s+to|"
     r"(?:target\s+)?audience\s*(?::|=|is|should\s+be)|(?:persona|icp)\s*(?::|=)|write\s+(?:it|this)\s+for|"
@@ -671,14 +708,24 @@ _FOCUS = re.compile(
     r"make\s+(?:it|the\s+email|this)\s+(?:all\s+)?about|play\s+up|put\s+the\s+focus\s+on)\s+" + _V, re.I)
 
 
+_BRIEF_PATTERNS = (
+    ("audience", _AUDIENCE_EXPLICIT, ("audience", "target", "persona", "icp", "write it", "write this", "aim", "address",
+                                      "pitch")),
+    ("audience", _AUDIENCE_LEADING, ()),
+    ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
+    ("offer", _OFFER, ("we ", "our ", "offer", "selling")),
+    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
+    ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
+)
+
+
 def _brief(text: str) -> list[tuple[int, int, Request]]:
     """Audience, offer, CTA and focus statements; each pattern reads the whole remaining text."""
     found: list[tuple[int, int, Request]] = []
-    change = _OFFER_CHANGE.search(text)
-    for kind, pattern in (("audience", _AUDIENCE_EXPLICIT), ("audience", _AUDIENCE_LEADING), ("audience", _AUDIENCE_LOOSE),
-                          ("offer", _OFFER),
-                          ("cta", _CTA_BRIEF), ("focus", _FOCUS)):
-        if any(r.kind == kind for _, _, r in found):
+    low = text.lower()
+    change = _OFFER_CHANGE.search(text) if "offer" in low or "product" in low or "pitch" in low else None
+    for kind, pattern, triggers in _BRIEF_PATTERNS:
+        if any(r.kind == kind for _, _, r in found) or (triggers and not any(t in low for t in triggers)):
             continue
         m = pattern.search(text)
         if not m:
@@ -723,8 +770,11 @@ def parse(message: str) -> Parsed:
     """One user message as typed requests (in the order they were written) plus what was not understood."""
     text = normalize(message).translate(_QUOTES)
     work = text
+    low = text.lower()
     found: list[tuple[int, Request]] = []
     for rule in _RULES:
+        if not any(t in low for t in rule.triggers):
+            continue
         for m in list(rule.pattern.finditer(work)):
             if not m.group(0).strip():
                 continue
