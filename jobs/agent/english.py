@@ -251,6 +251,8 @@ _BENEFIT = re.compile(r"\b(?:that|which|to)\s+(?P<verb>" + _VERB_ALT + r")\s+(?P
 # "Shiftly cuts scheduling time by 80%": a name of up to three words, then what it does.
 _NAMED_CLAUSE = re.compile(r"^(?P<name>(?!(?:we|i|it|they|our|you)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}?)\s+(?P<verb>"
                            + "|".join(v for v in _VERBS if v not in ("is", "has", "does")) + r")\s+(?P<rest>.+)$", re.I)
+_NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}),\s+(?:which|that|who)\s+"
+                            r"(?P<rest>(?:" + "|".join(_VERBS) + r")\b.+)$", re.I)
 _BENEFIT_OBJECT_END = re.compile(r"\s+(?:in|by|for|with|to|from|across|at|on|within|without|so|and|while|per|up to)\s+|,",
                                  re.I)
 _CATEGORY = re.compile(r"^(?:(?:a|an|the|our)\s+)?(?P<cat>[\w-]+(?:\s+[\w-]+){0,2}?)\s+(?:platform|tool|app|software|"
@@ -297,9 +299,15 @@ def offer_sentence(offer: str) -> str:
         return sentence(offer)
     if _NAMED_CLAUSE.match(offer):
         return sentence(offer)
-    if len(offer.split()) == 1 and offer[:1].isupper():
+    relative = _NAMED_RELATIVE.match(offer)
+    if relative:  # "Shiftly, which automates shift scheduling" -> "Shiftly automates shift scheduling."
+        return sentence(f"{relative.group('name')} {relative.group('rest')}")
+    words = offer.split()
+    if len(words) == 1 and offer[:1].isupper():
         return f"I am reaching out about {offer}."
-    return sentence(f"We offer {decap(offer)}")
+    if words[0][:1].isupper() and words[1][:1].islower() and not any(c.isupper() for c in words[0][1:]):
+        offer = offer[:1].lower() + offer[1:]  # "Payroll software for…" begins a sentence, it is not a name
+    return sentence(f"We offer {offer}")
 
 
 def benefit(offer: str) -> tuple[str, str, str] | None:

@@ -191,6 +191,7 @@ def _first_reply(state: Standing, written: Written, said: str, assumptions: list
 def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: list[str], written: Written,
                     message: str, allowed: set[str]) -> str:
     lines: list[str] = []
+    noted = {(kind, key): text for kind, key, text in written.notes}
     kept, new, unchanged, step = [], [], [], before
     for request in parsed.requests:
         after = step.apply([request])
@@ -198,7 +199,8 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
             kept.append(said(request))
         else:
             new.append(said(request))
-            unchanged.append(why_unchanged(request, written.body))
+            unchanged.append(noted.pop((request.kind, _note_key(request.value)), None)
+                             or why_unchanged(request, written.body))
         step = after
     if diff:
         if new:
@@ -218,7 +220,9 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
         lines.append(f"I did not act on \u201c{clean(parsed.unmatched, keep=allowed, spam=False)}\u201d; "
                      f"I can change: {_list(list(CAPABILITIES))}.")
     asked = {(r.kind, _note_key(r.value)) for r in parsed.requests}
-    notes = [text for kind, key, text in written.notes if kind == "max_words" or (kind, key) in asked]
+    notes = [text for (kind, key), text in noted.items() if kind == "max_words" or (kind, key) in asked]
+    if not diff and unchanged:
+        notes = [n for n in notes if n not in unchanged]
     if notes:
         lines.append(f"Note: {_list(notes)}.")
     earlier = [item for item in earlier_summary(before) if item in earlier_summary(state)]

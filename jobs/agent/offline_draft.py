@@ -92,8 +92,17 @@ _FOLLOW_UP = {
 }
 
 
+_GERUND = re.compile(r"^(?!(?:" + "|".join(("hiring", "onboarding", "marketing", "pricing", "scheduling", "training",
+                                            "planning", "recruiting", "billing", "shipping", "staffing", "accounting",
+                                            "engineering", "manufacturing", "sourcing", "purchasing")) + r")\b)"
+                     r"[a-z]+ing\s+\S", re.I)
+
+
 def _question(subject: str | None, state: Standing, allowed: set[str], offer_topic: str) -> str:
     v = voice(state)
+    if subject and _GERUND.match(subject):  # "saving four hours a week": would it make a difference?
+        where = "%company%" if "company" in allowed else "your team"
+        return f"Would {subject} make a difference for {where}?"
     if subject:
         personal = bool(re.search(r"\b(?:your|yours)\b", subject, re.I))
         if "company" in allowed and not personal:

@@ -346,7 +346,8 @@ def _sign_off(m: re.Match[str]) -> list[Request] | None:
        rf"\bmy\s+name\s+is\s+{_NAME}",
        rf"\badd\s+my\s+name\s*(?:\(|:|,)?\s*{_NAME}\)?",
        rf"\b(?:it'?s|it\s+is|this\s+is|coming|email\s+is)\s+from\s+{_NAME}(?=\s*(?:[.;!?\n,]|$))",
-       r"\bsign\s+(?:it|the\s+email)\s+(?:as\s+|with\s+)?(?P<lower>(?!off\b|out\b)[a-z][\w'-]{1,30})"
+       r"\bsign\s+(?:it|the\s+email)\s+(?:as\s+|with\s+)?(?P<lower>(?!(?:off|out|that|this|please|again|up|so|like|"
+       r"with|as|my|me|the|it|too|now|then|and|by|for|from|properly|differently|accordingly)\b)[a-z][\w'-]{1,30})"
        r"(?=\s*(?:[.,;!?\n]|$|\s+(?:and|please)\b))")
 def _signature(m: re.Match[str]) -> list[Request] | None:
     if _quoted(m):
@@ -432,7 +433,7 @@ def _sentence(m: re.Match[str]) -> list[Request] | None:
 
 # --- call to action
 _DURATION = re.compile(r"\b(\d{1,3})\s*-?\s*(?:min(?:ute)?s?|m)\b|\b(half\s+an?\s+hour|an?\s+hour)\b", re.I)
-_CTA_NOUN = re.compile(r"\b(?P<noun>demo|walk-?through|product tour|tour|call|phone call|zoom|chat|meeting|meet|"
+_CTA_NOUN = re.compile(r"\b(?P<noun>demo|walk-?through|product tour|tour|call|phone call|phone|zoom|chat|meeting|meet|"
                        r"coffee|trial|pilot|reply|respond|response|write back|answer|link|calendar|calendly|"
                        r"booking page|scheduling page)\b", re.I)
 _CTA_ADJ = re.compile(r"\b(quick|short|brief|intro|introductory|free|discovery|video)\b", re.I)
@@ -450,7 +451,7 @@ def cta_phrase(text: str) -> str | None:
     if word in ("link", "calendar", "calendly", "booking page", "scheduling page"):
         return "link"
     word = {"walkthrough": "demo", "walk-through": "demo", "product tour": "demo", "tour": "demo", "zoom": "call",
-            "phone call": "call", "meet": "meeting", "coffee": "chat"}.get(word, word)
+            "phone call": "call", "phone": "call", "meet": "meeting", "coffee": "chat"}.get(word, word)
     duration = _DURATION.search(text[: noun.start()])
     adjective = _CTA_ADJ.search(text[: noun.start()])
     parts = []
