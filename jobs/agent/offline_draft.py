@@ -241,7 +241,8 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     hook = _hook(state, allowed, offer_topic, follow_up)
     if hook and not (state.shorter >= 3 and not hook.requested):
         parts.append(hook)
-    parts.append(Part("value", short_offer(offer) if value_short else offer_sentence(offer), requested=True))
+    if offer:
+        parts.append(Part("value", short_offer(offer) if value_short else offer_sentence(offer), requested=True))
     if state.mentions:
         parts += [Part("mention", mention_sentence(m), requested=True) for m in state.mentions]
     elif state.shorter == 0 and "proof" not in state.removed:
@@ -338,7 +339,9 @@ def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[No
     about = include_text or theme(state.offer, state.focus) or topic(state.offer or "") or "this"
     verb = "Are" if looks_plural(about) else "Is"
     company = "%company%" if usable("company") else None
-    if state.subject_style == "question":
+    if state.subject_style == "question" and about == "this":  # nothing to ask about by name
+        candidates = ["Quick question", f"Quick question for {company}" if company else "Quick question"][::-1]
+    elif state.subject_style == "question":
         candidates = [f"{cap(about)}?"] if state.subject_short else []
         if company:
             candidates.append(f"{verb} {about} a priority at {company}?")

@@ -37,7 +37,7 @@ _ABOUT = re.compile(r"\b(?:on|about|around|regarding|mentioning|referencing)\s+(
                     r"(?=\s+(?:for|to|at|that|which|and)\b|[,.;:]|$)", re.I)
 _NOUN_ING = {"marketing", "engineering", "accounting", "consulting", "banking", "recruiting", "hiring", "onboarding",
              "operations", "training", "manufacturing", "publishing", "advertising", "nursing", "housing", "staffing",
-             "planning", "pricing", "shipping", "billing", "financing", "lending", "learning", "trading", "building",
+             "planning", "pricing", "shipping", "billing", "financing", "lending", "learning", "trading",
              "computing", "networking", "printing", "packaging", "catering", "clothing", "farming", "mining",
              "fundraising", "outsourcing", "sourcing", "purchasing", "licensing", "ticketing", "gaming", "hosting",
              "landscaping", "plumbing", "roofing", "cleaning", "coaching", "tutoring", "writing", "design"}

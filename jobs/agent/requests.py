@@ -688,7 +688,8 @@ _AUDIENCE_LOOSE = re.compile(
     r"(?P<v>(?!(?:a|an|me|my|us|you|your)\b)(?:[A-Za-z0-9&/-]+\s+){0,4}" + _ROLE + _ROLE_TAIL + r")\b", re.I)
 # A message that starts with the audience: "VPs of Sales at SaaS companies; offer: …".
 _AUDIENCE_LEADING = re.compile(
-    r"^\s*(?P<v>(?:[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL + r")\s*[;:,.\n]", re.I)
+    r"^\s*(?:(?:for|to)\s+)?(?P<v>(?!(?:for|to)\b)(?:[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL + r")\s*[;:,.\n]",
+    re.I)
 _AUDIENCE_EXPLICIT = re.compile(
     r"\b(?:(?:change|switch|set|update)\s+the\s+(?:audience|target(?:\s+audience)?|reader|persona|icp)\s+to|"
     r"(?:target\s+)?audience\s*(?::|=|is|should\s+be)|(?:persona|icp)\s*(?::|=)|write\s+(?:it|this)\s+for|"
@@ -697,7 +698,8 @@ _OFFER = re.compile(
     r"\b(?:we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
     r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
-    r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)", re.I)
+    r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
+    r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
     r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
@@ -714,7 +716,7 @@ _BRIEF_PATTERNS = (
                                       "pitch")),
     ("audience", _AUDIENCE_LEADING, ()),
     ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
-    ("offer", _OFFER, ("we ", "our ", "offer", "selling")),
+    ("offer", _OFFER, ("we ", "our ", "offer", "selling", "product", "pitch")),
     ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
     ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
 )
@@ -733,7 +735,7 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
             continue
         if pattern is _AUDIENCE_LOOSE and change and change.start() <= m.start() < change.end():
             continue  # "change the offer to X for new reps" changes the offer, not the audience
-        value = m.group("v").strip()
+        value = (m.group("v") or m.groupdict().get("clause") or "").strip()
         said = " ".join(m.group(0).split())
         if kind == "cta":
             value = cta_phrase(value) or ""
