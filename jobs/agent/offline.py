@@ -177,12 +177,17 @@ def _list(items: list[str]) -> str:
     return "; ".join(items)
 
 
+def _stop(text: str) -> str:
+    """``text`` ending with one full stop ("a P.S." stays "a P.S.")."""
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 def _first_reply(state: Standing, written: Written, said: str, assumptions: list[str]) -> str:
     assumed = f" I assumed {'; '.join(assumptions)} (tell me if that is wrong)." if assumptions else ""
     applied = earlier_summary(state)
-    applied_text = f" I applied what you asked: {_list(applied)}." if applied else ""
+    applied_text = " " + _stop(f"I applied what you asked: {_list(applied)}") if applied else ""
     about = topic(state.offer or "") or "your offer"
-    notes = f" Note: {_list([text for _, _, text in written.notes])}." if written.notes else ""
+    notes = " " + _stop(f"Note: {_list([text for _, _, text in written.notes])}") if written.notes else ""
     return (f"{said}Here is a first skeleton and draft.{assumed} The plan: {about} for {state.audience}, asking for "
             f"{_cta_words(state)}.{applied_text}{notes} Tell me what to change: the tone, the length, the opener, "
             "the subject, the proof, the sign-off or the call to action.")
@@ -204,14 +209,14 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
         step = after
     if diff:
         if new:
-            lines.append(f"You asked for: {_list(new)}.")
+            lines.append(_stop(f"You asked for: {_list(new)}"))
         lines.append("Changed:\n" + "\n".join(f"- {d}" for d in diff))
     elif new:
-        lines.append("Nothing changed in the skeleton or the draft: " + _list(unchanged) + ".")
+        lines.append(_stop("Nothing changed in the skeleton or the draft: " + _list(unchanged)))
     else:
         lines.append("Nothing changed in the skeleton or the draft.")
     if kept:
-        lines.append(f"Already in place: {_list(kept)}.")
+        lines.append(_stop(f"Already in place: {_list(kept)}"))
     if not parsed.requests:
         quoted = clip(clean(message, keep=allowed, spam=False), 80)
         lines.append(f"I did not understand what to change from \u201c{quoted}\u201d. I can change: "
@@ -224,10 +229,10 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     if not diff and unchanged:
         notes = [n for n in notes if n not in unchanged]
     if notes:
-        lines.append(f"Note: {_list(notes)}.")
+        lines.append(_stop(f"Note: {_list(notes)}"))
     earlier = [item for item in earlier_summary(before) if item in earlier_summary(state)]
     if earlier and (diff or parsed.requests):
-        lines.append(f"Still applied from earlier turns: {_list(earlier)}.")
+        lines.append(_stop(f"Still applied from earlier turns: {_list(earlier)}"))
     return "\n".join(lines)
 
 

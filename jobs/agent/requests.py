@@ -341,8 +341,8 @@ def _sign_off(m: re.Match[str]) -> list[Request] | None:
 
 
 @_rule(rf"\bsign(?:\s+it|\s+the\s+email|\s+this|\s+off)?(?:\s+as|\s+with|\s+from|\s+by)?\s+(?:my\s+name,?\s+)?"
-       rf"(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)?{_END})",
-       rf"\b(?:signature|signed)\s*(?::|=|should\s+be|as|by)?\s*,?\s*(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)?{_END})",
+       rf"(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
+       rf"\b(?:signature|signed)\s*(?::|=|should\s+be|as|by)?\s*,?\s*(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
        rf"\bmy\s+name\s+is\s+{_NAME}",
        rf"\badd\s+my\s+name\s*(?:\(|:|,)?\s*{_NAME}\)?",
        rf"\b(?:it'?s|it\s+is|this\s+is|coming|email\s+is)\s+from\s+{_NAME}(?=\s*(?:[.;!?\n,]|$))",
@@ -688,7 +688,8 @@ _AUDIENCE_LOOSE = re.compile(
     r"(?P<v>(?!(?:a|an|me|my|us|you|your)\b)(?:[A-Za-z0-9&/-]+\s+){0,4}" + _ROLE + _ROLE_TAIL + r")\b", re.I)
 # A message that starts with the audience: "VPs of Sales at SaaS companies; offer: …".
 _AUDIENCE_LEADING = re.compile(
-    r"^\s*(?:(?:for|to)\s+)?(?P<v>(?!(?:for|to)\b)(?:[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL + r")\s*[;:,.\n]",
+    r"^\s*(?:(?:for|to)\s+)?(?P<v>(?:(?!(?:for|to|of|in|at|with|about)\b)[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL
+    + r")\s*[;:,.\n]",
     re.I)
 _AUDIENCE_EXPLICIT = re.compile(
     r"\b(?:(?:change|switch|set|update)\s+the\s+(?:audience|target(?:\s+audience)?|reader|persona|icp)\s+to|"
