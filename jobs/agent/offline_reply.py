@@ -19,13 +19,13 @@ QUOTE_CHARS = 110
 MAX_SENTENCE_CHANGES = 4
 
 CAPABILITIES = (
-    "the tone (more casual, more formal, warmer, more direct)",
-    "the length (\u201cshorter\u201d, \u201cunder 80 words\u201d, \u201cone paragraph\u201d)",
-    "the sign-off and signature (\u201csign off with \u2018Cheers, Tom\u2019\u201d)",
-    "the opener (\u201copen with peak-season hiring\u201d, \u201copen with a question\u201d)",
-    "the subject (shorter, a question, include a word or their first name, no variables, or an exact subject)",
-    "adding or removing a proof point, case study, P.S. or sentence",
-    "the call to action (a reply, a call, a demo, or a booking link)",
+    "the tone (casual, formal, warmer, more direct)",
+    "the length (shorter, under N words, one paragraph)",
+    "the sign-off and signature",
+    "the opener (a topic, a question, or an exact line)",
+    "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
+    "a proof point, case study, P.S. or sentence (add or remove)",
+    "the call to action (reply, call, demo, booking link)",
     "the audience and the offer",
 )
 _BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}

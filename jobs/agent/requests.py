@@ -416,7 +416,9 @@ _QV_AS_OPENER = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|an?\s+)?" + _OPENER_WOR
        rf"\b{_OPENER_WORDS}\s*:\s*{_QV}",
        rf"\b(?:make|change|switch|set|rewrite)\s+the\s+{_OPENER_WORDS}\s+(?:to\s+be\s+about|about|to|into|on)\s+{_QV}",
        rf"\buse\s+{_QV_AS_OPENER}\s+as\s+(?:the\s+|an?\s+)?"
-       rf"{_OPENER_WORDS}")
+       rf"{_OPENER_WORDS}",
+       # "make the opening line less salesy and more about their quarter": the words between stay for the others
+       rf"\b(?:the\s+)?{_OPENER_WORDS}\s+(?P<keep>(?:[^.;!?\n]){{1,60}}?)\s+(?:and\s+)?more\s+about\s+{_QV}")
 def _opener(m: re.Match[str]) -> list[Request] | None:
     return _opener_value(_value(m), _quoted(m), m)
 
@@ -786,7 +788,9 @@ def parse(message: str) -> Parsed:
             if got is None:
                 continue  # the rule declined: the words stay for the others
             found += [(m.start(), r) for r in got]
-            work = work[: m.start()] + " " * (m.end() - m.start()) + work[m.end():]
+            keep = m.span("keep") if "keep" in rule.pattern.groupindex and m.group("keep") else (m.end(), m.end())
+            work = (work[: m.start()] + " " * (keep[0] - m.start()) + work[keep[0]:keep[1]]
+                    + " " * (m.end() - keep[1]) + work[m.end():])
     for start, end, request in _brief(work):
         found.append((start, request))
         work = work[:start] + " " * (end - start) + work[end:]

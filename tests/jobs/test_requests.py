@@ -154,6 +154,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
          [("tone", "formal"), ("subject_style", "question"), ("remove", "P.S")]),
         ("Mention SOC 2 and ask them to reply", [("mention", "SOC 2"), ("cta", "reply")]),
         ("it's too stiff, and don't mention SOC 2", [("tone", "casual"), ("remove", "SOC 2")]),
+        ("Can you make the opening line less salesy and more about their quarter?",
+         [("opener", "their quarter"), ("tone", "warm")]),
     ],
     "a first brief": [
         ("Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI",

@@ -192,7 +192,7 @@ async def test_feedback_it_cannot_act_on_changes_nothing_and_says_what_it_can_do
     before, after, reply = await first_draft_then(api, message)
     assert (subject(after), body(after), after["framework_version"]) == (subject(before), body(before), 1)
     assert reply.startswith("Nothing changed in the skeleton or the draft.")
-    assert "I did not understand" in reply and "the tone (more casual" in reply and "the call to action" in reply
+    assert "I did not understand" in reply and "the tone (casual, formal, warmer, more direct)" in reply and "the call to action" in reply
 
 
 async def test_a_request_already_met_changes_nothing_and_says_so(api: Any) -> None:
