@@ -31,6 +31,7 @@ from jobs.agent.offline_reply import CAPABILITIES, changes, earlier_summary, sai
 from jobs.agent.offline_writer import write_example
 from jobs.agent.prompts import new_message, read_context
 from jobs.agent.requests import Parsed, Standing, cta_phrase, parse, standing
+from jobs.agent.rules import SPAN_RE, VAR_RE
 
 STREAM_CHUNK = 12
 
@@ -240,8 +241,29 @@ def _note_key(value: Any) -> str:
     return str(value[0]) if isinstance(value, tuple) else str(value)
 
 
+def safe_reply(text: str, allowed: set[str]) -> str:
+    """The reply as the rules accept it: user words it quotes may hold a variable that is not allowed
+    ("%ssn%" becomes "ssn"), a stray % or a lone && (the draft itself never does)."""
+    if "%" in text:
+        text = VAR_RE.sub(lambda m: m.group(0) if m.group(1) in allowed else m.group(1).replace("_", " "), text)
+        kept = VAR_RE.findall(text)
+        text = VAR_RE.sub("\x00", text)
+        text = re.sub(r"(?<!\d)\s?%", " percent", text)
+        for name in kept:
+            text = text.replace("\x00", f"%{name}%", 1)
+    if text.count("&&") % 2 or any(not span.strip() for span in SPAN_RE.findall(text)):
+        text = text.replace("&&", " ")
+    return text
+
+
 def answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     """The offline model's answer to one chat turn, as output-tool arguments."""
+    out = _answer_turn(context, message)
+    out["reply"] = safe_reply(out["reply"], set(context.get("allowed_variables") or []))
+    return out
+
+
+def _answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     allowed = list(context.get("allowed_variables") or [])
     names = set(allowed)
     current = context.get("current_skeleton")
