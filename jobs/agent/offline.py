@@ -248,7 +248,7 @@ def safe_reply(text: str, allowed: set[str]) -> str:
         text = VAR_RE.sub(lambda m: m.group(0) if m.group(1) in allowed else m.group(1).replace("_", " "), text)
         kept = VAR_RE.findall(text)
         text = VAR_RE.sub("\x00", text)
-        text = re.sub(r"(?<!\d)\s?%", " percent", text)
+        text = re.sub(r"\s*(?<!\d)%", " percent", text)
         for name in kept:
             text = text.replace("\x00", f"%{name}%", 1)
     if text.count("&&") % 2 or any(not span.strip() for span in SPAN_RE.findall(text)):
