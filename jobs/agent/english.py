@@ -123,10 +123,6 @@ def sentence(text: str) -> str:
     return text
 
 
-def words(text: str) -> list[str]:
-    return text.split()
-
-
 SPAN_WORDS = 14  # how many words a rendered &&…&& span is counted as (the offline writer stays within it)
 
 
@@ -243,8 +239,6 @@ _VERBS = {
     "books": "booked", "writes": "written", "answers": "answered", "routes": "routed", "detects": "detected",
     "does": "done", "is": "been", "has": "had", "takes": "taken", "shows": "shown", "offers": "offered",
 }
-_CLAUSE_VERB = re.compile(r"\b(?:" + "|".join(_VERBS) + r"|help|let|make|cut|save|reduce|run|get|give|build|built|sell|offer"
-                          r"|provide|are|was|were|can|will)\b", re.I)
 _VERB_ALT = "|".join(_VERBS) + "|help|cut|save|reduce|speed up"
 _APPOSITIVE = re.compile(r"^(?P<name>[^,]{1,60}?),\s+(?P<desc>(?:a|an|the|our)\s+.+)$", re.I)
 _BENEFIT = re.compile(r"\b(?:that|which|to)\s+(?P<verb>" + _VERB_ALT + r")\s+(?P<rest>.+)$", re.I)

@@ -33,7 +33,8 @@ from jobs.agent.prompts import new_message, read_context
 from jobs.agent.requests import Parsed, Standing, cta_phrase, parse, standing
 from jobs.agent.rules import SPAN_RE, VAR_RE
 
-STREAM_CHUNK = 12
+STREAM_CHUNK = 12  # the reply streams in pieces this size (it becomes reply_delta events)
+BULK_CHUNK = 400  # the skeleton and draft after it: no deltas come from them, so fewer, larger pieces
 
 
 class OfflineModel(FunctionModel):
@@ -79,10 +80,16 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 
 
 async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[dict[int, DeltaToolCall]]:
-    text = json.dumps(_args(messages, info), ensure_ascii=False)
+    args = _args(messages, info)
+    text = json.dumps(args, ensure_ascii=False)
     name = info.output_tools[0].name
-    for i in range(0, len(text), STREAM_CHUNK):
-        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=text[i:i + STREAM_CHUNK])}
+    head = json.dumps({"reply": args["reply"]}, ensure_ascii=False)[:-1] if "reply" in args else ""
+    if not text.startswith(head):
+        head = text
+    pieces = [head[i:i + STREAM_CHUNK] for i in range(0, len(head), STREAM_CHUNK)]
+    pieces += [text[i:i + BULK_CHUNK] for i in range(len(head), len(text), BULK_CHUNK)]
+    for i, piece in enumerate(pieces):
+        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=piece)}
 
 
 def _user_texts(context: dict[str, Any], message: str) -> list[str]:
