@@ -350,6 +350,8 @@ def proof_claim(offer: str) -> str | None:
     return f"have {participle} {rest}"
 
 
+_TIME_TO = re.compile(r"^(?:under\s+|less\s+than\s+)?\d+\s*(?:minutes?|hours?|days?|weeks?|months?)\s+to\s+(?P<goal>.{2,40})$",
+                      re.I)
 _IMPROVES = ("cuts", "halves", "reduces", "lowers", "shortens", "slashes", "trims", "speeds", "boosts", "increases",
              "improves", "automates", "simplifies", "streamlines", "tracks", "manages", "centralizes", "centralises",
              "doubles", "triples", "raises", "accelerates", "fixes", "prevents", "eliminates", "removes", "protects",
@@ -364,6 +366,9 @@ def theme(offer: str | None, focus: str | None = None) -> str | None:
         return focus
     if not offer:
         return None
+    promise = _TIME_TO.match(offer.strip())
+    if promise:  # "15 minutes to ROI" is about time to ROI
+        return f"time to {promise.group('goal')}"
     found = benefit(offer)
     if found:
         _, verb, rest = found

@@ -36,7 +36,6 @@ from jobs.agent.rules import MAX_SUBJECT_CHARS, VAR_RE
 
 DEFAULT_AUDIENCE = "decision-makers in the lead's role"
 DEFAULT_CTA = "15-minute call"
-MEETINGS = ("call", "demo", "meeting", "chat", "trial", "pilot")
 
 
 @dataclass

@@ -110,7 +110,7 @@ def proof_sentence(values: dict[str, str], offer: str) -> str:
     """One customer result for one lead, from the offer's own claim ("have cut ramp time in half")."""
     claim = proof_claim(offer)
     name = topic(offer)
-    with_what = f" with {name}" if name and not name[:1].islower() else ""
+    with_what = f" with {name}" if name[:1].isupper() else ""  # a product name, not "15 minutes to ROI"
     industry = values.get("industry")
     company = values.get("company")
     if industry and company:

@@ -64,6 +64,7 @@ def test_offer_helpers_name_the_product_its_benefit_and_its_theme() -> None:
     assert theme("payroll software for restaurants") == "payroll"
     assert theme(offer, "time-to-ROI") == "time-to-ROI"
     assert topic("we help restaurants run payroll") == ""
+    assert theme("15 minutes to ROI") == "time to ROI"
 
 
 def test_sentences_split_without_breaking_abbreviations_or_spans() -> None:

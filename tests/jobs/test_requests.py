@@ -260,3 +260,11 @@ def test_a_message_is_parsed_once_however_long_the_conversation() -> None:
         standing(messages)
     info = parse.cache_info()
     assert info.misses == 3 and info.hits == 87
+
+
+def test_every_request_kind_is_documented_and_applied() -> None:
+    from jobs.agent.requests import _APPLY, KINDS
+
+    assert set(KINDS) == set(_APPLY)
+    kinds_seen = {r.kind for _, message, _ in CASES for r in parse(message).requests}
+    assert kinds_seen == set(KINDS)  # the table above exercises every kind
