@@ -4,15 +4,20 @@ It is a pydantic-ai ``FunctionModel``: it reads the same prompt a hosted model r
 context from ``jobs.agent.prompts``), answers by calling the output tool, streams its answer, and
 reads the validators' feedback on a retry. Its behaviour follows the product protocol: clarifying
 questions until audience, offer and call to action are known; then a skeleton and a draft using
-only allowed variables; revisions on feedback ("shorter", "mention our SOC 2"); follow-up emails
-acknowledge the earlier emails of the sequence. It exists so the service works without a key.
+only allowed variables; revisions on feedback. Each message is parsed into typed requests
+(``jobs.agent.requests``) on top of the standing requests the context carries, the draft is
+rendered from the brief and those requests (``offline_draft``), and the reply names what changed
+from the diff of the old and new draft (``offline_reply``). Follow-up emails acknowledge the
+earlier emails of the sequence. It exists so the service works without a key.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
@@ -20,12 +25,16 @@ from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel, _estimate_usage
 from pydantic_ai.settings import ModelSettings
 
-from jobs.agent.offline_brief import SHORTER_RE, Brief, article, clean, topic
+from jobs.agent.english import clean, clip, topic, with_article
+from jobs.agent.offline_draft import DEFAULT_CTA, Written, with_defaults, write
+from jobs.agent.offline_reply import CAPABILITIES, changes, earlier_summary, said, why_unchanged
 from jobs.agent.offline_writer import write_example
 from jobs.agent.prompts import new_message, read_context
-from jobs.agent.rules import MAX_SUBJECT_CHARS
+from jobs.agent.requests import Parsed, Standing, cta_phrase, parse, standing
+from jobs.agent.rules import SPAN_RE, VAR_RE
 
-STREAM_CHUNK = 12
+STREAM_CHUNK = 12  # the reply streams in pieces this size (it becomes reply_delta events)
+BULK_CHUNK = 400  # the skeleton and draft after it: no deltas come from them, so fewer, larger pieces
 
 
 class OfflineModel(FunctionModel):
@@ -71,10 +80,16 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 
 
 async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[dict[int, DeltaToolCall]]:
-    text = json.dumps(_args(messages, info), ensure_ascii=False)
+    args = _args(messages, info)
+    text = json.dumps(args, ensure_ascii=False)
     name = info.output_tools[0].name
-    for i in range(0, len(text), STREAM_CHUNK):
-        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=text[i:i + STREAM_CHUNK])}
+    head = json.dumps({"reply": args["reply"]}, ensure_ascii=False)[:-1] if "reply" in args else ""
+    if not text.startswith(head):
+        head = text
+    pieces = [head[i:i + STREAM_CHUNK] for i in range(0, len(head), STREAM_CHUNK)]
+    pieces += [text[i:i + BULK_CHUNK] for i in range(len(head), len(text), BULK_CHUNK)]
+    for i, piece in enumerate(pieces):
+        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=piece)}
 
 
 def _user_texts(context: dict[str, Any], message: str) -> list[str]:
@@ -83,12 +98,12 @@ def _user_texts(context: dict[str, Any], message: str) -> list[str]:
     return [*asks, *recent, message]
 
 
-def _questions(brief: Brief) -> str:
+def _questions(state: Standing) -> str:
     known = []
-    if brief.audience:
-        known.append(f"the email is for {brief.audience}")
-    if brief.offer:
-        known.append(f"you offer {brief.offer}")
+    if state.audience:
+        known.append(f"the email is for {state.audience}")
+    if state.offer:
+        known.append(f"you offer {state.offer}")
     asks = {
         "audience": "Who exactly is the reader (role, seniority, kind of company)?",
         "offer": "What do you sell, and what result does it get them?",
@@ -96,59 +111,52 @@ def _questions(brief: Brief) -> str:
     }
     intro = f"Got it: {' and '.join(known)}. " if known else "Happy to help. "
     return intro + "Before I draft anything, a few questions:\n" + "\n".join(
-        f"{i}. {asks[m]}" for i, m in enumerate(brief.missing, 1))
+        f"{i}. {asks[m]}" for i, m in enumerate(_missing(state), 1))
 
 
-def _block(strategy: str, fields: list[str], approach: str, fallback: str, allowed: list[str]) -> dict[str, Any]:
-    return {"strategy": strategy,
-            "personalization": {"fields": [f for f in fields if f in allowed], "approach": approach,
-                                "fallback": fallback}}
+def _missing(state: Standing) -> list[str]:
+    return [name for name in ("audience", "offer", "cta") if getattr(state, name) is None]
 
 
-def _skeleton(brief: Brief, allowed: list[str], follow_up: str | None) -> dict[str, Any]:
-    hook = (f"Follow up on {follow_up} with one new angle instead of repeating it" if follow_up
-            else "Open with a problem the reader's role feels, tied to their company")
-    return {
-        "audience": brief.audience,
-        "offer": brief.offer,
-        "hook": _block(hook, ["first_name", "position", "company"], "One sentence, no flattery", "Generic line tied "
-                       "to the audience's role", allowed),
-        "value_prop": _block(f"What {topic(brief.offer or '')} changes for {brief.audience}", ["company"],
-                             "Name the outcome, not the features", "State the outcome without the company", allowed),
-        "proof": _block(f"Cite: {brief.proof}" if brief.proof else "One concrete customer result", ["company"],
-                        "Pick proof closest to the lead's situation", "Use the strongest general result", allowed),
-        "cta": _block(f"Ask for {article(brief.cta or '')} {brief.cta}", ["first_name"], "One low-friction ask",
-                      "Same ask without the name", allowed),
-    }
+_ASK_FOR = re.compile(r"^Ask for an? (?P<cta>.+)$")
+_LINK = re.compile(r"\((?P<url>https?://[^)\s]+)\)")
 
 
-def _draft(brief: Brief, allowed: list[str], short: bool, follow_up: str | None) -> tuple[str, str]:
-    has = set(allowed)
-    name = topic(brief.offer or "")
-    greet = "Hi %first_name%," if "first_name" in has else "Hi there,"
-    role = "a %position%" if "position" in has else "someone in your role"
-    where = " at %company%" if "company" in has else ""
-    if follow_up:
-        hook = f"Following up on my earlier note. &&One new angle on {name} for {role}{where}, not repeated from it&&"
+def from_skeleton(skeleton: dict[str, Any] | None) -> Standing:
+    """The brief a stored skeleton states (audience, offer, call to action, proof points, focus)."""
+    if not skeleton:
+        return Standing()
+    cta_plan = str((skeleton.get("cta") or {}).get("strategy") or "")
+    proof = str((skeleton.get("proof") or {}).get("strategy") or "")
+    value = str((skeleton.get("value_prop") or {}).get("strategy") or "")
+    asked = _ASK_FOR.match(cta_plan)
+    link = _LINK.search(cta_plan)
+    if asked:
+        cta: str | None = asked.group("cta")
+    elif cta_plan.startswith("Point them to the booking link"):
+        cta = "link"
     else:
-        hook = f"&&One sentence on why {name} matters to {role}{where}&&"
-    offer = brief.offer or ""
-    value = offer[:1].upper() + offer[1:] + "."
-    proof = f"Also relevant: our {brief.proof}." if brief.proof else f"&&One customer result that fits {role}{where}&&"
-    cta = f"Would you be open to {article(brief.cta or '')} {brief.cta} next week?"
-    if short:
-        middle = f"{hook} {value}" + (f" {proof}" if brief.proof else "")
-        paragraphs = [greet, middle, cta, "Best regards"]
-    else:
-        paragraphs = [greet, hook, value, proof, cta, "Best regards"]
-    prefix = "Re: " if follow_up else ""
-    subject = f"{prefix}{name} for %company%" if "company" in has else f"{prefix}{name} for your team"
-    if len(subject) > MAX_SUBJECT_CHARS:
-        subject = f"{prefix}{name}"[:MAX_SUBJECT_CHARS]
-    return subject, "\n\n".join(paragraphs)
+        cta = cta_phrase(cta_plan)
+    focus = value.split(", focused on ", 1)[1] if ", focused on " in value else None
+    return Standing(audience=skeleton.get("audience") or None, offer=skeleton.get("offer") or None, cta=cta,
+                    link=link.group("url") if link else None, focus=focus,
+                    mentions=tuple(m for m in proof.removeprefix("Cite: ").split("; ") if m)
+                    if proof.startswith("Cite: ") else (),
+                    removed=("proof",) if proof == "No proof point" else ())
 
 
-def _follow_up(sequence: dict[str, Any] | None) -> tuple[str | None, str]:
+def merge(base: Standing, earlier: Standing) -> Standing:
+    """The skeleton's brief, overridden by whatever the conversation's standing requests set."""
+    values = {}
+    for f in fields(Standing):
+        mine = getattr(earlier, f.name)
+        values[f.name] = mine if mine != f.default else getattr(base, f.name)
+    if "proof" in earlier.removed or earlier.mentions:
+        values["mentions"] = earlier.mentions
+    return Standing(**values)
+
+
+def _follow_up(sequence: dict[str, Any] | None, allowed: set[str]) -> tuple[str | None, str]:
     """(how the skeleton names the earlier email, the sentence the reply uses) for a follow-up node."""
     if not sequence or not sequence.get("position") or not sequence.get("prior_nodes"):
         return None, ""
@@ -158,43 +166,135 @@ def _follow_up(sequence: dict[str, Any] | None) -> tuple[str | None, str]:
     step = f"email {len(prior)}" + (f" ('{clean(subject)}')" if subject else "")
     total = sequence.get("total_nodes")
     where = f"email {sequence['position'] + 1}" + (f" of {total}" if total else "")
+    quoted = clean(subject, keep=allowed, spam=False)
     said = f"This is {where} in the sequence, so it follows up on your earlier email" + (
-        f" \"{subject}\"" if subject else "") + f" ({len(prior)} before it) instead of repeating it. "
+        f" \"{quoted}\"" if subject else "") + f" ({len(prior)} before it) instead of repeating it. "
     return step, said
+
+
+def _cta_words(state: Standing) -> str:
+    cta = state.cta or DEFAULT_CTA
+    if cta == "reply":
+        return "a reply"
+    if cta == "link":
+        return "a click on your booking link"
+    return with_article(cta)
+
+
+def _list(items: list[str]) -> str:
+    return "; ".join(items)
+
+
+def _stop(text: str) -> str:
+    """``text`` ending with one full stop ("a P.S." stays "a P.S.")."""
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _first_reply(state: Standing, written: Written, said: str, assumptions: list[str]) -> str:
+    assumed = f" I assumed {'; '.join(assumptions)} (tell me if that is wrong)." if assumptions else ""
+    applied = earlier_summary(state)
+    applied_text = " " + _stop(f"I applied what you asked: {_list(applied)}") if applied else ""
+    about = topic(state.offer or "") or "your offer"
+    notes = " " + _stop(f"Note: {_list([text for _, _, text in written.notes])}") if written.notes else ""
+    return (f"{said}Here is a first skeleton and draft.{assumed} The plan: {about} for {state.audience}, asking for "
+            f"{_cta_words(state)}.{applied_text}{notes} Tell me what to change: the tone, the length, the opener, "
+            "the subject, the proof, the sign-off or the call to action.")
+
+
+def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: list[str], written: Written,
+                    message: str, allowed: set[str]) -> str:
+    lines: list[str] = []
+    noted = {(kind, key): text for kind, key, text in written.notes}
+    kept, new, unchanged, step = [], [], [], before
+    for request in parsed.requests:
+        after = step.apply([request])
+        if after == step:
+            kept.append(said(request))
+        else:
+            new.append(said(request))
+            unchanged.append(noted.pop((request.kind, _note_key(request.value)), None)
+                             or why_unchanged(request, written.body))
+        step = after
+    if diff:
+        if new:
+            lines.append(_stop(f"You asked for: {_list(new)}"))
+        lines.append("Changed:\n" + "\n".join(f"- {d}" for d in diff))
+    elif new:
+        lines.append(_stop("Nothing changed in the skeleton or the draft: " + _list(unchanged)))
+    else:
+        lines.append("Nothing changed in the skeleton or the draft.")
+    if kept:
+        lines.append(_stop(f"Already in place: {_list(kept)}"))
+    if not parsed.requests:
+        quoted = clip(clean(message, keep=allowed, spam=False), 80)
+        lines.append(f"I did not understand what to change from \u201c{quoted}\u201d. I can change: "
+                     f"{_list(list(CAPABILITIES))}.")
+    elif parsed.unmatched:
+        lines.append(f"I did not act on \u201c{clean(parsed.unmatched, keep=allowed, spam=False)}\u201d; "
+                     f"I can change: {_list(list(CAPABILITIES))}.")
+    asked = {(r.kind, _note_key(r.value)) for r in parsed.requests}
+    notes = [text for (kind, key), text in noted.items() if kind == "max_words" or (kind, key) in asked]
+    if not diff and unchanged:
+        notes = [n for n in notes if n not in unchanged]
+    if notes:
+        lines.append(_stop(f"Note: {_list(notes)}"))
+    earlier = [item for item in earlier_summary(before) if item in earlier_summary(state)]
+    if earlier and (diff or parsed.requests):
+        lines.append(_stop(f"Still applied from earlier turns: {_list(earlier)}"))
+    return "\n".join(lines)
+
+
+def _note_key(value: Any) -> str:
+    return str(value[0]) if isinstance(value, tuple) else str(value)
+
+
+def safe_reply(text: str, allowed: set[str]) -> str:
+    """The reply as the rules accept it: user words it quotes may hold a variable that is not allowed
+    ("%ssn%" becomes "ssn"), a stray % or a lone && (the draft itself never does)."""
+    if "%" in text:
+        text = VAR_RE.sub(lambda m: m.group(0) if m.group(1) in allowed else m.group(1).replace("_", " "), text)
+        kept = VAR_RE.findall(text)
+        text = VAR_RE.sub("\x00", text)
+        text = re.sub(r"\s*(?<!\d)%", " percent", text)
+        for name in kept:
+            text = text.replace("\x00", f"%{name}%", 1)
+    if text.count("&&") % 2 or any(not span.strip() for span in SPAN_RE.findall(text)):
+        text = text.replace("&&", " ")
+    return text
 
 
 def answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     """The offline model's answer to one chat turn, as output-tool arguments."""
+    out = _answer_turn(context, message)
+    out["reply"] = safe_reply(out["reply"], set(context.get("allowed_variables") or []))
+    return out
+
+
+def _answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     allowed = list(context.get("allowed_variables") or [])
+    names = set(allowed)
     current = context.get("current_skeleton")
     draft = context.get("current_draft") or {}
-    brief = Brief.from_skeleton(current)
     texts = _user_texts(context, message)
-    for text in texts:
-        brief = brief.read(text)
+    if "standing_requests" in context:
+        earlier = Standing.from_lines(context.get("standing_requests") or [])
+    else:  # a context without the field: read the asks it carries
+        earlier = standing(texts[:-1])
+    before = merge(from_skeleton(current), earlier)
+    parsed = parse(message)
+    state = before.apply(parsed.requests)
     assumptions: list[str] = []
-    if brief.missing:
+    if _missing(state):
         if len(texts) == 1:
-            return {"reply": _questions(brief)}
+            return {"reply": _questions(state)}
         # One round of questions is enough: fill the gaps with defaults and say so.
-        brief, assumptions = brief.assuming(texts[0])
-    follow_up, said = _follow_up(context.get("sequence"))
-    old_body = draft.get("body")
-    short = bool(SHORTER_RE.search(message)) or (old_body is not None and old_body.count("\n\n") <= 3)
-    skeleton = _skeleton(brief, allowed, follow_up)
-    subject, body = _draft(brief, allowed, short, follow_up)
-    changes = []
+        state, assumptions = with_defaults(state, texts[0])
+    follow_up, said_follow_up = _follow_up(context.get("sequence"), names)
+    written = write(state, allowed, follow_up)
     if current is None:
-        changes.append("here is a first skeleton and draft")
-    elif skeleton != current:
-        changes.append("I revised the skeleton" + (f" to cite our {brief.proof}" if brief.proof else ""))
-    if current is not None and (subject, body) != (draft.get("subject"), old_body):
-        changes.append("I made the draft shorter" if SHORTER_RE.search(message) else "I updated the draft to match")
-    if not changes:
-        return {"reply": "I kept the skeleton and draft as they are. Tell me what to change: length, tone, the "
-                         "proof point, the audience, or the call to action."}
-    done = ", and ".join(changes)
-    assumed = f" I assumed {'; '.join(assumptions)} (tell me if that is wrong)." if assumptions else ""
-    reply = (f"{said}{done[:1].upper()}{done[1:]}.{assumed} The plan: {topic(brief.offer or '')} for {brief.audience}, "
-             f"asking for {article(brief.cta or '')} {brief.cta}. Tell me what to change.")
-    return {"reply": reply, "skeleton": skeleton, "draft_subject": subject, "draft_body": body}
+        reply = _first_reply(state, written, said_follow_up, assumptions)
+    else:
+        diff = changes(current, written.skeleton, draft.get("subject"), written.subject, draft.get("body"),
+                       written.body)
+        reply = _feedback_reply(before, state, parsed, diff, written, message, names)
+    return {"reply": reply, "skeleton": written.skeleton, "draft_subject": written.subject, "draft_body": written.body}

@@ -4,7 +4,10 @@ The context is one JSON block (easy for real models to read, and parseable by th
 so both follow the same protocol). It stays bounded however long the transcript grows: the last
 ``WINDOW`` messages verbatim, and a running summary of everything older: the user's earlier
 requests, clipped, newest ``SUMMARY_ITEMS`` kept. What the conversation converged on lives in the
-current skeleton and draft, which are always included, so the summary only needs the asks.
+current skeleton and draft, which are always included, so the summary only needs the asks. What
+the user asked for over the whole conversation is stated once more, parsed and accumulated, as
+``standing_requests`` ("tone: casual", "length: at most 79 words", "sign-off: Cheers", …; see
+``jobs.agent.requests``): bounded too, since a later request of a kind replaces an earlier one.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from jobs.agent.requests import standing
 from jobs.llm import ExampleContext, TurnContext
 
 WINDOW = 8
@@ -30,14 +34,20 @@ know the audience, the offer and the call to action, you propose a skeleton (aud
 blocks hook, value_prop, proof, cta, each with a strategy and per-lead personalization: fields,
 approach, fallback) and a draft subject and body.
 
-Rules for draft_subject and draft_body:
-- They are templates. Use variables only as %name% and only names in allowed_variables.
+Rules for every text you write (reply, audience, offer, each strategy, approach and fallback,
+draft_subject, draft_body):
+- Use variables only as %name% and only names in allowed_variables (or write the words out).
 - &&instruction&& marks text you want written per lead; it must not be empty and must be closed.
 - A lone % is only allowed right after a number (40%).
-- The subject is at most 60 characters. No spammy phrases ("act now", "guaranteed", "click here"...).
-- Skeleton personalization fields are allowed variable names without %.
+- No spammy phrases ("act now", "guaranteed", "click here"...) in anything that goes into the email
+  (skeleton, subject, body); the reply may quote them.
+- The subject is at most 60 characters. Skeleton personalization fields are allowed variable names without %.
 Until audience, offer and call to action are all known, ask short clarifying questions and leave
 skeleton and draft empty. On feedback, return the revised draft (and skeleton if its plan changed).
+standing_requests lists what the user asked for in earlier turns, accumulated: a later request of a
+kind replaces an earlier one. Every draft must keep honouring all of them unless the new message
+changes one; apply the new message on top. In the reply, name each element you changed and its new
+value; if nothing changed, say so, and say plainly when you did not understand a request.
 If sequence.position > 0 this email is a follow-up: acknowledge sequence.prior_nodes, do not repeat them.
 """
 
@@ -90,6 +100,7 @@ def turn_prompt(ctx: TurnContext) -> str:
         "current_skeleton": ctx.skeleton,
         "framework_version": ctx.framework_version,
         "current_draft": {"subject": ctx.draft_subject, "body": ctx.draft_body},
+        "standing_requests": standing(m.get("content", "") for m in transcript if m.get("role") == "user").lines(),
         "summary_of_earlier_conversation": summary,
         "recent_messages": window,
     }

@@ -102,3 +102,47 @@ async def test_a_provider_error_fails_the_turn_with_model_error_and_no_key_in_th
     assert error["code"] == "model_error" and "401" in error["message"]
     assert KEY not in error["message"] and KEY[:12] not in str(await run_row(api, run_id))
     assert after["task_status"] is None and after["messages"] == [{"role": "user", "content": "Intro email"}]
+
+
+async def test_a_hosted_model_is_told_the_standing_requests_and_the_whitelist_and_held_to_the_same_rules(
+    api_factory: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.agent.prompts import read_context
+    from tests.jobs.scripted import skeleton
+
+    def user_prompt(body: dict[str, Any]) -> str:
+        return next(str(m["content"]) for m in body["messages"] if m["role"] == "user")
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        context = read_context(user_prompt(body))
+        if "signature: Tom" not in context["standing_requests"]:
+            return {**GOOD, "skeleton": skeleton()}  # the first turn
+        if not rejected_before(body):  # a gullible answer: a forbidden variable where the old rules never looked
+            return {**GOOD, "skeleton": {**skeleton(), "audience": "VPs of Sales, by %ssn%"}}
+        return {**GOOD, "reply": "Added the SOC 2 report; still casual, signed Tom, under 80 words.",
+                "skeleton": skeleton()}
+
+    with openai_stub(answer) as stub, override_allow_model_requests(True):
+        api = await api_factory(llm=openai_llm(settings, stub.url, monkeypatch))
+        session = await api.create_session()
+        vars_ = {"availableVarNames": ["first_name", "company", "position"]}
+        _, first = await turn(api, session["id"], "Intro email for VPs of Sales. Make it casual, sign it Tom, under 80 "
+                                                  "words.", **vars_)
+        assert first["last_run"]["error"] is None
+        run_id, after = await turn(api, session["id"], "Now mention our SOC 2 report", **vars_)
+
+    first_try, retry = stub.seen[-2].body, stub.seen[-1].body
+    system = " ".join(str(m["content"]) for m in first_try["messages"] if m["role"] == "system")
+    assert "standing_requests lists what the user asked for in earlier turns" in system
+    assert "Rules for every text you write (reply, audience, offer" in system
+    context = read_context(user_prompt(first_try))
+    assert context["standing_requests"] == ["audience: VPs of Sales", "tone: casual", "length: at most 79 words",
+                                            "signature: Tom"]
+    assert context["allowed_variables"] == ["company", "first_name", "position"]
+    assert user_prompt(first_try).endswith("Now mention our SOC 2 report")
+    [rejection] = rejected_before(retry)
+    assert "skeleton.audience uses %ssn%, which is not allowed" in rejection
+    assert "Allowed variables: %company%, %first_name%, %position%" in rejection
+    assert after["last_run"]["error"] is None and after["skeleton"] == skeleton()
+    assert "%ssn%" not in repr(after["skeleton_history"]) + repr(after["messages"])
+    assert (await run_row(api, run_id))["output"]["validation_retries"] == 1

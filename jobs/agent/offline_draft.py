@@ -1,0 +1,445 @@
+"""How the offline model writes the skeleton and the draft: rendered from the brief and the standing
+requests (``jobs.agent.requests.Standing``), the same way every turn, so a request keeps applying
+until the user changes it.
+
+The body is built as parts (greeting, opener, value, proof, added sentences, call to action,
+sign-off, P.S.), each a full sentence in the voice the tone asks for; the length requests decide
+which parts are kept and how they are grouped into paragraphs. &&spans&& carry the per-lead lines
+(the example writer fills them from the lead). ``notes`` says honestly what could not be done
+(a variable that is not allowed, a word limit that cannot be met without dropping what was asked).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jobs.agent.english import (
+    article,
+    cap,
+    clean,
+    clip_words,
+    count_words,
+    decap,
+    looks_plural,
+    offer_sentence,
+    sentence,
+    short_offer,
+    theme,
+    to_you,
+    topic,
+    with_article,
+)
+from jobs.agent.requests import Standing
+from jobs.agent.rules import MAX_SUBJECT_CHARS, VAR_RE
+
+DEFAULT_AUDIENCE = "decision-makers in the lead's role"
+DEFAULT_CTA = "15-minute call"
+
+
+@dataclass
+class Part:
+    role: str  # greeting | warm | follow_up | hook | value | proof | mention | sentence | cta | sign_off | ps
+    text: str
+    requested: bool = False  # the user asked for it: never dropped to meet a length
+
+
+Note = tuple[str, str, str]  # (request kind, the request's value, what to tell the user)
+
+
+@dataclass
+class Written:
+    skeleton: dict[str, Any]
+    subject: str
+    body: str
+    notes: list[Note] = field(default_factory=list)
+
+
+def voice(state: Standing) -> str:
+    """The one voice phrases are picked in: direct beats the register, the register beats warm."""
+    if state.manner == "direct":
+        return "direct"
+    return state.register or state.manner or "neutral"
+
+
+# ------------------------------------------------------------------------------------------ pieces
+
+def _who(allowed: set[str]) -> str:
+    """Who a per-lead span is about, in the variables this session allows."""
+    if {"position", "company"} <= allowed:
+        return "%position% at %company%"
+    if "position" in allowed:
+        return "this %position%"
+    if "company" in allowed:
+        return "the team at %company%"
+    return "this lead"
+
+
+def _greeting(state: Standing, allowed: set[str]) -> str:
+    word = {"casual": "Hey", "formal": "Dear"}.get(state.register or "", "Hi")
+    if "first_name" in allowed:
+        return f"{word} %first_name%,"
+    return {"Dear": "Hello,", "Hey": "Hey there,"}.get(word, "Hi there,")
+
+
+_WARM = {"casual": "I hope your week is going well.", "formal": "I hope this message finds you well."}
+_FOLLOW_UP = {
+    "casual": "Following up on my last email, I had one more thought.",
+    "formal": "Following up on my previous message, I would like to add one further point.",
+    "direct": "Following up on my last email, here is one new point.",
+}
+
+
+_GERUND = re.compile(r"^(?!(?:" + "|".join(("hiring", "onboarding", "marketing", "pricing", "scheduling", "training",
+                                            "planning", "recruiting", "billing", "shipping", "staffing", "accounting",
+                                            "engineering", "manufacturing", "sourcing", "purchasing")) + r")\b)"
+                     r"[a-z]+ing\s+\S", re.I)
+
+
+def _question(subject: str | None, state: Standing, allowed: set[str], offer_topic: str) -> str:
+    v = voice(state)
+    if subject and _GERUND.match(subject):  # "saving four hours a week": would it make a difference?
+        where = "%company%" if "company" in allowed else "your team"
+        return f"Would {subject} make a difference for {where}?"
+    if subject:
+        personal = bool(re.search(r"\b(?:your|yours)\b", subject, re.I))
+        if "company" in allowed and not personal:
+            lead = {"casual": "How's %company%", "formal": "May I ask how %company% is"}.get(v, "How is %company%")
+            return f"{lead} approaching {subject} this year?"
+        lead = {"formal": "May I ask how you are"}.get(v, "How are you")
+        return f"{lead} approaching {subject} right now?"
+    if offer_topic:
+        where = "%company%" if "company" in allowed else "your team"
+        return f"Has {where} looked at {offer_topic} yet?" if not offer_topic[:1].islower() else \
+            f"Has {where} looked at {with_article(offer_topic) if not looks_plural(offer_topic) else offer_topic} yet?"
+    return "How does your team handle this today?"
+
+
+def _hook(state: Standing, allowed: set[str], offer_topic: str, follow_up: bool) -> Part | None:
+    if state.no_opener:
+        return None
+    if state.opener_exact:
+        return Part("hook", sentence(clean(state.opener_exact, keep=allowed)), requested=True)
+    subject = to_you(state.opener) if state.opener else None
+    if state.opener_question:
+        return Part("hook", _question(subject or theme(state.offer, state.focus), state, allowed, offer_topic),
+                    requested=True)
+    about = subject or theme(state.offer, state.focus)
+    who = _who(allowed)
+    if follow_up:
+        angle = about or offer_topic or "the idea"
+        return Part("hook", f"&&One new angle on {angle} for {who}, not repeated from the earlier email&&")
+    if about:
+        return Part("hook", f"&&One sentence on why {about} matters to {who}&&", requested=bool(state.opener))
+    return Part("hook", f"&&One sentence on a problem {offer_topic or 'this'} solves for {who}&&")
+
+
+_DOCUMENT = re.compile(r"\b(?:report|certification|certificate|audit|attestation|whitepaper|white paper|guide|benchmark|"
+                       r"study|studies|survey|deck|one-pager|ebook|e-book|checklist|playbook|template|soc\s?2|iso\s?\d+|"
+                       r"gdpr|hipaa|pci|compliance|review|analysis|webinar|demo video|video|paper|research)\b", re.I)
+_CLAUSE = re.compile(r"^\S+(?:\s+\S+){0,3}?\s+(?:is|are|was|were|has|have|had|saw|cut|cuts|got|gets|grew|reduced|increased|"
+                     r"saved|saves|doubled|halved|went|hit|reached|closed|booked|won|uses|used|runs|ran|trusts|trusted|"
+                     r"integrates|works|supports|offers|ships|takes|took|helped|helps|can|will|cover|covers)\b", re.I)
+
+
+def mention_sentence(item: str) -> str:
+    """A proof point, case study or fact as a full sentence."""
+    text = item.strip().rstrip(".")
+    low = text.lower()
+    if low.startswith(("we ", "our ")) or _CLAUSE.match(text):
+        return sentence(text)
+    noun = text if low.startswith(("a ", "an ", "the ", "our ", "my ")) else f"our {text}"
+    if _DOCUMENT.search(text):
+        return f"I can share {noun} if it helps."
+    if any(c.isdigit() for c in text):
+        return f"One result worth sharing: {text}."
+    return f"It is also worth mentioning {noun}."
+
+
+def _ps(state: Standing, offer_topic: str) -> str | None:
+    if not state.ps:
+        return None
+    if state.ps.startswith("about:"):
+        about = state.ps.removeprefix("about:").strip()
+        if about:
+            return f"P.S. If it helps, I can also tell you more about {about}."
+        return "P.S. Happy to send a two-minute overview first if that is easier."
+    return "P.S. " + sentence(state.ps)
+
+
+def cta_sentence(phrase: str, v: str, link: str | None) -> str:
+    """The call to action, natural for its kind (a meeting, a reply, a link) and the voice."""
+    kind = phrase.split()[-1] if phrase else "call"
+    if kind == "reply":
+        return {
+            "casual": "If it's interesting, just hit reply and I'll send more.",
+            "formal": "If this is of interest, please reply to this email and I will send further details.",
+            "warm": "If this sounds helpful, just reply to this email and I'll gladly share more.",
+            "direct": "Reply to this email and I'll send the details.",
+        }.get(v, "If this sounds relevant, just reply to this email and I'll send over the details.")
+    if kind == "link":
+        where = link or "[booking link]"
+        return {
+            "casual": f"Grab a time that works for you here: {where}",
+            "formal": f"You are welcome to choose a convenient time here: {where}",
+            "warm": f"Whenever it suits you, you can pick a time here: {where}",
+            "direct": f"Book a time here: {where}",
+        }.get(v, f"You can pick a time that suits you here: {where}")
+    ask = with_article(phrase)
+    when = "" if kind in ("trial", "pilot") else " next week"
+    return {
+        "casual": f"Are you up for {ask}{when}?",
+        "formal": f"Would you be available for {ask}{when}?",
+        "warm": f"If it sounds useful, I'd be glad to set up {ask}{when}.",
+        "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
+    }.get(v, f"Would you be open to {ask}{when}?")
+
+
+def _sign_off(state: Standing) -> str | None:
+    default = {"casual": "Cheers", "formal": "Kind regards", "warm": "Warm regards", "direct": "Best"}
+    word = state.sign_off if state.sign_off is not None else default.get(voice(state), "Best regards")
+    name = state.signature or ""
+    if word and name:
+        return f"{word},\n{name}"
+    return word or name or None
+
+
+# ------------------------------------------------------------------------------------------- body
+
+def _layout(parts: list[Part], state: Standing) -> str:
+    """Parts grouped into paragraphs by the length requests, joined with blank lines."""
+    by = {p.role: p for p in parts}
+    greeting = [by["greeting"].text]
+    opening = [p.text for p in parts if p.role in ("warm", "follow_up", "hook")]
+    value = [p.text for p in parts if p.role == "value"]
+    support = [p.text for p in parts if p.role in ("proof", "mention", "sentence")]
+    cta = [p.text for p in parts if p.role == "cta"]
+    tail = [p.text for p in parts if p.role == "sign_off"]
+    ps = [p.text for p in parts if p.role == "ps"]
+    if state.one_paragraph:
+        middle = [" ".join(opening + value + support + cta)]
+    elif state.shorter:
+        middle = [" ".join(opening + value + support), " ".join(cta)]
+    else:
+        middle = [" ".join(opening), " ".join(value), " ".join(support), " ".join(cta)]
+    paragraphs = greeting + [m for m in middle if m] + tail + ps
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: bool) -> list[Part]:
+    offer = state.offer or ""
+    offer_topic = topic(offer)
+    v = voice(state)
+    parts = [Part("greeting", _greeting(state, allowed), requested=True)]
+    if state.manner == "warm":
+        parts.append(Part("warm", _WARM.get(state.register or "", "I hope your week is off to a good start.")))
+    if follow_up:
+        parts.append(Part("follow_up", _FOLLOW_UP.get(v, "Following up on my earlier note, I wanted to share one more "
+                                                          "thought."), requested=True))
+    hook = _hook(state, allowed, offer_topic, follow_up)
+    if hook and not (state.shorter >= 3 and not hook.requested):
+        parts.append(hook)
+    if offer:
+        parts.append(Part("value", short_offer(offer) if value_short else offer_sentence(offer), requested=True))
+    if state.mentions:
+        parts += [Part("mention", mention_sentence(m), requested=True) for m in state.mentions]
+    elif state.shorter == 0 and "proof" not in state.removed:
+        parts.append(Part("proof", f"&&One customer result relevant to {_who(allowed)}&&"))
+    parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
+    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link), requested=True))
+    sign_off = _sign_off(state)
+    if sign_off:
+        parts.append(Part("sign_off", sign_off, requested=True))
+    ps = _ps(state, offer_topic)
+    if ps:
+        parts.append(Part("ps", ps, requested=True))
+    return parts
+
+
+def _leave_out(parts: list[Part], targets: tuple[str, ...], notes: list[Note]) -> list[Part]:
+    """Parts whose words contain a "leave out" target are dropped (not the greeting, CTA or sign-off)."""
+    kept = parts
+    for target in targets:
+        if target == "proof":
+            continue
+        needle = " ".join(target.lower().split())
+        hit = [p for p in kept if p.role not in ("greeting", "cta", "sign_off") and needle in " ".join(p.text.lower().split())]
+        if hit:
+            kept = [p for p in kept if p not in hit]
+        else:
+            notes.append(("remove", target, f"I found no sentence with \u201c{target}\u201d to leave out"))
+    return kept
+
+
+_TRIM_ORDER = ("warm", "proof", "value_short", "follow_up", "hook")  # what goes first to meet a word limit
+
+
+def _body(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]) -> str:
+    value_short = state.shorter >= 2
+    dropped: set[str] = set()
+    steps = iter(_TRIM_ORDER)
+    while True:
+        left_out: list[Note] = []
+        parts = [p for p in _compose(state, allowed, follow_up, value_short) if p.role not in dropped or p.requested]
+        body = _layout(_leave_out(parts, state.removed, left_out), state)
+        if not state.max_words or count_words(body) <= state.max_words:
+            break
+        step = next(steps, None)
+        if step is None:
+            notes.append(("max_words", str(state.max_words),
+                          f"the body is about {count_words(body)} words, over your limit of {state.max_words}: "
+                          "everything left is something you asked for, so tell me what to drop"))
+            break
+        if step == "value_short":
+            value_short = True
+        else:
+            dropped.add(step)
+    notes += left_out
+    return body
+
+
+def _replace(text: str, replacements: tuple[tuple[str, str], ...], allowed: set[str], notes: list[Note] | None) -> str:
+    for old, new in replacements:
+        new = clean(new, keep=allowed)
+        if old in text:
+            text = text.replace(old, new)
+        elif old.lower() in text.lower():
+            text = re.sub(re.escape(old), new.replace("\\", r"\\"), text, flags=re.I)
+        elif notes is not None:
+            notes.append(("replace", old, f"\u201c{old}\u201d is not in the draft, so there was nothing to replace"))
+    return text
+
+
+# ---------------------------------------------------------------------------------------- subject
+
+def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]) -> str:
+    prefix = "Re: " if follow_up else ""
+    room = MAX_SUBJECT_CHARS - len(prefix)
+    excluded = set(state.subject_exclude)
+
+    def usable(name: str) -> bool:
+        return name in allowed and "variables" not in excluded and f"%{name}%" not in excluded
+
+    if state.subject_exact:
+        return prefix + clip_words(clean(state.subject_exact, keep={n for n in allowed if usable(n)}), room)
+    add_vars: list[str] = []
+    include_text = None
+    for item in state.subject_include:
+        var = VAR_RE.fullmatch(item)
+        if not var:
+            include_text = item
+        elif usable(var.group(1)):
+            add_vars.append(var.group(1))
+        elif var.group(1) not in allowed:
+            notes.append(("subject_include", item, f"{var.group(1).replace('_', ' ')} is not an allowed variable in "
+                          "this campaign, so the subject cannot use it"))
+    offer_topic = cap(topic(state.offer or ""))
+    about = include_text or theme(state.offer, state.focus) or topic(state.offer or "") or "this"
+    verb = "Are" if looks_plural(about) else "Is"
+    company = "%company%" if usable("company") else None
+    if state.subject_style == "question" and about == "this":  # nothing to ask about by name
+        candidates = ["Quick question", f"Quick question for {company}" if company else "Quick question"][::-1]
+    elif state.subject_style == "question":
+        candidates = [f"{cap(about)}?"] if state.subject_short else []
+        if company:
+            candidates.append(f"{verb} {about} a priority at {company}?")
+        candidates += [f"{verb} {about} a priority this quarter?", f"{cap(about)}?"]
+    else:
+        lead = cap(include_text) if include_text else offer_topic or cap(about)
+        candidates = [lead] if state.subject_short else []
+        if company:
+            candidates.append(f"{lead} at {company}" if include_text else f"{lead} for {company}")
+        else:
+            candidates.append(f"A quick idea on {decap(include_text)}" if include_text else f"{lead} for your team")
+        candidates.append(lead)
+    texts = [x.lower() for x in excluded if not VAR_RE.fullmatch(x) and x != "variables"]
+    fitting = [c for c in candidates if len(c) <= room and not any(t in c.lower() for t in texts)]
+    subject = fitting[0] if fitting else clip_words(offer_topic or candidates[-1], room)
+    for name in add_vars:
+        if f"%{name}%" in subject:
+            continue
+        if name == "company":
+            question = subject.endswith("?")
+            subject = f"{subject.rstrip('?')} at %company%" + ("?" if question else "")
+        else:
+            generated = subject.startswith(("Is ", "Are ", "A quick idea"))
+            subject = f"%{name}%, {subject[:1].lower() + subject[1:] if generated else subject}"
+    return prefix + clip_words(subject, room)
+
+
+# --------------------------------------------------------------------------------------- skeleton
+
+def _block(strategy: str, fields: list[str], approach: str, fallback: str, allowed: set[str]) -> dict[str, Any]:
+    return {"strategy": strategy,
+            "personalization": {"fields": [f for f in fields if f in allowed], "approach": approach,
+                                "fallback": fallback}}
+
+
+def cta_strategy(phrase: str, link: str | None) -> str:
+    kind = phrase.split()[-1] if phrase else "call"
+    if kind == "reply":
+        return "Ask them to reply to the email"
+    if kind == "link":
+        return "Point them to the booking link" + (f" ({link})" if link else "")
+    return f"Ask for {article(phrase)} {phrase}"
+
+
+def _skeleton(state: Standing, allowed: set[str], follow_up: str | None) -> dict[str, Any]:
+    offer = state.offer or ""
+    offer_topic = topic(offer) or "the offer"
+    if follow_up:
+        hook = f"Follow up on {follow_up} with one new angle instead of repeating it"
+    elif state.no_opener:
+        hook = "No opener: start with the offer"
+    elif state.opener_exact:
+        hook = f"Open with the line \u201c{clean(state.opener_exact, keep=allowed)}\u201d"
+    elif state.opener_question:
+        hook = "Open with a question" + (f" about {state.opener}" if state.opener else "")
+    elif state.opener:
+        hook = f"Open with {state.opener}, tied to the reader's role and company"
+    else:
+        hook = "Open with a problem the reader's role feels, tied to their company"
+    value = f"What {offer_topic} changes for {state.audience}" + (f", focused on {state.focus}" if state.focus else "")
+    if state.mentions:
+        proof = "Cite: " + "; ".join(state.mentions)
+    elif "proof" in state.removed:
+        proof = "No proof point"
+    else:
+        proof = "One concrete customer result"
+    return {
+        "audience": state.audience,
+        "offer": offer,
+        "hook": _block(hook, ["first_name", "position", "company"], "One sentence, no flattery",
+                       "Generic line tied to the audience's role", allowed),
+        "value_prop": _block(value, ["company"], "Name the outcome, not the features",
+                             "State the outcome without the company", allowed),
+        "proof": _block(proof, ["company"], "Pick proof closest to the lead's situation",
+                        "Use the strongest general result", allowed),
+        "cta": _block(cta_strategy(state.cta or DEFAULT_CTA, state.link), ["first_name"], "One low-friction ask",
+                      "Same ask without the name", allowed),
+    }
+
+
+def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> Written:
+    """The skeleton and draft for this brief and these standing requests."""
+    names = set(allowed)
+    notes: list[Note] = []
+    body = _body(state, names, follow_up is not None, notes)
+    subject = _subject(state, names, follow_up is not None, notes)
+    if state.replacements:
+        body = _replace(body, state.replacements, names, notes)
+        subject = clip_words(_replace(subject, state.replacements, names, None), MAX_SUBJECT_CHARS)
+    return Written(skeleton=_skeleton(state, names, follow_up), subject=subject, body=body, notes=notes)
+
+
+def with_defaults(state: Standing, first_message: str) -> tuple[Standing, list[str]]:
+    """Gaps in the brief filled with stated defaults (after one round of questions went unanswered)."""
+    assumed: dict[str, str] = {}
+    if state.audience is None:
+        assumed["audience"] = DEFAULT_AUDIENCE
+    if state.offer is None:
+        assumed["offer"] = clip_words(clean(first_message), 120) or "what you described"
+    if state.cta is None:
+        assumed["cta"] = DEFAULT_CTA
+    return replace(state, **assumed), [f"{k}: {v}" for k, v in assumed.items()]

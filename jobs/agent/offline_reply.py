@@ -1,0 +1,183 @@
+"""What the offline model tells the user after a turn, built from the diff of the old and the new
+skeleton and draft, never from what it meant to do.
+
+``changes`` names each changed element with its new value: the skeleton's audience, offer and block
+plans, the subject, and in the body the greeting, each reworded / added / removed sentence, the
+sign-off, the P.S., the paragraph count and the word count. ``capabilities`` is the list of what
+the offline writer understands, for replies to a message it could not act on.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from jobs.agent.english import clip, count_words, split_sentences
+from jobs.agent.requests import Request, Standing
+
+QUOTE_CHARS = 110
+MAX_SENTENCE_CHANGES = 4
+
+CAPABILITIES = (
+    "the tone (casual, formal, warmer, more direct)",
+    "the length (shorter, under N words, one paragraph)",
+    "the sign-off and signature",
+    "the opener (a topic, a question, or an exact line)",
+    "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
+    "a proof point, case study, P.S. or sentence (add or remove)",
+    "the call to action (reply, call, demo, booking link)",
+    "the audience and the offer",
+)
+_BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}
+
+
+def _q(text: str) -> str:
+    one_line = " / ".join(line.strip() for line in text.strip().split("\n") if line.strip())
+    return f"\u201c{clip(one_line, QUOTE_CHARS)}\u201d"
+
+
+def _parts(body: str) -> dict[str, Any]:
+    """A body as greeting, sentences, sign-off and P.S. (by position, as the drafts are laid out)."""
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip()]
+    ps = [p for p in paragraphs if p.startswith(("P.S.", "PS ", "P.S "))]
+    paragraphs = [p for p in paragraphs if p not in ps]
+    greeting = paragraphs.pop(0) if paragraphs and "\n" not in paragraphs[0] and paragraphs[0].endswith(",") else ""
+    sign_off = ""
+    if len(paragraphs) > 1:
+        last = paragraphs[-1]
+        if len(last.split()) <= 8 and not last.endswith(("?", ".", "&&")) or "\n" in last:
+            sign_off = paragraphs.pop()
+    sentences = [s for p in paragraphs for s in split_sentences(p)]
+    return {"greeting": greeting, "sentences": sentences, "sign_off": sign_off, "ps": " ".join(ps),
+            "paragraphs": len(paragraphs) + bool(greeting) + bool(sign_off) + len(ps)}
+
+
+def _sentence_changes(old: list[str], new: list[str]) -> list[str]:
+    out: list[str] = []
+    for op, a1, a2, b1, b2 in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and a2 - a1 == b2 - b1:
+            out += [f"reworded {_q(a)} \u2192 {_q(b)}" for a, b in zip(old[a1:a2], new[b1:b2], strict=True)]
+            continue
+        out += [f"removed {_q(a)}" for a in old[a1:a2]]
+        out += [f"added {_q(b)}" for b in new[b1:b2]]
+    if len(out) > MAX_SENTENCE_CHANGES:
+        out = out[:MAX_SENTENCE_CHANGES] + [f"{len(out) - MAX_SENTENCE_CHANGES} more sentence changes"]
+    return out
+
+
+def changes(old_skeleton: dict[str, Any] | None, new_skeleton: dict[str, Any] | None, old_subject: str | None,
+            new_subject: str | None, old_body: str | None, new_body: str | None) -> list[str]:
+    """Each changed element and its new value."""
+    out: list[str] = []
+    old_sk, new_sk = old_skeleton or {}, new_skeleton or {}
+    for key in ("audience", "offer"):
+        if new_sk.get(key) != old_sk.get(key) and new_sk.get(key):
+            out.append(f"{key}: {_q(str(new_sk[key]))}")
+    for key, name in _BLOCK_NAMES.items():
+        old_plan = (old_sk.get(key) or {}).get("strategy")
+        new_plan = (new_sk.get(key) or {}).get("strategy")
+        if new_plan and new_plan != old_plan:
+            out.append(f"{name}: {_q(new_plan)}")
+    if new_subject is not None and new_subject != old_subject:
+        out.append(f"subject: {_q(old_subject or '')} \u2192 {_q(new_subject)}" if old_subject else
+                   f"subject: {_q(new_subject)}")
+    if new_body is None or new_body == old_body:
+        return out
+    old, new = _parts(old_body or ""), _parts(new_body)
+    if new["greeting"] != old["greeting"]:
+        out.append(f"greeting: {_q(new['greeting'])}" if new["greeting"] else "greeting removed")
+    out += _sentence_changes(old["sentences"], new["sentences"])
+    if new["sign_off"] != old["sign_off"]:
+        out.append(f"sign-off: {_q(new['sign_off'])}" if new["sign_off"] else "sign-off removed")
+    if new["ps"] != old["ps"]:
+        out.append(f"P.S.: {_q(new['ps'])}" if new["ps"] else "P.S. removed")
+    if new["paragraphs"] != old["paragraphs"]:
+        out.append(f"paragraphs: {old['paragraphs']} \u2192 {new['paragraphs']}")
+    old_words, new_words = count_words(old_body or ""), count_words(new_body)
+    if old_words != new_words:
+        out.append(f"length: about {old_words} \u2192 {new_words} words")
+    return out
+
+
+# ---------------------------------------------------------------------------- what was understood
+
+def said(request: Request) -> str:
+    """How a request is named back to the user."""
+    k, v = request.kind, request.value
+    names = {
+        "tone": lambda: "a neutral tone" if v == "neutral" else f"a {'warmer' if v == 'warm' else v} tone",
+        "shorter": lambda: "shorter",
+        "longer": lambda: "longer",
+        "max_words": lambda: f"at most {v} words" if v else "no word limit",
+        "one_paragraph": lambda: "one paragraph" if v else "separate paragraphs",
+        "sign_off": lambda: f"the sign-off \u201c{v}\u201d" if v else "no sign-off",
+        "signature": lambda: f"signed \u201c{v}\u201d" if v else "no signature",
+        "opener": lambda: f"an opener about {v}" if v else "the default opener",
+        "opener_question": lambda: "a question as the opener",
+        "opener_exact": lambda: "your opening line",
+        "subject_style": lambda: f"the subject as a {v}",
+        "subject_short": lambda: "a shorter subject",
+        "subject_include": lambda: f"{_var_words(v)} in the subject",
+        "subject_exclude": lambda: "no variables in the subject" if v == "variables" else
+                                   f"no {_var_words(v)} in the subject",
+        "subject_exact": lambda: f"the subject \u201c{v}\u201d",
+        "mention": lambda: f"mention {v}",
+        "sentence": lambda: "your sentence",
+        "ps": lambda: "no P.S." if not v else "a P.S.",
+        "remove": lambda: f"leave out {v}",
+        "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d",
+        "cta": lambda: f"a {v} as the call to action" if v not in ("reply", "link") else
+                       ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),
+        "link": lambda: "your link",
+        "audience": lambda: f"the audience {v}",
+        "offer": lambda: "the new offer",
+        "focus": lambda: f"a focus on {v}",
+    }
+    return names.get(k, lambda: k)()
+
+
+def why_unchanged(request: Request, body: str) -> str:
+    """Why a request that was understood left the draft as it was."""
+    k, v = request.kind, request.value
+    if k == "max_words" and v:
+        return f"it is already within {v} words (about {count_words(body)}), and later drafts will keep to that"
+    if k == "longer":
+        return ("it is already the full version; tell me what to add (a proof point, a case study, a P.S. or a "
+                "sentence)")
+    if k == "shorter":
+        return "it is already as short as it gets without dropping what you asked for; tell me what to leave out"
+    return f"it already fits what you asked ({said(request)}), and later drafts will keep to it"
+
+
+def _var_words(value: str) -> str:
+    return value.strip("%").replace("_", " ") if value.startswith("%") else f"\u201c{value}\u201d"
+
+
+def earlier_summary(state: Standing) -> list[str]:
+    """The standing draft-shaping requests, named briefly (for "still applied from earlier")."""
+    out = [f"{t} tone" for t in state.tones]
+    if state.shorter:
+        out.append("shorter")
+    if state.max_words:
+        out.append(f"at most {state.max_words} words")
+    if state.one_paragraph:
+        out.append("one paragraph")
+    if state.sign_off:
+        out.append(f"sign-off \u201c{state.sign_off}\u201d")
+    if state.signature:
+        out.append(f"signed \u201c{state.signature}\u201d")
+    if state.opener:
+        out.append(f"opener about {state.opener}")
+    if state.opener_question:
+        out.append("a question as the opener")
+    if state.subject_style:
+        out.append(f"subject as a {state.subject_style}")
+    if state.subject_short:
+        out.append("a short subject")
+    out += [f"mention {m}" for m in state.mentions]
+    if state.ps:
+        out.append("a P.S.")
+    return out
+

@@ -1,0 +1,1099 @@
+"""What the user asks for, as typed requests, and what stands after a whole conversation.
+
+``parse(message)`` turns one user message into :class:`Request` s (tone, length, sign-off, opener,
+subject, proof points, P.S., sentences, call to action, audience, offer, …) with plain,
+deterministic pattern matching: several phrasings per kind, compound messages ("shorter and more
+casual, sign it Tom") and quoted values ("sign off with 'Cheers, Tom'"). What no pattern claimed
+is returned as ``unmatched`` so the model can say what it did not understand.
+
+:class:`Standing` is the accumulation: every request the user made so far, a later request of a
+kind replacing an earlier one ("more formal" after "more casual"), lists growing ("mention X" and
+"mention Y"), removals taking things back out. ``standing(messages)`` folds a transcript's user
+messages; ``Standing.lines()`` states the result in the prompt context (``standing_requests``) so a
+hosted model and the offline model see the same list, and ``Standing.from_lines`` reads it back.
+
+Parsing is cached per message text, so a long transcript costs a dictionary look-up per message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from core.text import normalize
+from jobs.agent.english import clean, clip_words, strip_determiner
+from jobs.agent.rules import VAR_RE
+
+VALUE_CHARS = 160
+MAX_ITEMS = 6  # per list (mentions, sentences, removals…): the newest are kept
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing the user asked for. ``value`` is a str, int, bool, or None (see ``KINDS``)."""
+
+    kind: str
+    value: Any = None
+    said: str = ""  # the words that asked for it
+
+
+KINDS = {
+    "tone": "casual | formal | warm | direct | neutral",
+    "shorter": "steps (1, or 2 for 'much shorter')",
+    "longer": "steps",
+    "max_words": "int, or None for no limit",
+    "one_paragraph": "bool",
+    "sign_off": "text, '' for none",
+    "signature": "text, '' for none",
+    "opener": "topic, '' for the default opener",
+    "opener_question": "bool",
+    "opener_exact": "a sentence",
+    "subject_style": "question | statement",
+    "subject_short": "bool",
+    "subject_include": "a %variable% or words",
+    "subject_exclude": "a %variable%, or 'variables' for all of them",
+    "subject_exact": "the subject",
+    "mention": "a proof point, case study or fact",
+    "sentence": "a sentence to add",
+    "ps": "P.S. text ('' for none); may start with 'about ' for a topic",
+    "remove": "what to take out",
+    "replace": "(old, new)",
+    "cta": "call | demo | meeting | chat | trial | pilot | reply | link, with an optional length ('15-minute demo')",
+    "link": "URL",
+    "audience": "text",
+    "offer": "text",
+    "focus": "text",
+}
+
+# ------------------------------------------------------------------------------------ the patterns
+
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+                         "\u2018": "'", "\u2019": "'", "\u201a": "'"})
+_STARTERS = (r"(?:make|add|use|sign|open|start|begin|lead|change|switch|swap|replace|remove|drop|delete|cut|lose|skip|"
+             r"include|mention|put|keep|end|close|ask|turn|also|plus|then|please|shorten|trim|tighten|write|say|give|"
+             r"less|more|shorter|longer|under|below|no|one|single|subject|cta|tone|warmer|friendlier|casual|formal|"
+             r"direct|punchier|highlight|reference|cite|get|and|p\.?s\.?|max|at most|limit|sound|be)")
+_END = (rf"(?=\s*(?:[;!?\n]|\.(?:\s|$)|$)|\s*,\s*(?:and\s+|then\s+)?{_STARTERS}\b|"
+        rf"\s+(?:and|but|then|plus|also)\s+{_STARTERS}\b|\s+instead\b)")
+_V = rf"(?P<v>[^\s.;!?\n](?:[^.;!?\n]|\.(?=\S)){{0,{VALUE_CHARS}}}?){_END}"
+_Q = r"""(?:"(?P<dq>[^"\n]{1,200})"|(?<![\w'])'(?P<sq>[^\n]{1,200}?)'(?![\w']))"""
+_QV = rf"(?:{_Q}|{_V})"
+# An imperative starts a clause: the message start, punctuation, or a polite/linking lead-in.
+_GO = (r"(?:^|(?<=[.,;:!?\n(])|\b(?:and|please|also|then|just|now|pls|but|so|maybe|perhaps|try\s+to|to|you|"
+       r"let's|lets|kindly|could|can|would|should|must)\s+)\s*")
+_SUBJECT = r"(?:subject(?:\s+line)?|subject-line|title)"
+_WITHIN = r"(?:(?!\band\b)[^.;,!?\n]){0,40}?"  # words between a keyword and its target, inside one clause
+
+
+def _value(m: re.Match[str]) -> str:
+    for name in ("dq", "sq", "v"):
+        try:
+            got = m.group(name)
+        except IndexError:
+            continue
+        if got:
+            return got.strip()
+    return ""
+
+
+def _quoted(m: re.Match[str]) -> bool:
+    try:
+        return bool(m.group("dq") or m.group("sq"))
+    except IndexError:
+        return False
+
+
+Handler = Callable[[re.Match[str]], list[Request] | None]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    handle: Handler
+    triggers: tuple[str, ...]  # a rule only runs on a message containing one of these (lower case)
+
+
+_RULES: list[_Rule] = []
+_TONE_STEMS = ("casual", "informal", "relax", "conversation", "laid", "chill", "loose", "breez", "chatt", "natural",
+               "human", "formal", "professional", "polish", "business", "button", "serious", "respect", "proper", "warm",
+               "friend", "kind", "personable", "empath", "gentl", "soft", "nice", "approachable", "caring", "direct",
+               "punch", "blunt", "bold", "assertive", "confident", "straight", "crisp", "sharp", "point", "decisive",
+               "chase", "concrete", "stiff", "stuffy", "robot", "corporate", "rigid", "cold", "pushy", "aggressive",
+               "salesy", "harsh", "transactional", "vague", "wishy", "passive", "fluff", "timid", "chummy", "slang",
+               "sloppy", "familiar", "filler", "small talk", "pleasantries", "jargon", "buzzword", "hype", "tone")
+_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "_replace": ("replace", "change", "swap", "switch", "instead"),
+    "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
+    "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
+    "_subject_no_variables": ("subject", "title"), "_subject_exclude": ("subject", "title"),
+    "_subject_include": ("subject", "title"),
+    "_sign_off": ("sign", "clos", "valediction", "end", "finish", "wrap"),
+    "_signature": ("sign", "name", "from"),
+    "_ps": ("p.s", "ps", "postscript", "post-script"),
+    "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
+    "_sentence": ('"', "'"),
+    "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
+                  "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
+                  "response", "just"),
+    "_instead_of": ("instead", "rather", "not"),
+    "_link": ("http",),
+    "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
+                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without"),
+    "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
+                 "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
+    "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
+    "_no_limit": ("limit", "cap", "count"), "_max_words": ("word",),
+    "_much_shorter": ("short", "concise", "tight", "brief", "half", "long"),
+    "_shorter": ("short", "long", "concise", "brief", "tight", "trim", "cut", "wordy", "condense", "fewer", "snapp",
+                 "verbose", "lean", "pare", "much text", "tl"),
+    "_longer": ("long", "short", "detail", "expand", "elaborate", "flesh", "context", "full", "beef", "undo"),
+    "_one_paragraph": ("paragraph", "block", "break"), "_paragraphs": ("paragraph", "block", "break"),
+}
+
+
+def _rule(*patterns: str) -> Callable[[Handler], Handler]:
+    def register(handle: Handler) -> Handler:
+        for pattern in patterns:
+            _RULES.append(_Rule(re.compile(pattern, re.I), handle, _TRIGGERS[handle.__name__]))
+        return handle
+    return register
+
+
+def _req(kind: str, value: Any, m: re.Match[str]) -> list[Request]:
+    return [Request(kind, value, " ".join(m.group(0).split()).strip(" ,.;"))]
+
+
+def _text(value: str) -> str:
+    return clip_words(clean(value), VALUE_CHARS)
+
+
+# --- replace 'A' with 'B'
+@_rule(r"\b(?:replace|change|swap|switch)\s+" + _Q.replace("dq", "a1").replace("sq", "a2")
+       + r"\s+(?:with|to|for|into|by)\s+" + _Q.replace("dq", "b1").replace("sq", "b2"),
+       r"\b(?:say|use)\s+" + _Q.replace("dq", "b1").replace("sq", "b2") + r"\s+instead\s+of\s+"
+       + _Q.replace("dq", "a1").replace("sq", "a2"))
+def _replace(m: re.Match[str]) -> list[Request] | None:
+    old = (m.group("a1") or m.group("a2") or "").strip()
+    new = (m.group("b1") or m.group("b2") or "").strip()
+    if not old:
+        return None
+    if old.lower().rstrip(",") in _SIGN_OFFS:
+        return _req("sign_off", _text(new).rstrip(","), m)
+    return _req("replace", (normalize(old), clean(new, keep=_ANY_VAR)), m)
+
+
+class _AnyVar(frozenset):  # type: ignore[type-arg]
+    """Keeps every %variable% when cleaning a value; whether it is allowed is the writer's call."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_ANY_VAR = _AnyVar()
+
+# --- subject
+_VAR_WORDS = {
+    "first_name": r"(?:%first_name%|(?:their |the (?:lead's |prospect's )?|a |)first[ _]name|their name|the name|(?:the )?name)",
+    "company": r"(?:%company%|(?:their |the )?company(?: name)?|(?:their |the )?business(?: name)?|(?:their |the )?org(?:anization)?)",
+    "position": r"(?:%position%|(?:their |the )?(?:job )?(?:title|role|position))",
+    "last_name": r"(?:%last_name%|(?:their |the )?last[ _]name|(?:their |the )?surname)",
+}
+_VAR_WORD_RES = {name: re.compile(rf"^{pattern}$", re.I) for name, pattern in _VAR_WORDS.items()}
+
+
+def _as_variable(value: str) -> str | None:
+    value = value.strip().strip("'\"").strip()
+    var = VAR_RE.fullmatch(value)
+    if var:
+        return var.group(1)
+    for name, pattern in _VAR_WORD_RES.items():
+        if pattern.match(value):
+            return name
+    return None
+
+
+@_rule(rf"\b(?:use|make)\s+{_Q}\s+(?:as\s+)?(?:the\s+)?{_SUBJECT}",
+       rf"\b{_SUBJECT}\s*(?::|=|should\s+(?:be|read|say)|to\s+be|could\s+be)\s*{_QV}",
+       rf"\b(?:change|set|make|rename|update|rewrite)\s+the\s+{_SUBJECT}\s+(?:to|into|as)?\s*{_QV}",
+       rf"\b{_SUBJECT}\s+(?:like|along the lines of)\s+{_Q}")
+def _subject_exact(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m)
+    low = value.lower()
+    if not _quoted(m) and (re.search(r"\b(?:question|shorter|short|statement|punchier|snappier|generic|variables?|"
+                                     r"personali[sz]|catchier|better|different|more|less)\b", low) or len(value) < 3):
+        return None  # a style ("make the subject a question"), not a subject
+    return _req("subject_exact", clip_words(clean(value, keep=_ANY_VAR), 80), m)
+
+
+@_rule(rf"\b{_SUBJECT}\b{_WITHIN}\b(?:not|no longer|instead of)\s+(?:be\s+)?a\s+question\b",
+       rf"\b{_SUBJECT}\b{_WITHIN}\bstatement\b",
+       rf"\b(?:drop|remove|lose)\s+the\s+question\s+mark\b{_WITHIN}\b{_SUBJECT}")
+def _subject_statement(m: re.Match[str]) -> list[Request]:
+    return _req("subject_style", "statement", m)
+
+
+@_rule(rf"\b{_SUBJECT}\b{_WITHIN}\b(?:a\s+|into\s+a\s+|as\s+a\s+|to\s+a\s+)?question\b",
+       rf"\bquestion\s+(?:as\s+(?:the\s+)?|in\s+the\s+|for\s+the\s+)?{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN}\b(?:ask|asks|asking)\b(?:\s+(?:a|them|something))?",
+       rf"\b(?:end|finish)\s+the\s+{_SUBJECT}\s+with\s+a\s+question\s+mark")
+def _subject_question(m: re.Match[str]) -> list[Request]:
+    return _req("subject_style", "question", m)
+
+
+@_rule(rf"\b(?:shorter|shorten|short|punchier|snappier|tighter|trim|briefer|cut(?:\s+down)?)\s+(?:the\s+)?{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN}\b(?:shorter|shorten|short|punchier|snappier|tighter|too long|briefer|fewer words|"
+       rf"under\s+\d+\s+char(?:acter)?s)\b")
+def _subject_short(m: re.Match[str]) -> list[Request]:
+    return _req("subject_short", True, m)
+
+
+@_rule(rf"\b(?:remove|drop|strip|lose|take out|get rid of|no|without|skip)\s+(?:the\s+|any\s+|all\s+)?"
+       rf"(?:variables?|personali[sz]ation|placeholders?|merge (?:fields|tags)|%\w+%)\s+(?:from|in)\s+the\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN}\b(?:without|no)\s+(?:any\s+)?(?:variables?|personali[sz]ation|placeholders?|"
+       rf"merge (?:fields|tags))",
+       rf"\b(?:don'?t|do not|stop)\s+personali[sz]e\s+the\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\s+(?:should\s+be\s+|more\s+)?(?:generic|plain|static|unpersonali[sz]ed)\b",
+       rf"\b(?:generic|plain|static|unpersonali[sz]ed)\s+{_SUBJECT}",
+       rf"\bsame\s+{_SUBJECT}\s+for\s+(?:everyone|all|every lead)")
+def _subject_no_variables(m: re.Match[str]) -> list[Request]:
+    var = VAR_RE.search(m.group(0))
+    return _req("subject_exclude", f"%{var.group(1)}%" if var else "variables", m)
+
+
+@_rule(rf"\b(?:remove|drop|strip|lose|take out|get rid of|leave out)\s+(?:the\s+)?(?P<v>[%\w' ]{{2,40}}?)\s+"
+       rf"(?:from|in|out of)\s+the\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN}\bwithout\s+(?:the\s+)?(?P<v>[%\w' ]{{2,40}}?){_END}")
+def _subject_exclude(m: re.Match[str]) -> list[Request] | None:
+    var = _as_variable(m.group("v"))
+    if var:
+        return _req("subject_exclude", f"%{var}%", m)
+    return _req("subject_exclude", _text(m.group("v")), m)
+
+
+_QV_IN_SUBJECT = _QV.replace(_END, r"(?=\s+(?:in|into|to|on)\s+the\s+" + _SUBJECT + ")")
+
+
+@_rule(rf"\b(?:put|include|add|mention|use|work|get|insert)\s+{_QV_IN_SUBJECT}"
+       rf"\s+(?:in|into|to|on)\s+the\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\s+(?:should\s+|must\s+|needs?\s+to\s+|has\s+to\s+)?(?:include|includes|mention|mentions|contain|"
+       rf"contains|have|has|say|says|use|uses)\s+{_QV}",
+       rf"\b{_SUBJECT}\s+with\s+{_QV}")
+def _subject_include(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m)
+    var = _as_variable(value)
+    if var:
+        return _req("subject_include", f"%{var}%", m)
+    if re.search(r"\b(?:question|variables?|personali[sz]ation)\b", value, re.I):
+        return None
+    text = _text(strip_determiner(value) if not _quoted(m) else value)
+    return _req("subject_include", text, m) if text else None
+
+
+# --- sign-off and signature
+_SIGN_OFFS = {"cheers", "best", "best regards", "kind regards", "warm regards", "regards", "warmly", "thanks",
+              "thank you", "many thanks", "talk soon", "speak soon", "all the best", "sincerely", "yours",
+              "yours sincerely", "yours truly", "take care", "with thanks", "best wishes", "warm wishes", "thanks again",
+              "looking forward", "cheers mate", "ciao", "later", "respectfully", "with gratitude", "gratefully"}
+_NAME = r"(?-i:(?P<name>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}))"
+_NAMEISH = re.compile(r"^(?-i:[A-Z][\w.'-]*)(?:\s+(?-i:[A-Z][\w.'-]*|[a-z]{1,3})){0,4}(?:,.*)?$")
+
+
+def _split_sign_off(value: str) -> tuple[str | None, str | None]:
+    """"Cheers, Tom" -> ("Cheers", "Tom"); "Talk soon" -> ("Talk soon", None); "Tom" -> (None, "Tom")."""
+    value = value.strip().strip(",")
+    head, _, tail = value.partition(",")
+    if head.lower().strip() in _SIGN_OFFS:
+        return _text(head), (_text(tail) or None)
+    if "\n" in value:
+        first, _, rest = value.partition("\n")
+        return _text(first).rstrip(","), _text(rest) or None
+    if _NAMEISH.match(value):
+        return None, _text(value)
+    return _text(value), None
+
+
+_QV_AS_SIGN_OFF = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|a\s+|my\s+)?(?:sign-?off|closing))")
+
+
+@_rule(rf"\bsign(?:\s+it|\s+the\s+email)?[\s-]*off\s+(?:the\s+email\s+|it\s+)?(?:with|as|using)\s+{_QV}",
+       rf"\b(?:sign-?off|closing|close|valediction|sign\s+off)\s*(?::|=|should\s+be|to\s+be)\s*{_QV}",
+       rf"\b(?:change|make|switch|set|update)\s+the\s+(?:sign-?off|sign\s+off|closing|close|valediction)\s+"
+       rf"(?:to|into|with)\s+{_QV}",
+       rf"\buse\s+{_QV_AS_SIGN_OFF}\s+as\s+"
+       rf"(?:the\s+|a\s+|my\s+)?(?:sign-?off|closing)",
+       rf"\b(?:end|close|finish|wrap(?:\s+it)?\s+up)\s+(?:the\s+email\s+|it\s+)?with\s+{_QV}")
+def _sign_off(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m)
+    low = value.lower()
+    if not _quoted(m) and re.search(r"\b(?:question|call|demo|link|reply|meeting|chat|ask|cta|p\.?s\.?|postscript|"
+                                    r"sentence|line|paragraph|trial|pilot|calendar)\b", low):
+        return None  # "end with a question / a link / a P.S.": not a sign-off
+    sign_off, signature = _split_sign_off(value)
+    out: list[Request] = []
+    if sign_off:
+        out += _req("sign_off", sign_off.rstrip(","), m)
+    if signature:
+        out += _req("signature", signature, m)
+    return out or None
+
+
+@_rule(rf"\bsign(?:\s+it|\s+the\s+email|\s+this|\s+off)?(?:\s+as|\s+with|\s+from|\s+by)?\s+(?:my\s+name,?\s+)?"
+       rf"(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
+       rf"\b(?:signature|signed)\s*(?::|=|should\s+be|as|by)?\s*,?\s*(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
+       rf"\bmy\s+name\s+is\s+{_NAME}",
+       rf"\badd\s+my\s+name\s*(?:\(|:|,)?\s*{_NAME}\)?",
+       rf"\b(?:it'?s|it\s+is|this\s+is|coming|email\s+is)\s+from\s+{_NAME}(?=\s*(?:[.;!?\n,]|$))",
+       r"\bsign\s+(?:it|the\s+email)\s+(?:as\s+|with\s+)?(?P<lower>(?!(?:off|out|that|this|please|again|up|so|like|"
+       r"with|as|my|me|the|it|too|now|then|and|by|for|from|properly|differently|accordingly)\b)[a-z][\w'-]{1,30})"
+       r"(?=\s*(?:[.,;!?\n]|$|\s+(?:and|please)\b))")
+def _signature(m: re.Match[str]) -> list[Request] | None:
+    if _quoted(m):
+        sign_off, signature = _split_sign_off(_value(m))
+        out = _req("sign_off", sign_off, m) if sign_off else []
+        return out + (_req("signature", signature, m) if signature else []) or None
+    if m.groupdict().get("lower"):
+        return _req("signature", _text(m.group("lower").capitalize()), m)
+    name = m.group("name")
+    if name.split()[0].lower() in ("off", "it", "the", "my", "as", "with"):
+        return None
+    rest = ""
+    try:
+        rest = m.group("rest") or ""
+    except IndexError:
+        pass
+    return _req("signature", _text(name + rest), m)
+
+
+# --- P.S.
+_PS = r"(?:p\.\s?s\.?|p\.?s\.|ps\b|postscript|post-script)"
+
+
+@_rule(rf"\b(?:add|include|end\s+with|finish\s+with|put|append|throw\s+in|close\s+with|with)\s+(?:a|an|the|one)?\s*{_PS}"
+       rf"(?:\s*(?P<how>about|on|mentioning|saying|that\s+says|that|with|:|-|to\s+say)\s*{_QV})?",
+       rf"(?:^|(?<=[\s.,;]))(?P<how>{_PS})\s*:\s*{_QV}")
+def _ps(m: re.Match[str]) -> list[Request]:
+    value = _value(m)
+    if not value:
+        return _req("ps", "about:", m)  # a P.S. with nothing said about what: the writer picks one
+    how = (m.group("how") or "").lower()
+    if how in ("about", "on", "mentioning") and not _quoted(m):
+        return _req("ps", "about:" + _text(value), m)
+    return _req("ps", _text(value), m)
+
+
+# --- opener / hook
+_OPENER_WORDS = r"(?:hook|opener|opening(?:\s+line|\s+sentence)?|first\s+(?:line|sentence)|intro(?:\s+line)?|lead[- ]in)"
+
+
+def _opener_value(value: str, quoted: bool, m: re.Match[str]) -> list[Request] | None:
+    if quoted:
+        return _req("opener_exact", clip_words(clean(value, keep=_ANY_VAR), 240), m)
+    low = value.lower()
+    question = re.match(r"^(?:a\s+)?(?:quick\s+|short\s+)?question(?:\s+(?:about|on|around|regarding))?\s*(?P<t>.*)$", low)
+    asking = re.match(r"^asking(?:\s+them)?(?:\s+(?:about|how|whether|if))?\s+(?P<t>.+)$", low)
+    if question or asking:
+        topic = value[len(value) - len((question or asking).group("t")):].strip()  # type: ignore[union-attr]
+        out = _req("opener_question", True, m)
+        return out + ([Request("opener", _text(strip_determiner(topic) if topic.lower().startswith("the ") else topic),
+                               out[0].said)] if topic else [])
+    if re.match(r"^(?:a|the)\s+(?:call|demo|link|reply|p\.?s\.?)\b", low):
+        return None
+    value = re.sub(r"^(?:mentioning|talking about|referencing|a (?:line|note|sentence|hook|comment) (?:about|on)|"
+                   r"noting|highlighting|something (?:about|on)|a mention of|the topic of|how)\s+", "", value, flags=re.I)
+    return _req("opener", _text(value), m)
+
+
+_QV_AS_OPENER = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|an?\s+)?" + _OPENER_WORDS + ")")
+
+
+@_rule(rf"\b(?:open|start|begin|lead|kick\s+(?:it\s+)?off)\s+(?:the\s+(?:email|message|draft|body)\s+|it\s+|things\s+|"
+       rf"this\s+)?(?:with|by|on)\s+{_QV}",
+       rf"\b(?:the\s+)?{_OPENER_WORDS}\s+(?:should\s+(?:be\s+)?|needs\s+to\s+be\s+|must\s+be\s+|could\s+be\s+|has\s+to\s+be\s+)?"
+       rf"(?:about|on|around|focus(?:ed)?\s+on)\s+{_QV}",
+       rf"\b{_OPENER_WORDS}\s*:\s*{_QV}",
+       rf"\b(?:make|change|switch|set|rewrite)\s+the\s+{_OPENER_WORDS}\s+(?:to\s+be\s+about|about|to|into|on)\s+{_QV}",
+       rf"\buse\s+{_QV_AS_OPENER}\s+as\s+(?:the\s+|an?\s+)?"
+       rf"{_OPENER_WORDS}",
+       # "make the opening line less salesy and more about their quarter": the words between stay for the others
+       rf"\b(?:the\s+)?{_OPENER_WORDS}\s+(?P<keep>(?:[^.;!?\n]){{1,60}}?)\s+(?:and\s+)?more\s+about\s+{_QV}")
+def _opener(m: re.Match[str]) -> list[Request] | None:
+    return _opener_value(_value(m), _quoted(m), m)
+
+
+# --- quoted sentences
+@_rule(rf"\b(?:add|include|insert|append|put\s+in|work\s+in|use|say|write|throw\s+in)\s+(?:the\s+|this\s+|a\s+|one\s+)?"
+       rf"(?:(?:sentence|line|bit|phrase)\s*:?\s*)?{_Q}")
+def _sentence(m: re.Match[str]) -> list[Request] | None:
+    value = clean(_value(m), keep=_ANY_VAR)
+    if len(value.split()) < 2:
+        return None
+    return _req("sentence", clip_words(value, 240), m)
+
+
+# --- call to action
+_DURATION = re.compile(r"\b(\d{1,3})\s*-?\s*(?:min(?:ute)?s?|m)\b|\b(half\s+an?\s+hour|an?\s+hour)\b", re.I)
+_CTA_NOUN = re.compile(r"\b(?P<noun>demo|walk-?through|product tour|tour|call|phone call|phone|zoom|chat|meeting|meet|"
+                       r"coffee|trial|pilot|reply|respond|response|write back|answer|link|calendar|calendly|"
+                       r"booking page|scheduling page)\b", re.I)
+_CTA_ADJ = re.compile(r"\b(quick|short|brief|intro|introductory|free|discovery|video)\b", re.I)
+_URL = re.compile(r"https?://[^\s\"'<>()]+[^\s\"'<>().,;!?]")
+
+
+def cta_phrase(text: str) -> str | None:
+    """The call to action a phrase asks for: "15-minute demo", "quick call", "reply", "link"; None when none."""
+    noun = _CTA_NOUN.search(text)
+    if not noun:
+        return None
+    word = noun.group("noun").lower()
+    if word in ("reply", "respond", "response", "write back", "answer"):
+        return "reply"
+    if word in ("link", "calendar", "calendly", "booking page", "scheduling page"):
+        return "link"
+    word = {"walkthrough": "demo", "walk-through": "demo", "product tour": "demo", "tour": "demo", "zoom": "call",
+            "phone call": "call", "phone": "call", "meet": "meeting", "coffee": "chat"}.get(word, word)
+    duration = _DURATION.search(text[: noun.start()])
+    adjective = _CTA_ADJ.search(text[: noun.start()])
+    parts = []
+    if duration:
+        minutes = duration.group(1) or ("30" if "half" in duration.group(2).lower() else "60")
+        parts.append(f"{int(minutes)}-minute")
+    if adjective and not (duration and adjective.group(1).lower() in ("quick", "short", "brief")):
+        parts.append(adjective.group(1).lower())
+    parts.append(word)
+    return " ".join(parts)
+
+
+def _cta(value: str, m: re.Match[str]) -> list[Request] | None:
+    phrase = cta_phrase(value)
+    if not phrase:
+        return None
+    out = _req("cta", phrase, m)
+    url = _URL.search(value)
+    return out + [Request("link", url.group(0), out[0].said)] if url else out
+
+
+@_rule(rf"\b(?:change|switch|make|set|update|turn)\s+the\s+(?:cta|call[- ]to[- ]action|ask|close|closing\s+ask)\s+"
+       rf"(?:to|into|a|an)\s+{_V}",
+       rf"\b(?:cta|call[- ]to[- ]action|the\s+ask)\s*(?::|=|should\s+be|is\s+now|to\s+be)\s*{_V}",
+       rf"{_GO}ask\s+(?:them\s+|the\s+(?:reader|lead|prospect)\s+|people\s+|for\s+(?=a|an|the)\s*)?(?:for|to)?\s*{_V}",
+       rf"\b(?:invite|get|push|nudge|send)\s+(?:them|the\s+reader|people|the\s+lead)\s+(?:to|for|toward|towards)\s+{_V}",
+       rf"\b(?:offer|suggest|propose|go\s+for|push\s+for)\s+(?P<v>(?:a|an)\s+(?:\d{{1,3}}[- ]?min(?:ute)?s?\s+)?"
+       rf"(?:quick\s+|short\s+|brief\s+|intro\s+|free\s+)?(?:call|demo|meeting|chat|trial|pilot|walkthrough))\b",
+       rf"\b(?:end|close|finish)\s+(?:the\s+email\s+|it\s+)?with\s+(?P<v>(?:a|an)\s+(?:\d{{1,3}}[- ]?min(?:ute)?s?\s+)?"
+       rf"(?:quick\s+|short\s+|brief\s+)?(?:call|demo|meeting|chat|link|reply|request\s+for\s+a\s+reply)"
+       rf"(?:[^.;!?\n]|\.(?=\S)){{0,80}})",
+       rf"\b(?:link\s+to|include|add|use|put\s+in|point\s+them\s+to)\s+(?P<v>(?:my|our|a|the)\s+(?:calendar|calendly|booking|"
+       rf"scheduling|meeting)\s*(?:link|page|url)?(?:[^.;!?\n]|\.(?=\S)){{0,80}})",
+       rf"\bjust\s+(?P<v>(?:a\s+)?reply)\b",
+       rf"\b(?:reply|response)\s+(?:cta|instead)\b(?P<v>)")
+def _cta_rule(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m) or m.group(0)
+    return _cta(value, m)
+
+
+@_rule(r"\b(?:instead\s+of|rather\s+than|not)\s+(?:a|an|the)\s+(?:\d{1,3}[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+)?"
+       r"(?:demo|call|meeting|chat|trial|pilot|link)\b")
+def _instead_of(m: re.Match[str]) -> list[Request]:
+    return []  # "instead of a demo, ask for a call": the new ask is read by the CTA rules
+
+
+@_rule(r"(?P<v>" + _URL.pattern + ")")
+def _link(m: re.Match[str]) -> list[Request]:
+    return [Request("cta", "link", m.group(0)), Request("link", m.group(0), m.group(0))]
+
+
+# --- removals
+_REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leave\s+out|strip(?:\s+out)?|omit|skip|"
+                 r"kill|ditch|scrap|nix)")
+
+
+@_rule(rf"{_GO}{_REMOVE_VERBS}\s+(?:the\s+|that\s+|this\s+|any\s+|all\s+|my\s+|our\s+|those\s+|these\s+)?{_QV}",
+       rf"\b(?:don'?t|do\s+not|stop|no\s+longer|never)\s+(?:mention|mentioning|talk\s+about|talking\s+about|bring\s+up|"
+       rf"cite|citing|include|including|reference|referencing|use|using)\s+(?:the\s+|our\s+|any\s+)?{_QV}",
+       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
+       rf"hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
+       rf"\bwithout\s+(?:the\s+|a\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|case\s+study|proof\s+point|hook|"
+       rf"opener)\b")
+def _remove(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m)
+    low = value.lower()
+    if not _quoted(m) and re.match(r"^(?:it|this|the email|the body|the draft|it down|words|the length|the fluff|fluff|"
+                                   r"the intro short|the small talk|back|down|it short)\b", low):
+        return None
+    if not _quoted(m) and re.search(r"\b(?:shorter|in half|by half|words?|length)\b", low):
+        return None
+    target = re.sub(r"^(?:(?:line|sentence|part|bit|paragraph|mention|reference|section|stuff|thing|claim|point)s?\s+"
+                    r"(?:about|on|of|mentioning|that\s+mentions|that\s+says|with|regarding|referencing)\s+)", "",
+                    value, flags=re.I)
+    target = re.sub(r"^(?:mention|reference)\s+(?:of|to)\s+", "", target, flags=re.I)
+    target = strip_determiner(target) if not _quoted(m) else target
+    return _req("remove", clip_words(clean(target, keep=_ANY_VAR), VALUE_CHARS), m) if target else None
+
+
+# --- mentions, proof points, case studies
+@_rule(rf"{_GO}(?:mention|include|add|highlight|talk\s+about|bring\s+up|reference|cite|point\s+out|work\s+in|squeeze\s+in|"
+       rf"throw\s+in|call\s+out|weave\s+in|note|say)\s+(?:that\s+)?{_V}",
+       rf"\b(?:case\s+study|proof(?:\s+point)?|social\s+proof)\s*:\s*{_QV}")
+def _mention(m: re.Match[str]) -> list[Request] | None:
+    value = _value(m)
+    low = value.lower()
+    if re.match(r"^(?:a|an|the|one|some)?\s*(?:p\.?s\.?|postscript|question|link|call|demo|cta|signature|sign-?off|"
+                r"name|my name|detail|details|context|more|personali[sz]ation|variables?|greeting)\b", low):
+        return None
+    if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)", low):
+        return None  # "add some sparkle": a quality, not something to mention
+    value = re.sub(r"^(?:our|the|that\s+we\s+have|a\s+(?:line|sentence|note|word|mention)\s+(?:about|on|of)|"
+                   r"something\s+(?:about|on)|a\s+mention\s+of|a\s+reference\s+to|mention\s+of)\s+", "", value,
+                   flags=re.I)
+    value = re.sub(r"^(?:our|the)\s+", "", value, flags=re.I)
+    if re.match(r"^case\s+stud(?:y|ies)\s*:", value, re.I):
+        value = "case study " + value.split(":", 1)[1].strip()
+    if re.match(r"case\s+study", m.group(0), re.I) and "case stud" not in value.lower() and len(value.split()) < 3:
+        value = f"case study with {value}"
+    text = _text(value)
+    return _req("mention", text, m) if len(text) >= 2 else None
+
+
+# --- tone
+_TONE_WORDS = {
+    "casual": r"casual|informal|relaxed|conversational|laid[- ]back|chill(?:er)?|looser|loose|breezy|chatty|chattier|"
+              r"natural|human",
+    "formal": r"formal|professional|polished|businesslike|buttoned[- ]up|serious|respectful|proper",
+    "warm": r"warm(?:er)?|friendl(?:y|ier)|kind(?:er)?|personable|empathetic|gentler|gentle|softer|soft|nicer|"
+            r"approachable|caring",
+    "direct": r"direct|punch(?:y|ier)|blunt(?:er)?|bold(?:er)?|assertive|confident|straightforward|crisp(?:er)?|"
+              r"sharp(?:er)?|to\s+the\s+point|decisive",
+}
+_OPPOSITE = {"casual": "formal", "formal": "casual", "warm": "direct", "direct": "warm"}
+# Words that only appear as complaints: "too stiff" means "more casual".
+_COMPLAINTS = {"stiff": "casual", "stuffy": "casual", "robotic": "casual", "corporate": "casual", "rigid": "casual",
+               "cold": "warm", "pushy": "warm", "aggressive": "warm", "salesy": "warm", "harsh": "warm",
+               "transactional": "warm", "soft": "direct", "vague": "direct", "wishy-washy": "direct",
+               "passive": "direct", "fluffy": "direct", "timid": "direct", "chummy": "formal", "slangy": "formal",
+               "sloppy": "formal", "familiar": "formal"}
+_ALL_TONE = "|".join(f"(?P<{k}>{v})" for k, v in _TONE_WORDS.items())
+_INTENSIFIER = r"(?:more|a\s+(?:bit|little|touch|lot)\s+more|bit\s+more|much\s+more|way\s+more|slightly|very|super|extra|" \
+               r"really|quite)"
+
+
+@_rule(rf"\b(?P<neg>less|not\s+(?:so|as|too)|too|overly|way\s+too|a\s+bit\s+too|so)\s+(?:{_ALL_TONE}|"
+       rf"(?P<complaint>{'|'.join(_COMPLAINTS)}))\b",
+       rf"\b(?:feels?|sounds?|reads?|seems?|comes\s+across(?:\s+as)?|it'?s|is)\s+(?:a\s+bit\s+|a\s+little\s+|kind\s+of\s+|"
+       rf"very\s+|pretty\s+|quite\s+|rather\s+|super\s+)?(?P<complaint>{'|'.join(_COMPLAINTS)})\b",
+       rf"\b(?:less|no|without\s+the|cut\s+the|drop\s+the|lose\s+the)\s+(?P<fluff>fluff|filler|small\s+talk|pleasantries|"
+       rf"jargon|buzzwords|hype)\b")
+def _tone_inverted(m: re.Match[str]) -> list[Request] | None:
+    if m.groupdict().get("fluff"):
+        return _req("tone", "direct", m)
+    if m.groupdict().get("complaint"):
+        return _req("tone", _COMPLAINTS[m.group("complaint").lower()], m)
+    kind = next(k for k in _TONE_WORDS if m.group(k))
+    if m.group("neg").lower() == "so":
+        return _req("tone", kind, m)
+    return _req("tone", _OPPOSITE[kind], m)
+
+
+@_rule(rf"\b(?:{_INTENSIFIER}\s+)(?:{_ALL_TONE})\b",
+       rf"\b(?:sound|feel|keep\s+it|make\s+it|make\s+this|make\s+the\s+(?:email|tone|draft)|be|go|write\s+it|rewrite\s+it|"
+       rf"redo\s+it|tone\s*(?::|to|should\s+be)?|in\s+a|use\s+a)\s+(?:(?:a\s+(?:bit|little)\s+|more\s+|super\s+|very\s+)?)"
+       rf"(?:{_ALL_TONE})\b",
+       rf"\b(?:{_ALL_TONE})\s+(?:tone|voice|style|feel|vibe|register|version|please|instead)\b",
+       r"\b(?P<warm>warmer|friendlier|kinder|nicer)\b|\b(?P<direct>punchier|blunter|bolder|crisper|sharper)\b|"
+       r"\b(?P<casual>looser|chattier|chiller)\b",
+       r"(?:^|(?<=[.,;!?\n]))\s*(?:{})\s*(?:please|pls)?\s*(?=[.,;!?\n]|$)".format(_ALL_TONE),
+       r"\b(?P<direct>get\s+to\s+the\s+point|cut\s+to\s+the\s+chase|be\s+more\s+concrete)\b",
+       r"\b(?P<casual>loosen\s+(?:it|this|the\s+tone)\s+up|like\s+a\s+(?:human|person|friend|real\s+person)\s+"
+       r"(?:wrote|would\s+write|talking)|sound\s+(?:more\s+)?like\s+a\s+(?:human|person))\b")
+def _tone(m: re.Match[str]) -> list[Request] | None:
+    kind = next((k for k in _TONE_WORDS if m.groupdict().get(k)), None)
+    return _req("tone", kind, m) if kind else None
+
+
+@_rule(r"\b(?:neutral|normal|default|standard|original|usual)\s+tone\b|\breset\s+the\s+tone\b|\bback\s+to\s+the\s+"
+       r"(?:original|default|normal)\s+tone\b")
+def _tone_reset(m: re.Match[str]) -> list[Request]:
+    return _req("tone", "neutral", m)
+
+
+# --- length
+@_rule(r"\b(?:no|remove\s+the|drop\s+the|without\s+a|forget\s+the)\s+(?:word\s+)?(?:limit|cap|word\s+count)\b")
+def _no_limit(m: re.Match[str]) -> list[Request]:
+    return _req("max_words", None, m)
+
+
+@_rule(r"\b(?P<op>under|below|less\s+than|fewer\s+than|no\s+more\s+than|not\s+more\s+than|at\s+most|max(?:imum)?|up\s+to|"
+       r"within|around|about|roughly|cap(?:\s+it)?\s+at|limit(?:\s+it)?\s+to|keep\s+it\s+(?:to|at|under|below|around)|"
+       r"trim(?:\s+it)?\s+to|cut(?:\s+it)?\s+to|shorten(?:\s+it)?\s+to|get\s+it\s+(?:to|under|below)|bring\s+it\s+"
+       r"(?:to|under|down\s+to))\s+(?P<n>\d{1,4})\s*(?:-\s*)?words?\b",
+       r"\b(?P<n>\d{1,4})\s*(?:-\s*)?words?\s+(?P<op>max(?:imum)?|or\s+less|or\s+fewer|tops|at\s+most|limit|cap|long|total)\b",
+       r"\b(?P<n>\d{1,4})-word\s+(?:limit|max(?:imum)?|cap|email|version|body|draft)\b",
+       r"\bword\s+(?:limit|count|cap)\s*(?:of|:|=|to|at|should\s+be)?\s*(?P<n>\d{1,4})\b")
+def _max_words(m: re.Match[str]) -> list[Request] | None:
+    n = int(m.group("n"))
+    op = (m.groupdict().get("op") or "").lower()
+    if re.match(r"(?:under|below|less|fewer|get\s+it\s+(?:under|below)|keep\s+it\s+(?:under|below)|bring\s+it\s+under)",
+                op):
+        n -= 1  # "under 80 words" is at most 79
+    return _req("max_words", n, m) if 10 <= n <= 1000 else None
+
+
+@_rule(r"\b(?:much|way|a\s+lot|far|significantly|drastically)\s+(?:shorter|more\s+concise|tighter|briefer)\b|"
+       r"\bhalf\s+the\s+length\b|\b(?:cut|trim)\s+(?:it|this|the\s+email|the\s+body)\s+(?:in|by)\s+half\b|"
+       r"\bway\s+too\s+long\b")
+def _much_shorter(m: re.Match[str]) -> list[Request]:
+    return _req("shorter", 2, m)
+
+
+@_rule(r"\b(?:shorter|shorten(?:\s+it|\s+this|\s+the\s+email)?|too\s+long|more\s+concise|concise|briefer|brief|tighter|"
+       r"tighten(?:\s+it|\s+this)?(?:\s+up)?|trim(?:\s+it|\s+this|\s+the\s+email|\s+the\s+body)?(?:\s+down)?|"
+       r"cut\s+(?:it|this|the\s+email|the\s+body)\s+down|cut\s+the\s+length|less\s+wordy|too\s+wordy|condense(?:\s+it)?|"
+       r"fewer\s+words|snappier|keep\s+it\s+short|make\s+it\s+short|reduce\s+the\s+length|too\s+verbose|leaner|"
+       r"pare\s+(?:it\s+)?down|too\s+much\s+text|tl;?dr)\b")
+def _shorter(m: re.Match[str]) -> list[Request]:
+    return _req("shorter", 1, m)
+
+
+@_rule(r"\b(?:longer|too\s+short|more\s+detail(?:ed|s)?|expand(?:\s+on\s+it|\s+it)?|elaborate|flesh\s+(?:it\s+|this\s+)?out|"
+       r"add\s+(?:more\s+)?(?:detail|details|context)|more\s+context|fuller|beef\s+(?:it\s+)?up|undo\s+the\s+shortening)\b")
+def _longer(m: re.Match[str]) -> list[Request]:
+    return _req("longer", 1, m)
+
+
+@_rule(r"\b(?:one|single|1|a\s+single)\s+paragraph\b|\bin\s+one\s+(?:block|paragraph)\b|\bno\s+(?:paragraph\s+)?breaks\b|"
+       r"\bmerge\s+(?:the\s+)?paragraphs\b|\bas\s+a\s+single\s+block\b")
+def _one_paragraph(m: re.Match[str]) -> list[Request]:
+    return _req("one_paragraph", True, m)
+
+
+@_rule(r"\b(?:split|break)\s+(?:it|this|the\s+email|the\s+body|the\s+paragraph)\s+(?:up|into\s+(?:several\s+|more\s+|short\s+)?"
+       r"paragraphs)\b|\bmore\s+paragraphs\b|\bseparate\s+paragraphs\b|\b(?:add\s+)?paragraph\s+breaks\b")
+def _paragraphs(m: re.Match[str]) -> list[Request]:
+    return _req("one_paragraph", False, m)
+
+
+# --- the brief: audience, offer, call to action, focus (statements as much as requests)
+_ROLE = (r"(?:VPs?|heads?|directors?|managers?|founders?|co-?founders?|CTOs?|CEOs?|CFOs?|CMOs?|CROs?|COOs?|CISOs?|CIOs?|"
+         r"engineers?|leaders?|recruiters?|marketers?|owners?|executives?|buyers?|teams?|reps?|operators?|admins?|"
+         r"administrators?|officers?|partners?|consultants?|agencies|agency|clinics?|dentists?|doctors?|lawyers?|"
+         r"accountants?|analysts?|developers?|designers?|planners?|coordinators?|specialists?|people|professionals?|"
+         r"startups?|companies|firms?|businesses|restaurants?|retailers?|brands?|stores?|shops?|schools?|"
+         r"universities|hospitals?|SMBs?|SMEs?|enterprises?|customers?|users?|sellers?|merchants?|landlords?|"
+         r"investors?|brokers?|agents?|nonprofits?|non-profits?)")
+# "of Sales", "at SaaS companies": up to two prepositional phrases of up to three words each.
+_ROLE_TAIL = (r"(?:\s+(?:of|in|at|for|from)\s+[A-Za-z0-9&/-]+(?:\s+(?!(?:of|in|at|for|from|who|that|which|and|or|to|"
+              r"with|about|on|by|emphasi[sz]\w*|focus\w*|we|our|i)\b)[A-Za-z0-9&/-]+){0,2}){0,2}")
+_AUDIENCE_LOOSE = re.compile(
+    r"\b(?:for|to|targeting|targets?|aimed\s+at|reach(?:ing)?)\s+"
+    r"(?P<v>(?!(?:a|an|me|my|us|you|your)\b)(?:[A-Za-z0-9&/-]+\s+){0,4}" + _ROLE + _ROLE_TAIL + r")\b", re.I)
+# A message that starts with the audience: "VPs of Sales at SaaS companies; offer: …".
+_AUDIENCE_LEADING = re.compile(
+    r"^\s*(?:(?:for|to)\s+)?(?P<v>(?:(?!(?:for|to|of|in|at|with|about)\b)[A-Za-z0-9&/-]+\s+){0,3}" + _ROLE + _ROLE_TAIL
+    + r")\s*[;:,.\n]",
+    re.I)
+_AUDIENCE_EXPLICIT = re.compile(
+    r"\b(?:(?:change|switch|set|update)\s+the\s+(?:audience|target(?:\s+audience)?|reader|persona|icp)\s+to|"
+    r"(?:target\s+)?audience\s*(?::|=|is|should\s+be)|(?:persona|icp)\s*(?::|=)|write\s+(?:it|this)\s+for|"
+    r"aim\s+(?:it|this)\s+at|address\s+it\s+to|pitch\s+(?:it|this)\s+to|target)\s+" + _V, re.I)
+_OFFER = re.compile(
+    r"\b(?:we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
+    r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
+    r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
+    r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
+    r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+_OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
+_CTA_BRIEF = re.compile(
+    r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
+    r"\b(?P<v>(?:\d+[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+|free\s+|intro\s+)?"
+    r"(?:demo|call|meeting|chat|trial|pilot|reply))\b", re.I)
+_FOCUS = re.compile(
+    r"\b(?:emphasi[sz]e|emphasi[sz]ing|focus(?:ing|ed)?\s+on|stress(?:ing)?|lean(?:ing)?\s+(?:in)?to|lean(?:ing)?\s+on|"
+    r"cent(?:er|re)(?:ed)?\s+(?:it\s+)?on|with\s+(?:an\s+)?emphasis\s+on|the\s+angle\s+(?:is|should\s+be)|angle\s*:|"
+    r"make\s+(?:it|the\s+email|this)\s+(?:all\s+)?about|play\s+up|put\s+the\s+focus\s+on)\s+" + _V, re.I)
+
+
+_BRIEF_PATTERNS = (
+    ("audience", _AUDIENCE_EXPLICIT, ("audience", "target", "persona", "icp", "write it", "write this", "aim", "address",
+                                      "pitch")),
+    ("audience", _AUDIENCE_LEADING, ()),
+    ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
+    ("offer", _OFFER, ("we ", "our ", "offer", "selling", "product", "pitch")),
+    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
+    ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
+)
+
+
+def _brief(text: str) -> list[tuple[int, int, Request]]:
+    """Audience, offer, CTA and focus statements; each pattern reads the whole remaining text."""
+    found: list[tuple[int, int, Request]] = []
+    low = text.lower()
+    change = _OFFER_CHANGE.search(text) if "offer" in low or "product" in low or "pitch" in low else None
+    for kind, pattern, triggers in _BRIEF_PATTERNS:
+        if any(r.kind == kind for _, _, r in found) or (triggers and not any(t in low for t in triggers)):
+            continue
+        m = pattern.search(text)
+        if not m:
+            continue
+        if pattern is _AUDIENCE_LOOSE and change and change.start() <= m.start() < change.end():
+            continue  # "change the offer to X for new reps" changes the offer, not the audience
+        value = (m.group("v") or m.groupdict().get("clause") or "").strip()
+        said = " ".join(m.group(0).split())
+        if kind == "cta":
+            value = cta_phrase(value) or ""
+        elif kind == "focus":
+            value = _text(re.sub(r"^(?:the|our)\s+", "", value, flags=re.I))
+        else:
+            value = _text(value)
+            if kind == "audience":
+                value = re.sub(r"^the\s+", "", value, flags=re.I)
+        if value:
+            found.append((m.start(), m.end(), Request(kind, value, said)))
+    return found
+
+
+# --------------------------------------------------------------------------------------- parsing
+
+_FILLER = frozenset("""please pls can could would you make it the a an email draft this that and also just thanks thank
+ok okay great good nice perfect now i we want like love it's its looks look so bit little more version let's lets maybe
+too very really some with for to of in on me my lgtm yes yeah hi hey cool again do is be should feel free but then
+plus overall here there version one tweak tweaks edit edits change changes update whole body text message copy bit
+slightly sure it'd i'd we'd you're that's well actually all right alright awesome amazing thx ty much lot way
+write intro outreach first sequence lead leads prospect prospects them they their our us
+""".split())
+_WORD = re.compile(r"[a-z0-9%'&-]+", re.I)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    requests: tuple[Request, ...]
+    unmatched: str  # what no pattern claimed, when it has words that look like an instruction
+
+
+@lru_cache(maxsize=4096)
+def parse(message: str) -> Parsed:
+    """One user message as typed requests (in the order they were written) plus what was not understood."""
+    text = normalize(message).translate(_QUOTES)
+    work = text
+    low = text.lower()
+    found: list[tuple[int, Request]] = []
+    for rule in _RULES:
+        if not any(t in low for t in rule.triggers):
+            continue
+        for m in list(rule.pattern.finditer(work)):
+            if not m.group(0).strip():
+                continue
+            got = rule.handle(m)
+            if got is None:
+                continue  # the rule declined: the words stay for the others
+            found += [(m.start(), r) for r in got]
+            keep = m.span("keep") if "keep" in rule.pattern.groupindex and m.group("keep") else (m.end(), m.end())
+            work = (work[: m.start()] + " " * (keep[0] - m.start()) + work[keep[0]:keep[1]]
+                    + " " * (m.end() - keep[1]) + work[m.end():])
+    for start, end, request in _brief(work):
+        found.append((start, request))
+        work = work[:start] + " " * (end - start) + work[end:]
+    found.sort(key=lambda pair: pair[0])
+    leftover = [w for w in _WORD.findall(work) if w.lower() not in _FILLER and len(w) > 1]
+    unmatched = " ".join(" ".join(work.split()).strip(" ,.;:!?-").split()) if len(leftover) >= 2 else ""
+    return Parsed(requests=tuple(r for _, r in found), unmatched=clip_words(clean(unmatched), 120))
+
+
+# ------------------------------------------------------------------------------ what stands so far
+
+TONES = ("casual", "formal", "warm", "direct")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Everything the user asked for so far, a later request of a kind replacing an earlier one."""
+
+    audience: str | None = None
+    offer: str | None = None
+    focus: str | None = None
+    cta: str | None = None
+    link: str | None = None
+    register: str | None = None  # casual | formal
+    manner: str | None = None  # warm | direct
+    shorter: int = 0  # how many times "shorter" (minus "longer"), 0..3
+    max_words: int | None = None
+    one_paragraph: bool = False
+    sign_off: str | None = None  # None: the tone's default; "": none
+    signature: str | None = None  # None / "": none
+    opener: str | None = None  # a topic
+    opener_question: bool = False
+    opener_exact: str | None = None
+    no_opener: bool = False
+    subject_style: str | None = None  # question | statement
+    subject_short: bool = False
+    subject_include: tuple[str, ...] = ()
+    subject_exclude: tuple[str, ...] = ()
+    subject_exact: str | None = None
+    mentions: tuple[str, ...] = ()
+    sentences: tuple[str, ...] = ()
+    ps: str | None = None  # "about:<topic>" or the P.S. text; None: no P.S.
+    removed: tuple[str, ...] = ()  # "proof", or words whose sentences to leave out
+    replacements: tuple[tuple[str, str], ...] = ()
+
+    # ---------------------------------------------------------------- applying requests
+    def apply(self, requests: Iterable[Request]) -> Standing:
+        state = self
+        for request in requests:
+            state = _APPLY[request.kind](state, request.value)
+        return state
+
+    @property
+    def tones(self) -> list[str]:
+        return [t for t in (self.register, self.manner) if t]
+
+    # ---------------------------------------------------------------- the prompt form
+    def lines(self) -> list[str]:
+        """The standing requests as "kind: value" lines, the form the prompt context carries."""
+        out: list[str] = []
+        add = out.append
+        for name in ("audience", "offer", "focus"):
+            if getattr(self, name):
+                add(f"{name}: {getattr(self, name)}")
+        if self.cta:
+            add(f"call to action: {self.cta}")
+        if self.link:
+            add(f"link: {self.link}")
+        for tone in self.tones:
+            add(f"tone: {tone}")
+        if self.shorter:
+            add(f"length: shorter ({self.shorter} step{'s' if self.shorter > 1 else ''})")
+        if self.max_words:
+            add(f"length: at most {self.max_words} words")
+        if self.one_paragraph:
+            add("length: one paragraph")
+        if self.sign_off is not None:
+            add(f"sign-off: {self.sign_off or 'none'}")
+        if self.signature is not None:
+            add(f"signature: {self.signature or 'none'}")
+        if self.no_opener:
+            add("opener: none")
+        if self.opener_exact:
+            add(f'opener: exactly "{self.opener_exact}"')
+        if self.opener_question:
+            add("opener: a question")
+        if self.opener:
+            add(f"opener: about {self.opener}")
+        if self.subject_exact:
+            add(f'subject: exactly "{self.subject_exact}"')
+        if self.subject_style:
+            add(f"subject: a {self.subject_style}")
+        if self.subject_short:
+            add("subject: short")
+        for item in self.subject_include:
+            add(f"subject: include {item}")
+        for item in self.subject_exclude:
+            add(f"subject: without {item}")
+        for item in self.mentions:
+            add(f"include: {item}")
+        for item in self.sentences:
+            add(f'add sentence: "{item}"')
+        if self.ps is not None:
+            add(f"P.S.: {self.ps}" if self.ps else "P.S.: none")
+        for item in self.removed:
+            add(f"leave out: {item}")
+        for old, new in self.replacements:
+            add(f'replace: "{old}" with "{new}"')
+        return out
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> Standing:
+        """Read :meth:`lines` back (what the offline model does with the prompt context)."""
+        values: dict[str, Any] = {}
+        lists: dict[str, list[Any]] = {}
+        for line in lines:
+            key, _, value = str(line).partition(": ")
+            _read_line(key, value, values, lists)
+        values.update({k: tuple(v) for k, v in lists.items()})
+        return cls(**values)
+
+
+def _unquote(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, list[Any]]) -> None:
+    if key in ("audience", "offer", "focus", "link"):
+        values[key] = value
+    elif key == "call to action":
+        values["cta"] = value
+    elif key == "tone" and value in ("casual", "formal"):
+        values["register"] = value
+    elif key == "tone" and value in ("warm", "direct"):
+        values["manner"] = value
+    elif key == "length":
+        if value.startswith("shorter"):
+            digits = re.search(r"\d+", value)
+            values["shorter"] = int(digits.group(0)) if digits else 1
+        elif value.startswith("at most"):
+            values["max_words"] = int(re.search(r"\d+", value).group(0))  # type: ignore[union-attr]
+        elif value == "one paragraph":
+            values["one_paragraph"] = True
+    elif key == "sign-off":
+        values["sign_off"] = "" if value == "none" else value
+    elif key == "signature":
+        values["signature"] = "" if value == "none" else value
+    elif key == "opener":
+        if value == "none":
+            values["no_opener"] = True
+        elif value.startswith("exactly "):
+            values["opener_exact"] = _unquote(value.removeprefix("exactly "))
+        elif value == "a question":
+            values["opener_question"] = True
+        elif value.startswith("about "):
+            values["opener"] = value.removeprefix("about ")
+    elif key == "subject":
+        if value.startswith("exactly "):
+            values["subject_exact"] = _unquote(value.removeprefix("exactly "))
+        elif value in ("a question", "a statement"):
+            values["subject_style"] = value.removeprefix("a ")
+        elif value == "short":
+            values["subject_short"] = True
+        elif value.startswith("include "):
+            lists.setdefault("subject_include", []).append(value.removeprefix("include "))
+        elif value.startswith("without "):
+            lists.setdefault("subject_exclude", []).append(value.removeprefix("without "))
+    elif key == "include":
+        lists.setdefault("mentions", []).append(value)
+    elif key == "add sentence":
+        lists.setdefault("sentences", []).append(_unquote(value))
+    elif key == "P.S.":
+        values["ps"] = "" if value == "none" else value
+    elif key == "leave out":
+        lists.setdefault("removed", []).append(value)
+    elif key == "replace":
+        m = re.match(r'^"(.*)" with "(.*)"$', value)
+        if m:
+            lists.setdefault("replacements", []).append((m.group(1), m.group(2)))
+
+
+# ------------------------------------------------------------------------------- apply, per kind
+
+def _push(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
+    kept = tuple(i for i in items if _key(i) != _key(item))
+    return (kept + (item,))[-MAX_ITEMS:]
+
+
+def _key(item: Any) -> str:
+    return " ".join(str(item).lower().split())
+
+
+def _matches(item: str, target: str) -> bool:
+    a, b = _key(item), _key(target)
+    return bool(a and b) and (b in a or a in b)
+
+
+def _tone(s: Standing, value: str) -> Standing:
+    if value == "neutral":
+        return replace(s, register=None, manner=None)
+    if value in ("casual", "formal"):
+        return replace(s, register=value)
+    return replace(s, manner=value)
+
+
+def _remove_item(s: Standing, target: str) -> Standing:
+    low = _key(target)
+    if re.fullmatch(r"(?:the\s+)?(?:p\.?\s?s\.?|ps|postscript|post-script)", low):
+        return replace(s, ps="")
+    if re.fullmatch(r"(?:the\s+)?(?:sign-?off|closing|valediction)", low):
+        return replace(s, sign_off="")
+    if re.fullmatch(r"(?:the\s+)?(?:signature|my\s+name|name|sign-?off\s+and\s+signature)", low):
+        return replace(s, signature="")
+    if re.fullmatch(r"(?:the\s+)?(?:hook|opener|opening(?:\s+line|\s+sentence)?|first\s+(?:line|sentence)|intro(?:\s+line)?|"
+                    r"lead-in|question\s+at\s+the\s+start)", low):
+        return replace(s, no_opener=True, opener=None, opener_question=False, opener_exact=None)
+    if re.fullmatch(r"(?:the\s+)?(?:proof(?:\s+points?)?|customer\s+(?:results?|story|stories)|social\s+proof|"
+                    r"results?(?:\s+line)?|stats?|statistics|case\s+stud(?:y|ies)|numbers|proof\s+block)", low):
+        kept = tuple(m for m in s.mentions if "case stud" not in m.lower()) if "case" in low else ()
+        return replace(s, mentions=kept, removed=_push(s.removed, "proof"))
+    if re.fullmatch(r"(?:the\s+)?(?:added\s+)?sentences?", low):
+        return replace(s, sentences=())
+    hit = False
+    mentions = tuple(m for m in s.mentions if not _matches(m, target))
+    sentences = tuple(x for x in s.sentences if not _matches(x, target))
+    hit = len(mentions) != len(s.mentions) or len(sentences) != len(s.sentences)
+    ps = s.ps
+    if ps and _matches(ps, target):
+        ps, hit = "", True
+    if "case stud" in low and not hit:
+        mentions = tuple(m for m in mentions if "case stud" not in m.lower())
+        hit = len(mentions) != len(s.mentions)
+    state = replace(s, mentions=mentions, sentences=sentences, ps=ps)
+    if s.opener and _matches(s.opener, target):
+        state, hit = replace(state, opener=None), True
+    if s.focus and _matches(s.focus, target):
+        state, hit = replace(state, focus=None), True
+    if hit:
+        return state
+    return replace(state, removed=_push(s.removed, target))
+
+
+def _mention(s: Standing, value: str) -> Standing:
+    removed = tuple(r for r in s.removed if not _matches(value, r) and not (r == "proof" and "case stud" in value.lower()))
+    return replace(s, mentions=_push(s.mentions, value), removed=removed)
+
+
+def _subject(**changes: Any) -> Callable[[Standing, Any], Standing]:
+    def apply(s: Standing, value: Any) -> Standing:
+        return replace(s, subject_exact=None, **{k: (v(s, value) if callable(v) else v) for k, v in changes.items()})
+    return apply
+
+
+def _include(s: Standing, value: str) -> tuple[str, ...]:
+    return _push(s.subject_include, value)
+
+
+def _exclude(s: Standing, value: str) -> tuple[str, ...]:
+    return _push(s.subject_exclude, value)
+
+
+def _without_excluded(s: Standing, value: str) -> tuple[str, ...]:
+    return tuple(x for x in s.subject_exclude if x not in (value, "variables"))
+
+
+def _without_included(s: Standing, value: str) -> tuple[str, ...]:
+    if value == "variables":
+        return tuple(x for x in s.subject_include if not VAR_RE.fullmatch(x))
+    return tuple(x for x in s.subject_include if x != value)
+
+
+_APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
+    "tone": _tone,
+    "shorter": lambda s, v: replace(s, shorter=min(3, s.shorter + int(v or 1))),
+    "longer": lambda s, v: replace(s, shorter=max(0, s.shorter - int(v or 1)), max_words=None, one_paragraph=False),
+    "max_words": lambda s, v: replace(s, max_words=v),
+    "one_paragraph": lambda s, v: replace(s, one_paragraph=bool(v)),
+    "sign_off": lambda s, v: replace(s, sign_off=v),
+    "signature": lambda s, v: replace(s, signature=v),
+    "opener": lambda s, v: replace(s, opener=v or None, opener_exact=None, no_opener=False),
+    "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
+    "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),
+    "subject_style": _subject(subject_style=lambda s, v: v),
+    "subject_short": _subject(subject_short=True),
+    "subject_include": _subject(subject_include=_include, subject_exclude=_without_excluded),
+    "subject_exclude": _subject(subject_exclude=_exclude, subject_include=_without_included),
+    "subject_exact": lambda s, v: replace(s, subject_exact=v),
+    "mention": _mention,
+    "sentence": lambda s, v: replace(s, sentences=_push(s.sentences, v)),
+    "ps": lambda s, v: replace(s, ps=v),
+    "remove": _remove_item,
+    "replace": lambda s, v: replace(s, replacements=_push(s.replacements, tuple(v))),
+    "cta": lambda s, v: replace(s, cta=v, link=s.link if v == "link" else None),
+    "link": lambda s, v: replace(s, link=v),
+    "audience": lambda s, v: replace(s, audience=v),
+    "offer": lambda s, v: replace(s, offer=v),
+    "focus": lambda s, v: replace(s, focus=v),
+}
+
+
+def standing(messages: Iterable[str], start: Standing | None = None) -> Standing:
+    """What stands after these user messages, oldest first."""
+    state = start or Standing()
+    for message in messages:
+        state = state.apply(parse(message).requests)
+    return state

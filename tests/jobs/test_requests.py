@@ -1,0 +1,270 @@
+"""The request parser: what each kind of feedback is understood as, in several phrasings each, and
+how requests accumulate over a conversation into the standing requests the prompt carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.agent.requests import Request, Standing, parse, standing
+
+R = Request
+
+# message -> requests it must yield (kind, value), in order; other requests may not appear.
+PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
+    "tone": [
+        ("Make it more casual", [("tone", "casual")]),
+        ("less formal please", [("tone", "casual")]),
+        ("can you loosen it up a bit", [("tone", "casual")]),
+        ("it reads a bit robotic", [("tone", "casual")]),
+        ("More formal", [("tone", "formal")]),
+        ("it's too casual", [("tone", "formal")]),
+        ("make it sound more professional", [("tone", "formal")]),
+        ("warmer", [("tone", "warm")]),
+        ("make it friendlier", [("tone", "warm")]),
+        ("it feels cold", [("tone", "warm")]),
+        ("way too salesy", [("tone", "warm")]),
+        ("more direct", [("tone", "direct")]),
+        ("get to the point", [("tone", "direct")]),
+        ("cut the fluff", [("tone", "direct")]),
+        ("punchier", [("tone", "direct")]),
+        ("back to the normal tone", [("tone", "neutral")]),
+    ],
+    "length": [
+        ("Make it shorter", [("shorter", 1)]),
+        ("too long", [("shorter", 1)]),
+        ("trim it down a little", [("shorter", 1)]),
+        ("more concise please", [("shorter", 1)]),
+        ("much shorter", [("shorter", 2)]),
+        ("cut it in half", [("shorter", 2)]),
+        ("under 80 words", [("max_words", 79)]),
+        ("keep it to 60 words", [("max_words", 60)]),
+        ("no more than 90 words", [("max_words", 90)]),
+        ("80 words max", [("max_words", 80)]),
+        ("120-word limit", [("max_words", 120)]),
+        ("one paragraph", [("one_paragraph", True)]),
+        ("put it all in a single paragraph", [("one_paragraph", True)]),
+        ("no paragraph breaks", [("one_paragraph", True)]),
+        ("make it longer", [("longer", 1)]),
+        ("add more detail", [("longer", 1)]),
+    ],
+    "sign-off and signature": [
+        ("sign off with 'Cheers, Tom'", [("sign_off", "Cheers"), ("signature", "Tom")]),
+        ("Sign off with \u201cBest, Priya\u201d", [("sign_off", "Best"), ("signature", "Priya")]),
+        ("end with Best, Tom", [("sign_off", "Best"), ("signature", "Tom")]),
+        ("close with 'Talk soon'", [("sign_off", "Talk soon")]),
+        ("change the sign-off to Warmly", [("sign_off", "Warmly")]),
+        ("use 'Thanks' as the sign-off", [("sign_off", "Thanks")]),
+        ("replace 'Best regards' with 'Cheers'", [("sign_off", "Cheers")]),
+        ("sign it Tom", [("signature", "Tom")]),
+        ("sign it tom", [("signature", "Tom")]),
+        ("sign it as Tom Baker, Head of Growth", [("signature", "Tom Baker, Head of Growth")]),
+        ("Signature: Priya", [("signature", "Priya")]),
+        ("my name is Priya Shah", [("signature", "Priya Shah")]),
+    ],
+    "opener": [
+        ("Open with peak-season hiring", [("opener", "peak-season hiring")]),
+        ("lead with their recent funding round", [("opener", "their recent funding round")]),
+        ("the hook should be about onboarding costs", [("opener", "onboarding costs")]),
+        ("make the opener about Q4 quotas", [("opener", "Q4 quotas")]),
+        ("use peak season as the hook", [("opener", "peak season")]),
+        ("kick it off by mentioning their growth", [("opener", "their growth")]),
+        ("start with a question about their hiring plans", [("opener_question", True), ("opener", "their hiring plans")]),
+        ("open with a question", [("opener_question", True)]),
+        ("first line: 'Saw your post about ramp time.'", [("opener_exact", "Saw your post about ramp time.")]),
+    ],
+    "subject": [
+        ("make the subject a question", [("subject_style", "question")]),
+        ("turn the subject line into a question", [("subject_style", "question")]),
+        ("question subject line please", [("subject_style", "question")]),
+        ("shorter subject", [("subject_short", True)]),
+        ("the subject is too long", [("subject_short", True)]),
+        ("make the subject line punchier", [("subject_short", True)]),
+        ("put Rampwise in the subject", [("subject_include", "Rampwise")]),
+        ("the subject should mention ramp time", [("subject_include", "ramp time")]),
+        ("include their first name in the subject", [("subject_include", "%first_name%")]),
+        ("add the company name to the subject", [("subject_include", "%company%")]),
+        ("no variables in the subject", [("subject_exclude", "variables")]),
+        ("don't personalize the subject", [("subject_exclude", "variables")]),
+        ("keep the subject generic", [("subject_exclude", "variables")]),
+        ("remove %company% from the subject", [("subject_exclude", "%company%")]),
+        ("subject: 'Ramp time, halved'", [("subject_exact", "Ramp time, halved")]),
+        ("change the subject to Faster onboarding for your reps", [("subject_exact", "Faster onboarding for your reps")]),
+        ("use 'Quick question' as the subject", [("subject_exact", "Quick question")]),
+    ],
+    "proof point, case study, P.S., sentence": [
+        ("Mention our SOC 2 Type II report", [("mention", "SOC 2 Type II report")]),
+        ("can you also mention our 24/7 support", [("mention", "24/7 support")]),
+        ("cite the Gartner report", [("mention", "Gartner report")]),
+        ("add our case study with DHL", [("mention", "case study with DHL")]),
+        ("include the DHL case study", [("mention", "DHL case study")]),
+        ("case study: Acme cut ramp time by 40%", [("mention", "Acme cut ramp time by 40%")]),
+        ("highlight that we integrate with Salesforce", [("mention", "we integrate with Salesforce")]),
+        ("add a P.S. about our free pilot", [("ps", "about:our free pilot")]),
+        ("end with a P.S. mentioning the webinar", [("ps", "about:the webinar")]),
+        ("P.S.: we're at SaaStr next week", [("ps", "we're at SaaStr next week")]),
+        ("add a PS saying 'We are at SaaStr next week'", [("ps", "We are at SaaStr next week")]),
+        ("add a p.s.", [("ps", "about:")]),
+        ("add the sentence 'We work with 40 enterprise teams.'", [("sentence", "We work with 40 enterprise teams.")]),
+        ("include 'No long contracts.'", [("sentence", "No long contracts.")]),
+        ("add this line: 'Setup takes one afternoon.'", [("sentence", "Setup takes one afternoon.")]),
+        ("change 'next week' to 'this month'", [("replace", ("next week", "this month"))]),
+    ],
+    "removals": [
+        ("remove the P.S.", [("remove", "P.S")]),
+        ("no more P.S.", [("remove", "P.S.")]),
+        ("drop the case study", [("remove", "case study")]),
+        ("don't mention SOC 2", [("remove", "SOC 2")]),
+        ("stop mentioning the webinar", [("remove", "webinar")]),
+        ("take out the line about ramp time", [("remove", "ramp time")]),
+        ("delete the sentence about DHL", [("remove", "DHL")]),
+        ("get rid of the signature", [("remove", "signature")]),
+        ("lose the opener", [("remove", "opener")]),
+        ("remove the proof point", [("remove", "proof point")]),
+    ],
+    "call to action": [
+        ("ask for a call instead", [("cta", "call")]),
+        ("change the CTA to a reply", [("cta", "reply")]),
+        ("just ask them to reply", [("cta", "reply")]),
+        ("make the ask a reply", [("cta", "reply")]),
+        ("CTA: 20-minute demo", [("cta", "20-minute demo")]),
+        ("offer a demo", [("cta", "demo")]),
+        ("ask them to book a walkthrough", [("cta", "demo")]),
+        ("instead of a demo, ask for a quick call", [("cta", "quick call")]),
+        ("ask for half an hour on the phone", [("cta", "30-minute call")]),
+        ("end with a link to my calendar https://cal.com/tom", [("cta", "link"), ("link", "https://cal.com/tom")]),
+        ("point them to https://rampwise.io/book", [("cta", "link"), ("link", "https://rampwise.io/book")]),
+        ("include my booking link", [("cta", "link")]),
+    ],
+    "audience and offer": [
+        ("change the audience to CFOs at fintech startups", [("audience", "CFOs at fintech startups")]),
+        ("target HR directors instead", [("audience", "HR directors")]),
+        ("audience: founders of seed-stage startups", [("audience", "founders of seed-stage startups")]),
+        ("write it for heads of customer success", [("audience", "heads of customer success")]),
+        ("change the offer to Rampwise Coach, an AI tutor for new reps",
+         [("offer", "Rampwise Coach, an AI tutor for new reps")]),
+        ("we now sell payroll audits", [("offer", "payroll audits")]),
+        ("offer: a free ramp-time audit", [("offer", "a free ramp-time audit")]),
+        ("focus on the ROI", [("focus", "ROI")]),
+    ],
+    "compound": [
+        ("shorter and more casual, sign it Tom", [("shorter", 1), ("tone", "casual"), ("signature", "Tom")]),
+        ("Make it warmer, under 90 words, and open with peak-season hiring",
+         [("tone", "warm"), ("max_words", 89), ("opener", "peak-season hiring")]),
+        ("more formal; make the subject a question; remove the P.S.",
+         [("tone", "formal"), ("subject_style", "question"), ("remove", "P.S")]),
+        ("Mention SOC 2 and ask them to reply", [("mention", "SOC 2"), ("cta", "reply")]),
+        ("it's too stiff, and don't mention SOC 2", [("tone", "casual"), ("remove", "SOC 2")]),
+        ("Can you make the opening line less salesy and more about their quarter?",
+         [("opener", "their quarter"), ("tone", "warm")]),
+    ],
+    "a first brief": [
+        ("Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI",
+         [("audience", "enterprise VPs of Sales"), ("focus", "time-to-ROI")]),
+        ("We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo.",
+         [("offer", "Rampwise, an onboarding platform that cuts new-rep ramp time in half"), ("cta", "15-minute demo")]),
+        ("VPs of Sales at SaaS companies; offer: 15 minutes to ROI; CTA: a call",
+         [("audience", "VPs of Sales at SaaS companies"), ("offer", "15 minutes to ROI"), ("cta", "call")]),
+        ("We sell payroll software to restaurant owners",
+         [("offer", "payroll software to restaurant owners"), ("audience", "restaurant owners")]),
+    ],
+}
+CASES = [(kind, message, expected) for kind, rows in PHRASINGS.items() for message, expected in rows]
+
+
+@pytest.mark.parametrize(("kind", "message", "expected"), CASES, ids=[f"{k}: {m}" for k, m, _ in CASES])
+def test_each_kind_of_feedback_is_understood_in_several_phrasings(kind: str, message: str,
+                                                                  expected: list[tuple[str, object]]) -> None:
+    parsed = parse(message)
+    assert [(r.kind, r.value) for r in parsed.requests] == expected
+    assert parsed.unmatched == ""
+
+
+def test_every_kind_has_at_least_three_phrasings() -> None:
+    groups = {"tone": {"casual", "formal", "warm", "direct"}}
+    for kind, rows in PHRASINGS.items():
+        assert len(rows) >= 3, kind
+    for tone in groups["tone"]:
+        assert sum(("tone", tone) in expected for _, expected in PHRASINGS["tone"]) >= 3, tone
+
+
+@pytest.mark.parametrize("message", ["make it pop", "Looks great, thanks!", "hmm, not sure about the vibe here",
+                                     "Can you add some sparkle?"])
+def test_what_is_not_understood_yields_no_request(message: str) -> None:
+    assert parse(message).requests == ()
+
+
+def test_the_part_of_a_message_that_was_not_understood_is_reported() -> None:
+    parsed = parse("Make it shorter and give it more pizzazz somehow")
+    assert [r.kind for r in parsed.requests] == ["shorter"]
+    assert "pizzazz" in parsed.unmatched
+
+
+def test_words_that_look_like_requests_inside_a_brief_are_not_misread() -> None:
+    assert "tone" not in [r.kind for r in parse("We sell to professional services firms").requests]
+    assert "tone" not in [r.kind for r in parse("Our tool cuts onboarding time for direct sales teams").requests]
+    assert "remove" not in [r.kind for r in parse("We help teams cut onboarding time").requests]
+
+
+def test_later_requests_replace_earlier_ones_and_lists_grow() -> None:
+    state = standing(["more casual", "sign off with 'Cheers, Tom'", "Mention our SOC 2 report", "add our case study "
+                      "with DHL", "under 80 words", "more formal", "sign it Priya", "no word limit"])
+    assert state.register == "formal"  # the later tone wins
+    assert (state.sign_off, state.signature) == ("Cheers", "Priya")  # the sign-off stays, the name changed
+    assert state.mentions == ("SOC 2 report", "case study with DHL")
+    assert state.max_words is None
+
+
+def test_removals_take_things_back_out_and_a_later_ask_brings_them_back() -> None:
+    state = standing(["Mention our SOC 2 report", "add a P.S. about our pilot", "don't mention SOC 2", "drop the P.S."])
+    assert state.mentions == () and state.ps == ""
+    assert standing(["remove the proof point", "add our case study with DHL"]).mentions == ("case study with DHL",)
+    assert "proof" not in standing(["remove the proof point", "add our case study with DHL"]).removed
+    unknown = standing(["take out the line about ramp time"])
+    assert unknown.removed == ("ramp time",)
+
+
+def test_shorter_and_longer_count_steps() -> None:
+    assert standing(["shorter", "even shorter please"]).shorter == 2
+    assert standing(["shorter", "shorter", "shorter", "shorter"]).shorter == 3  # capped
+    assert standing(["much shorter", "longer"]).shorter == 1
+
+
+def test_tone_axes_combine_and_opposites_replace() -> None:
+    state = standing(["more casual", "warmer"])
+    assert state.tones == ["casual", "warm"]
+    assert standing(["more casual", "warmer", "more direct"]).tones == ["casual", "direct"]
+    assert standing(["more casual", "warmer", "neutral tone"]).tones == []
+
+
+def test_the_standing_requests_round_trip_through_their_prompt_lines() -> None:
+    state = standing([
+        "Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI",
+        "We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo.",
+        "shorter and more casual, sign off with 'Cheers, Tom'", "warmer", "under 80 words", "one paragraph",
+        "start with a question about their hiring plans", "make the subject a question", "shorter subject",
+        "include their first name in the subject", "Mention our SOC 2 report", "add the sentence 'We are SOC 2 ready.'",
+        "add a P.S. about our pilot", "take out the line about ramp time", "change 'next week' to 'this month'",
+        "end with a link to my calendar https://cal.com/tom",
+    ])
+    lines = state.lines()
+    assert "tone: casual" in lines and "length: at most 79 words" in lines and "sign-off: Cheers" in lines
+    assert "subject: include %first_name%" in lines and "include: SOC 2 report" in lines
+    assert Standing.from_lines(lines) == state
+    assert Standing.from_lines([]) == Standing()
+
+
+def test_a_message_is_parsed_once_however_long_the_conversation() -> None:
+    parse.cache_clear()
+    messages = [f"make it shorter {i % 3}" for i in range(30)]
+    for _ in range(3):
+        standing(messages)
+    info = parse.cache_info()
+    assert info.misses == 3 and info.hits == 87
+
+
+def test_every_request_kind_is_documented_and_applied() -> None:
+    from jobs.agent.requests import _APPLY, KINDS
+
+    assert set(KINDS) == set(_APPLY)
+    kinds_seen = {r.kind for _, message, _ in CASES for r in parse(message).requests}
+    assert kinds_seen == set(KINDS)  # the table above exercises every kind
