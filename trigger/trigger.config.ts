@@ -46,7 +46,9 @@ export default defineConfig({
   maxDuration: 300,
   retries: {
     enabledInDev: false,
-    // A retried attempt is a no-op once the turn started (the run is no longer PENDING in our database).
+    // Applies only to a job that failed before it reached our run (the tasks' catchError,
+    // runFailurePolicy in src/python-job.ts, skips retrying otherwise): once the turn started, a retried
+    // attempt would only find the run no longer PENDING in our database.
     default: { maxAttempts: 2, minTimeoutInMs: 1000, maxTimeoutInMs: 10000, factor: 2 },
   },
   // The CLI strips `build` from the config it bundles into the worker, so the checkout (pyproject.toml)

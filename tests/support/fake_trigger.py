@@ -11,8 +11,12 @@ for the writer side, what @trigger.dev/core 4.5.10 sends from inside a task:
 * The workload API a deployed worker's run controller calls:
   ``POST /api/v1/workload-actions/runs/{id}/snapshots/{snapshot}/attempts/start`` (→ ``EXECUTING``,
   answers the ``TaskRunExecution`` and the task's environment variables) and ``.../attempts/complete``
-  (→ ``COMPLETED_SUCCESSFULLY`` with the output, or ``COMPLETED_WITH_ERRORS`` with the error; applies
-  the flushed metadata; sets ``completedAt``).
+  (applies the flushed metadata, then as the run engine does with the completion: ``ok`` →
+  ``COMPLETED_SUCCESSFULLY`` with the output packet as sent (``output`` text + ``outputType``); a
+  failure with ``retry`` set → ``RETRYING_AFTER_FAILURE``, and after ``retry.delay`` ms a new attempt
+  (a new snapshot, ``on_trigger`` again); a failure without it (the worker skipped retrying, or the
+  attempts are used up) → ``COMPLETED_WITH_ERRORS`` with the worker's ``TaskRunError`` as ``error``;
+  ``completedAt`` set on either end).
 * What the SDK sends from inside a task: ``PUT /api/v1/runs/{id}/metadata`` (metadata operations),
   ``PUT /realtime/v1/streams/{id}/{target}/{key}`` (registers the stream, answers ``{version: "v1"}``),
   ``POST`` there (the v1 writer's long-lived NDJSON body, read as it arrives), ``HEAD`` there (last
@@ -23,7 +27,10 @@ for the writer side, what @trigger.dev/core 4.5.10 sends from inside a task:
   resume, ``: ping``, closed once the run finished and the stream is drained).
 
 Every request is recorded (:attr:`FakeTrigger.requests`) with the route it matched, so tests can
-assert what the SDK actually sent. Failed attempts are final here (no retry scheduling).
+assert what the SDK actually sent; each attempt's completion is kept too (:attr:`FakeRun.completions`).
+Retries follow the worker's decision (the ``retry`` it sends); the engine's own checks on top of it
+(non-retriable internal error codes, the run's locked ``maxAttempts``) are only capped by
+:data:`MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ ENV_ID = "env_fake_production"
 TERMINAL = frozenset({"COMPLETED_SUCCESSFULLY", "COMPLETED_WITH_ERRORS", "CANCELED", "INTERRUPTED", "CRASHED",
                       "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"})
 LONG_POLL_SECONDS = 20.0
+MAX_ATTEMPTS = 10  # what the fake allows whatever the worker asks (the engine's MAX_TASK_RUN_ATTEMPTS is larger)
 PING_SECONDS = 5.0
 JWT_HEADER = b'{"alg":"HS256"}'
 
@@ -163,9 +171,14 @@ class FakeRun:
     error: dict[str, Any] | None = None
     realtime_streams: list[str] = field(default_factory=list)
     streams: dict[str, StreamLog] = field(default_factory=dict)
-    attempts: int = 0
-    completion: dict[str, Any] | None = None
+    attempts: int = 0  # attempts started
+    completions: list[dict[str, Any]] = field(default_factory=list)  # each attempt's completion, as sent
     version: int = 1
+
+    @property
+    def completion(self) -> dict[str, Any] | None:
+        """The last attempt's completion."""
+        return self.completions[-1] if self.completions else None
 
     @property
     def finished(self) -> bool:
@@ -228,6 +241,7 @@ class FakeTrigger:
         self._cond = threading.Condition()
         self._cursor = 0
         self._closing = False
+        self._timers: list[threading.Timer] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="fake-trigger", daemon=True)
@@ -242,6 +256,9 @@ class FakeTrigger:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
         self.server.shutdown()
         self.server.server_close()
 
@@ -269,11 +286,13 @@ class FakeTrigger:
     def requests_for(self, run_id: str) -> list[Recorded]:
         return [r for r in list(self.requests) if f"/{run_id}/" in r.path + "/"]
 
-    def crash(self, run_id: str, message: str) -> None:
-        """The worker died without completing the attempt: what the platform records as CRASHED."""
+    def crash(self, run_id: str, message: str, snapshot_id: str | None = None) -> None:
+        """The worker died without completing the attempt: what the platform records as CRASHED.
+        ``snapshot_id``: the attempt's; nothing happens when the run has moved on (a retry) since."""
         with self._cond:
             run = self.runs[run_id]
-            if run.finished:
+            if run.finished or run.status == "RETRYING_AFTER_FAILURE" or (
+                    snapshot_id is not None and snapshot_id != run.snapshot_id):
                 return
             run.status = "CRASHED"
             run.error = {"type": "INTERNAL_ERROR", "code": "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
@@ -308,6 +327,44 @@ class FakeTrigger:
         if key:
             self._by_idempotency[key] = run.friendly_id
         return run, False
+
+    def _complete(self, run: FakeRun, completion: dict[str, Any]) -> dict[str, Any]:
+        """An attempt's completion, applied as the run engine applies it; the answer's ``result``."""
+        run.completions.append(completion)
+        flushed = completion.get("flushedMetadata") or {}
+        if flushed.get("data"):
+            ops = _superjson_value(flushed["data"], flushed.get("dataType", "application/json"))
+            run.metadata = apply_operations(run.metadata or {}, (ops or {}).get("operations") or [])
+        retry = completion.get("retry")
+        if completion.get("ok"):
+            run.status = "COMPLETED_SUCCESSFULLY"
+            run.output = completion.get("output")
+            run.output_type = completion.get("outputType") or "application/json"
+        elif isinstance(retry, dict) and run.attempts < MAX_ATTEMPTS and not self._closing:
+            run.status = "RETRYING_AFTER_FAILURE"  # subscribers see EXECUTING, completedAt stays null
+            timer = threading.Timer(max(0.0, float(retry.get("delay") or 0) / 1000), self._retry, (run.friendly_id,))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+            self._touch(run)
+            return {"attemptStatus": "RETRY_QUEUED", **self._snapshot(run, "QUEUED", "Retry queued")}
+        else:
+            run.status = "COMPLETED_WITH_ERRORS"
+            run.error = completion.get("error")
+        run.completed_at = datetime.now(UTC)
+        self._touch(run)
+        return {"attemptStatus": "RUN_FINISHED", **self._snapshot(run, "FINISHED", "Run finished")}
+
+    def _retry(self, run_id: str) -> None:
+        """The retry's time has come: a new attempt on a new snapshot, handed to ``on_trigger``."""
+        with self._cond:
+            run = self.runs[run_id]
+            if self._closing or run.status != "RETRYING_AFTER_FAILURE":
+                return
+            run.snapshot_id = f"snapshot_{secrets.token_hex(10)}"
+            self._touch(run)
+        if self.on_trigger is not None:
+            self.on_trigger(self, run)
 
     def _execution(self, run: FakeRun) -> dict[str, Any]:
         started = _iso(run.started_at)
@@ -497,23 +554,7 @@ class FakeTrigger:
                         answer = {**fake._snapshot(run, "EXECUTING", "Attempt created"),
                                   "execution": fake._execution(run), "envVars": dict(fake.task_env)}
                     else:
-                        completion = (body or {}).get("completion") or {}
-                        run.completion = completion
-                        flushed = completion.get("flushedMetadata") or {}
-                        if flushed.get("data"):
-                            ops = _superjson_value(flushed["data"], flushed.get("dataType", "application/json"))
-                            run.metadata = apply_operations(run.metadata or {}, (ops or {}).get("operations") or [])
-                        if completion.get("ok"):
-                            run.status = "COMPLETED_SUCCESSFULLY"
-                            run.output = completion.get("output")
-                            run.output_type = completion.get("outputType") or "application/json"
-                        else:
-                            run.status = "COMPLETED_WITH_ERRORS"
-                            run.error = completion.get("error")
-                        run.completed_at = datetime.now(UTC)
-                        fake._touch(run)
-                        answer = {"result": {"attemptStatus": "RUN_FINISHED",
-                                             **fake._snapshot(run, "FINISHED", "Run finished")}}
+                        answer = {"result": fake._complete(run, (body or {}).get("completion") or {})}
                 self._send(200, answer)
 
             def _metadata(self, run_id: str, body: Any) -> None:

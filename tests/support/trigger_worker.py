@@ -8,7 +8,8 @@
   (what the image's ``pip install -r requirements.txt`` layer holds).
 * :class:`WorkerLauncher`: the ``on_trigger`` hook of :class:`tests.support.fake_trigger.FakeTrigger`;
   starts ``harness/run-worker.js`` (our task code on SDK 4.5.10, as the deployed worker runs it) for each
-  triggered run, with the bundle as its working directory.
+  attempt of each triggered run (the fake calls it again for a retry), with the bundle as its working
+  directory.
 """
 
 from __future__ import annotations
@@ -87,13 +88,14 @@ class TriggerBuild:
 
 @dataclass
 class WorkerLauncher:
-    """Starts one worker process per triggered run; reports a worker that died mid-attempt as CRASHED."""
+    """Starts one worker process per attempt; reports a worker that died mid-attempt as CRASHED."""
 
     build: TriggerBuild
     log_dir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     def __call__(self, fake: Any, run: Any) -> None:
+        snapshot = run.snapshot_id
         env = {
             "PATH": clean_path(),
             "HOME": os.environ.get("HOME", "/root"),
@@ -102,22 +104,22 @@ class WorkerLauncher:
             "TRIGGER_SECRET_KEY": fake.secret_key,
             "TRIGGER_WORKER_API_URL": fake.url,
             "TRIGGER_RUN_ID": run.friendly_id,
-            "TRIGGER_SNAPSHOT_ID": run.snapshot_id,
+            "TRIGGER_SNAPSHOT_ID": snapshot,
             "TRIGGER_DEPLOYMENT_ID": "deployment_fake",
             "TRIGGER_DEPLOYMENT_VERSION": "20260101.1",
             "TRIGGER_PROJECT_REF": "proj_campaign_chat",
             "TRIGGER_PROJECT_DIR": str(TRIGGER_DIR),
         }
-        log = (self.log_dir / f"worker-{run.friendly_id}.log").open("wb")
+        log = (self.log_dir / f"worker-{run.friendly_id}.log").open("ab")  # attempts one after another
         process = subprocess.Popen(["node", str(self.build.compiled / "harness" / "run-worker.js")],
                                    cwd=self.build.bundle, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes[run.friendly_id] = process
+        self.processes.setdefault(run.friendly_id, []).append(process)
 
         def watch() -> None:
             code = process.wait()
             log.close()
             if not fake.run(run.friendly_id).finished:
-                fake.crash(run.friendly_id, f"worker exited with {code} before completing the attempt")
+                fake.crash(run.friendly_id, f"worker exited with {code} before completing the attempt", snapshot)
 
         threading.Thread(target=watch, name=f"watch-{run.friendly_id}", daemon=True).start()
 
@@ -126,10 +128,11 @@ class WorkerLauncher:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def wait(self, run_id: str, timeout: float) -> int:
-        return self.processes[run_id].wait(timeout)
+        """The exit code of the run's latest worker."""
+        return self.processes[run_id][-1].wait(timeout)
 
     def close(self) -> None:
-        for process in self.processes.values():
+        for process in (p for attempts in self.processes.values() for p in attempts):
             if process.poll() is None:
                 process.kill()
                 process.wait()

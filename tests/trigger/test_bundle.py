@@ -168,7 +168,9 @@ async def test_the_job_runs_a_real_turn_from_the_bundle_and_its_venv_only(trigge
             result = subprocess.run([str(trigger_build.python), "-m", "jobs.trigger_entry", str(payload)],
                                     cwd=trigger_build.bundle, env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr[-3000:]
-            assert json.loads(result.stdout.splitlines()[-1]) == {"result": {"ran": True}}
+            last = json.loads(result.stdout.splitlines()[-1])["result"]
+            assert last["ran"] is True and last["status"] == "COMPLETED_SUCCESSFULLY" and last["error"] is None
+            assert last["output"]["reply"]
             done = await api.get_session(session["id"])
     finally:
         fake.close()

@@ -4,7 +4,8 @@ API (``TASK_BACKEND=trigger``) → fake Trigger.dev (tests/support/fake_trigger.
 running OUR compiled task code on SDK 4.5.10 (trigger/harness/run-worker.ts) → the Python job from the
 deploy bundle in a fresh venv → the test PostgreSQL. The realtime subscriber is the same SDK 4.8.3 code
 frontends use (node-checks/realtime-check.mjs), pointed at the fake; a local run of the same turn,
-followed by the same code against our own service, must stream the same chat events.
+followed by the same code against our own service, must stream the same chat events and end the same
+way (status, output, error), for a turn that succeeds and for one whose model provider fails.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import Api, LiveServer, app_factory
+from tests.jobs.openai_stub import StubHttpError, openai_stub
 from tests.realtime.realtime_helpers import SdkProcess, start_turn, stored_events
 from tests.support.fake_trigger import FakeTrigger, Recorded
 from tests.support.trigger_worker import SECRET_KEY, TriggerBuild, WorkerLauncher
@@ -29,6 +31,10 @@ MESSAGE = "We sell payroll software to restaurants; write an intro email for the
 FINISH_SECONDS = 90  # generous: a busy 2-core machine starts Node, then Python with its imports
 STATE_KEYS = {"phase", "reply", "framework_version", "skeleton_updated", "draft_updated", "examples", "retries",
               "usage", "error", "status"}
+TURN_OUTPUT_KEYS = {"reply", "skeleton_updated", "framework_version", "draft_updated", "validation_retries", "usage"}
+ATTEMPT_START = "POST /api/v1/workload-actions/runs/{id}/snapshots/{snapshot}/attempts/start"
+ATTEMPT_COMPLETE = "POST /api/v1/workload-actions/runs/{id}/snapshots/{snapshot}/attempts/complete"
+OPENAI_KEY = "sk-test-local-0123456789abcdef"
 
 
 @pytest.fixture
@@ -47,8 +53,8 @@ def platform(trigger_build: TriggerBuild, pg_url: str, tmp_path: Path) -> Iterat
     try:
         yield fake, launcher
     finally:
+        fake.close()  # first: no retry may start a worker after the workers are stopped
         launcher.close()
-        fake.close()
 
 
 @pytest.fixture
@@ -91,21 +97,51 @@ def finished_run(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return runs[-1]
 
 
+def ending(run: dict[str, Any]) -> dict[str, Any]:
+    """How a finished run reads to a subscriber: what must be the same for local and production runs."""
+    return {key: run[key] for key in ("status", "isCompleted", "isFailed", "isCancelled", "output", "error")}
+
+
+def provider_down(body: dict[str, Any]) -> dict[str, Any]:
+    raise StubHttpError(500, {"error": {"message": "The server had an error while processing your request.",
+                                        "type": "server_error"}})
+
+
+async def local_turn(live_server_factory: Callable[..., LiveServer], pg_url: str, **env: str) -> list[dict[str, Any]]:
+    """The same turn run locally (inline, our own realtime API), followed by the same SDK code."""
+    server = live_server_factory(DATABASE_URL=pg_url,
+                                 CAMPAIGN_CHAT_PUBLIC_TOKEN_SECRET="local-public-token-secret-0123456789", **env)
+    key = server.create_key()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        turn = await start_turn(client, key, MESSAGE)
+        return await follow(server.url, turn["runId"], turn["publicAccessToken"])
+
+
 async def production_turn(api: Api, fake: FakeTrigger, launcher: WorkerLauncher,
                           message: str = MESSAGE) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
-    """One /turn through Trigger.dev, followed by the SDK against the fake: (session, run id, SDK lines)."""
+    """One /turn through Trigger.dev, followed by the SDK against the fake until the run has finished
+    and its worker exited: (session, run id, SDK lines)."""
     session = await api.create_session()
     response = await api.turn(session["id"], message)
     assert response.status_code == 202, response.text
     run_id, token = response.json()["runId"], response.json()["publicAccessToken"]
     try:
         lines = await follow(fake.url, run_id, token)
-        run = fake.wait_finished(run_id, FINISH_SECONDS)
+        fake.wait_finished(run_id, FINISH_SECONDS)
+        assert launcher.wait(run_id, 30) == 0  # the worker reported the attempt and exited normally
     except BaseException:
         print(launcher.log(run_id))
         raise
-    assert run.status == "COMPLETED_SUCCESSFULLY", (run.status, run.error, launcher.log(run_id))
     return session, run_id, lines
+
+
+def trigger_raw(fake: FakeTrigger, payload: dict[str, Any]) -> str:
+    """Triggers the chat-turn task with ``payload`` as our API would (without an idempotency key); the run id."""
+    response = httpx.post(f"{fake.url}/api/v1/tasks/framework-chat-turn/trigger",
+                          json={"payload": payload, "options": {"payloadType": "application/json"}},
+                          headers={"Authorization": f"Bearer {SECRET_KEY}"})
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
 
 
 def routes(requests: list[Recorded]) -> list[str]:
@@ -116,11 +152,13 @@ async def test_a_turn_runs_on_the_emulated_production_path_from_api_to_subscribe
         trigger_api: Api, platform: tuple[FakeTrigger, WorkerLauncher], pg_url: str) -> None:
     fake, launcher = platform
     session, run_id, lines = await production_turn(trigger_api, fake, launcher)
+    run = fake.run(run_id)
+    assert run.status == "COMPLETED_SUCCESSFULLY", (run.status, run.error, launcher.log(run_id))
 
-    # The subscriber saw the run finish, with the task's output and the folded state as metadata.
+    # The subscriber saw the run finish, with the turn's summary as output and the folded state as metadata.
     final = finished_run(lines)
     assert final["status"] == "COMPLETED" and final["isCompleted"] and final["streams"] == ["chat"]
-    assert final["output"] == {"ran": True}
+    assert final["error"] is None and set(final["output"]) == TURN_OUTPUT_KEYS
     metadata = final["metadata"]
     assert set(metadata) <= STATE_KEYS and "chat" not in metadata, metadata
     assert metadata["phase"] == "done" and metadata["status"] == "succeeded"
@@ -131,6 +169,7 @@ async def test_a_turn_runs_on_the_emulated_production_path_from_api_to_subscribe
     assert done["last_run"]["id"] == run_id and done["last_run"]["status"] == "succeeded"
     assert [m["role"] for m in done["messages"]] == ["user", "assistant"]
     assert metadata["reply"].strip() == done["messages"][-1]["content"].strip()
+    assert final["output"]["reply"] == metadata["reply"] and final["output"]["usage"] == metadata["usage"]
 
     # The chat stream carries what the job stored, and ends with `done`.
     streamed = chunks(lines)
@@ -141,8 +180,12 @@ async def test_a_turn_runs_on_the_emulated_production_path_from_api_to_subscribe
 
     # What the SDK itself sent from inside the task (recorded by the fake).
     sent = [r for r in fake.requests_for(run_id) if not r.route.startswith("GET ")]
-    assert routes(sent)[0] == "POST /api/v1/workload-actions/runs/{id}/snapshots/{snapshot}/attempts/start"
-    assert routes(sent)[-1] == "POST /api/v1/workload-actions/runs/{id}/snapshots/{snapshot}/attempts/complete"
+    assert routes(sent)[0] == ATTEMPT_START and routes(sent)[-1] == ATTEMPT_COMPLETE
+    assert routes(sent).count(ATTEMPT_START) == 1 and run.attempts == 1
+    completion = sent[-1].body["completion"]  # the output packet, as the worker reports it
+    assert completion["ok"] is True and completion["id"] == run_id
+    assert completion["outputType"] == "application/super+json"
+    assert json.loads(completion["output"]) == {"json": final["output"]}
     platform_calls = [r for r in sent if "/workload-actions/" not in r.path]
     assert {r.route for r in platform_calls} == {"PUT /realtime/v1/streams/{id}/{target}/{key}",
                                                  "POST /realtime/v1/streams/{id}/{target}/{key}",
@@ -157,6 +200,15 @@ async def test_a_turn_runs_on_the_emulated_production_path_from_api_to_subscribe
     assert {op["key"] for op in operations} <= STATE_KEYS
     assert fake.run(run_id).metadata == metadata
 
+    # The same payload delivered again (a new Trigger.dev run, as a redelivery by the platform would be):
+    # the job finds our run no longer pending and has nothing to say (ran false, status null), so the
+    # task returns nothing: the run completes without output, and the session is left as it was.
+    again = trigger_raw(fake, payload)
+    duplicate = fake.wait_finished(again, FINISH_SECONDS)
+    assert duplicate.status == "COMPLETED_SUCCESSFULLY", (duplicate.error, launcher.log(again))
+    assert duplicate.output is None and "output" not in duplicate.completion and duplicate.attempts == 1
+    assert await trigger_api.get_session(session["id"]) == done
+
 
 async def test_local_and_production_runs_of_a_turn_stream_the_same_chat_events(
         trigger_api: Api, platform: tuple[FakeTrigger, WorkerLauncher], pg_url: str,
@@ -165,39 +217,76 @@ async def test_local_and_production_runs_of_a_turn_stream_the_same_chat_events(
     service running the turn inline, once against Trigger.dev (the fake) running it through the task:
     same session state (a new session), same message, same offline model."""
     fake, launcher = platform
-    server = live_server_factory(DATABASE_URL=pg_url,
-                                 CAMPAIGN_CHAT_PUBLIC_TOKEN_SECRET="local-public-token-secret-0123456789")
-    key = server.create_key()
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        local_turn = await start_turn(client, key, MESSAGE)
-        local = await follow(server.url, local_turn["runId"], local_turn["publicAccessToken"])
+    local = await local_turn(live_server_factory, pg_url)
     _, _, production = await production_turn(trigger_api, fake, launcher)
 
     assert merge_deltas(chunks(local)) == merge_deltas(chunks(production))
     assert chunks(production)[-1] == {"type": "done", "status": "succeeded"}
     local_final, production_final = finished_run(local), finished_run(production)
-    assert local_final["status"] == production_final["status"] == "COMPLETED"
+    assert local_final["status"] == "COMPLETED" and set(local_final["output"]) == TURN_OUTPUT_KEYS
+    assert ending(local_final) == ending(production_final)  # status, output (the turn's summary), no error
     assert local_final["streams"] == production_final["streams"] == ["chat"]
     assert local_final["metadata"] == production_final["metadata"]
 
 
-async def test_a_job_that_fails_fails_the_run_with_the_tail_of_its_stderr(
+async def test_local_and_production_runs_of_a_failing_turn_end_failed_alike_and_are_not_retried(
+        trigger_api: Api, platform: tuple[FakeTrigger, WorkerLauncher], pg_url: str,
+        live_server_factory: Callable[..., LiveServer]) -> None:
+    """The model provider answers 500 (an OpenAI-compatible stub, the real provider code calling it), for
+    the local run and for the bundle's job: both runs end FAILED with our code as `error.name`, no
+    output, the same events and metadata; the production run had exactly one attempt."""
+    fake, launcher = platform
+    with openai_stub(provider_down) as stub:
+        model_env = {"LLM_MODEL": "openai:gpt-4o-mini", "OPENAI_BASE_URL": stub.url, "OPENAI_API_KEY": OPENAI_KEY}
+        local = await local_turn(live_server_factory, pg_url, **model_env)
+        fake.task_env.update(model_env)
+        session, run_id, production = await production_turn(trigger_api, fake, launcher)
+    assert stub.seen and {seen.path for seen in stub.seen} == {"/v1/chat/completions"}
+
+    local_final, production_final = finished_run(local), finished_run(production)
+    assert local_final["status"] == "FAILED" and local_final["isFailed"] and local_final["output"] is None
+    assert local_final["error"]["name"] == "model_error"
+    assert ending(local_final) == ending(production_final)  # status, no output, the same error
+    assert merge_deltas(chunks(local)) == merge_deltas(chunks(production))
+    assert chunks(production)[-1] == {"type": "done", "status": "failed"}
+    assert local_final["metadata"] == production_final["metadata"]
+    assert production_final["metadata"]["status"] == "failed"
+
+    # One attempt; the worker reported the failure as final (catchError → skipRetrying: no `retry`).
+    run = fake.run(run_id)
+    assert run.status == "COMPLETED_WITH_ERRORS" and run.attempts == 1 and len(run.completions) == 1
+    assert routes(fake.requests_for(run_id)).count(ATTEMPT_START) == 1
+    completion = run.completion
+    assert completion["ok"] is False and completion.get("retry") is None and completion["skippedRetrying"] is True
+    assert completion["error"] == {"type": "BUILT_IN_ERROR", "name": "model_error",
+                                   "message": production_final["error"]["message"], "stackTrace": ""}
+    assert run.error == completion["error"] and run.output is None
+
+    done = await trigger_api.get_session(session["id"])
+    assert done["task_status"] is None and done["last_run"]["id"] == run_id
+    assert done["last_run"]["status"] == "failed" and done["last_run"]["error"]["code"] == "model_error"
+
+
+async def test_a_job_that_fails_before_reaching_its_run_is_retried_then_fails_with_its_stderr(
         platform: tuple[FakeTrigger, WorkerLauncher]) -> None:
-    """The Python job exits non-zero (here: no DATABASE_URL in the task environment): the task throws
-    with stderr's tail, and the run ends COMPLETED_WITH_ERRORS with that message."""
+    """The Python job exits non-zero before it touched our run (here: no DATABASE_URL in the task
+    environment): the task throws with stderr's tail; the config's retry policy applies (the run is
+    still pending in our database, another attempt could run it), and once the attempts are used up
+    the run ends COMPLETED_WITH_ERRORS with that message."""
     fake, launcher = platform
     del fake.task_env["DATABASE_URL"]
     payload = {"task": "framework-chat-turn", "run_id": "run-that-never-starts", "session_id": "s", "user_id": "u",
                "input": {"message": "hi"}}
-    response = httpx.post(f"{fake.url}/api/v1/tasks/framework-chat-turn/trigger",
-                          json={"payload": payload, "options": {"payloadType": "application/json"}},
-                          headers={"Authorization": f"Bearer {SECRET_KEY}"})
-    assert response.status_code == 200
-    run_id = response.json()["id"]
+    run_id = trigger_raw(fake, payload)
     run = fake.wait_finished(run_id, FINISH_SECONDS)
     assert run.status == "COMPLETED_WITH_ERRORS", (run.status, launcher.log(run_id))
     assert run.error["type"] == "BUILT_IN_ERROR"
     assert "python job failed" in run.error["message"]
     assert "missing environment: DATABASE_URL" in run.error["message"]
     assert launcher.wait(run_id, 30) == 0  # the worker reported the failure and exited normally
-    assert run.completion is not None and run.completion["ok"] is False
+    # trigger.config.ts: maxAttempts 2. The first attempt asked for a retry, the second did not.
+    assert run.attempts == 2 and [c["ok"] for c in run.completions] == [False, False]
+    first, last = run.completions
+    assert first["retry"]["delay"] >= 1000 and not first["skippedRetrying"]
+    assert last.get("retry") is None and not last["skippedRetrying"]
+    assert first["error"]["message"] == last["error"]["message"] == run.error["message"]
