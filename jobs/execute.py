@@ -54,9 +54,19 @@ async def execute(deps: JobDeps, payload: TaskPayload, *, extra: Reporter | None
             raise TypeError(f"unknown payload {type(payload).__name__}")  # pragma: no cover - closed union
         except RunNotStartable as exc:
             observe.not_started(payload, str(exc))
-            if exc.status is None:
-                return NOT_RUN
-            return Outcome(ran=False, status=RunStatus(exc.status), failure=RunFailure(exc.code or "", str(exc)))
+            if exc.status is not None:
+                return Outcome(ran=False, status=RunStatus(exc.status), failure=RunFailure(exc.code or "", str(exc)))
+            return await _recorded(deps, payload.run_id)
+
+
+async def _recorded(deps: JobDeps, run_id: str) -> Outcome:
+    """What a later delivery of a run reports: how the run ended, if it has (else nothing: it is running)."""
+    async with deps.db.read() as conn:
+        run = await runs.get(conn, run_id)
+    if run is None or not run.status.terminal:
+        return NOT_RUN
+    succeeded = run.status is RunStatus.COMPLETED_SUCCESSFULLY
+    return Outcome(ran=False, status=run.status, failure=run.failure, output=run.output if succeeded else None)
 
 
 async def execute_raw(deps: JobDeps, raw: bytes | dict[str, Any], *, extra: Reporter | None = None,

@@ -134,9 +134,10 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     assert final_state["phase"] == "done" and final_state["status"] == "succeeded"
     assert final_state["reply"].strip() == done["messages"][-1]["content"].strip()
 
-    # A Trigger.dev retry of the same run finds it started and changes nothing.
-    assert run_entry(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
-                     url=fake.url) == {"ran": False, "status": None, "output": None, "error": None}
+    # A Trigger.dev retry of the same run finds it ended, changes nothing, and reports how it ended.
+    again = run_entry(tmp_path, payload, database_url=settings.database_url, trigger_run_id=trigger_run_id,
+                      url=fake.url)
+    assert again == {**result, "ran": False}
     assert await api.get_session(session["id"]) == done
 
 

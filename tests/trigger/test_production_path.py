@@ -201,12 +201,12 @@ async def test_a_turn_runs_on_the_emulated_production_path_from_api_to_subscribe
     assert fake.run(run_id).metadata == metadata
 
     # The same payload delivered again (a new Trigger.dev run, as a redelivery by the platform would be):
-    # the job finds our run no longer pending and has nothing to say (ran false, status null), so the
-    # task returns nothing: the run completes without output, and the session is left as it was.
+    # the job finds our run already ended and reports how it ended (ran false, the recorded status and
+    # output), so this run ends as the first one did, and the session is left as it was.
     again = trigger_raw(fake, payload)
     duplicate = fake.wait_finished(again, FINISH_SECONDS)
     assert duplicate.status == "COMPLETED_SUCCESSFULLY", (duplicate.error, launcher.log(again))
-    assert duplicate.output is None and "output" not in duplicate.completion and duplicate.attempts == 1
+    assert json.loads(duplicate.output) == json.loads(fake.run(run_id).output) and duplicate.attempts == 1
     assert await trigger_api.get_session(session["id"]) == done
 
 
