@@ -45,7 +45,8 @@ class ConfigError(CampaignChatError):
 class ApiError(CampaignChatError):
     status: ClassVar[int] = 500
     code: str = "internal_error"
-    fields: ClassVar[tuple[str, ...]] = ()  # attributes added to the body (when not None)
+    fields: ClassVar[tuple[str, ...]] = ()  # attributes always added to the body (null when None)
+    optional_fields: ClassVar[tuple[str, ...]] = ()  # attributes added to the body when not None
 
     def __init__(self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -55,13 +56,14 @@ class ApiError(CampaignChatError):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        extra = {name: getattr(self, name) for name in self.fields if getattr(self, name) is not None}
+        extra = {name: getattr(self, name) for name in self.fields}
+        extra.update({name: getattr(self, name) for name in self.optional_fields if getattr(self, name) is not None})
         return {"error": self.message, "code": self.code, **extra}
 
 
 class BadRequest(ApiError):
     status, code = 400, "validation_error"
-    fields = ("field",)
+    optional_fields = ("field",)
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message, code=code)
@@ -131,7 +133,7 @@ class DispatchFailed(ApiError):
 
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
-    fields = ("failing", "checks")
+    optional_fields = ("failing", "checks")
 
     def __init__(self, message: str, *, code: str | None = None, failing: list[str] | None = None,
                  checks: dict[str, str] | None = None) -> None:

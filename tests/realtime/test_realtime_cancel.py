@@ -75,7 +75,8 @@ async def test_a_queued_run_is_canceled_and_never_starts(api: Any) -> None:
     response = await api.client.post(f"/api/v2/runs/{payload.run_id}/cancel", headers=api.headers)
     assert response.status_code == 200
     assert_canceled(await run_row(api, payload.run_id), await api.get_session(session["id"]), payload.run_id)
-    assert await execute(worker_deps(api, BlockingModel()), payload) is False  # a worker picks it up later: nothing runs
+    later = await execute(worker_deps(api, BlockingModel()), payload)  # a worker picks it up later: nothing runs
+    assert not later.ran and later.status == "CANCELED"
     assert (await run_row(api, payload.run_id))["status"] == "CANCELED"
 
 
@@ -88,7 +89,7 @@ async def test_a_run_the_api_cannot_reach_is_stopped_by_the_cancel_request_its_h
     await model.entered.wait()
     response = await api.client.post(f"/api/v2/runs/{payload.run_id}/cancel", headers=api.headers)
     assert response.status_code == 200
-    assert await asyncio.wait_for(job, 10) is True
+    assert (await asyncio.wait_for(job, 10)).status == "CANCELED"
     assert model.abandoned
     assert_canceled(await run_row(api, payload.run_id), await api.get_session(session["id"]), payload.run_id)
 
