@@ -86,7 +86,7 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
                                env_id=settings.public_token_env_id, ttl_seconds=settings.public_token_ttl_seconds)
         deps = None
         if settings.task_backend == "inline":
-            from jobs.models import build_llm
+            from jobs.llm_factory import build_llm
 
             deps = JobDeps(db=db, settings=settings, llm=llm or build_llm(settings), wake=wake.wake)
         bridge = build_bridge(settings, deps=deps, signer=signer, redis=redis)  # type: ignore[arg-type]

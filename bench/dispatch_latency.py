@@ -45,7 +45,7 @@ from core.events import ReplyDeltaEvent, Reporter  # noqa: E402
 from core.payloads import CreateSessionInput, TurnInput  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage  # noqa: E402
-from jobs.models import build_llm  # noqa: E402
+from jobs.llm_factory import build_llm  # noqa: E402
 from jobs.runtime import JobDeps  # noqa: E402
 from services.sessions import SessionService  # noqa: E402
 from store.db import Database  # noqa: E402

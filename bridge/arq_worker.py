@@ -36,7 +36,7 @@ from core.settings import Settings
 from core.status import RunStatus
 from jobs.execute import execute_raw
 from jobs.guard import JobDeps, RunHandle, StopReason
-from jobs.models import build_llm
+from jobs.llm_factory import build_llm
 from store import lifecycle, runs
 from store.db import Database
 from store.redis import redis_client

@@ -3,7 +3,7 @@
 Every run has a :class:`RunReporter`: its events are appended to ``run_events`` (the ``chat``
 realtime stream, resumable by sequence number) and folded into a compact state in the run's
 ``metadata`` (phase, reply so far, versions, usage), then ``wake`` tells subscribers to look. A
-launcher may add more reporters (the Trigger.dev task adds :class:`jobs.trigger_entry.LineReporter`);
+launcher may add more reporters (the Trigger.dev task adds :class:`bridge.trigger_task.LineReporter`);
 :class:`FanOut` sends every call to all of them.
 
 Events are batched: a batch is written when ``flush_interval`` has passed since the first event

@@ -1,5 +1,5 @@
 // Trigger.dev project for campaign-chat. Deploy from this directory: `npx trigger.dev@4.5.10 deploy`.
-// Both tasks run the service's Python job code (jobs/trigger_entry.py → jobs.entry.execute), which
+// Both tasks run the service's Python job code (bridge/trigger_task.py → jobs.entry.execute), which
 // the python build extension copies into the image ("../x" lands at "x") with its locked requirements
 // (trigger/requirements.txt, exported from uv.lock with the `otel` extra).
 import { readFileSync } from "node:fs";

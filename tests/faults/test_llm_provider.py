@@ -2,7 +2,7 @@
 
 Protection proved: ``runtime.run_guarded`` — the task's deadline (``CAMPAIGN_CHAT_JOB_TIMEOUT_SECONDS``)
 bounds the whole model call including the provider client's own retries, and every way out records
-the reason on the run and on the session's ``last_run`` and releases the claim; ``jobs.models`` keeps
+the reason on the run and on the session's ``last_run`` and releases the claim; ``jobs.llm_factory`` keeps
 the provider client's transport retries at ``PROVIDER_MAX_RETRIES``. Verified by removing the
 ``asyncio.timeout`` in ``run_guarded`` (the hang then holds the session past the deadline) and by
 removing the ``except JobError`` branch (429/5xx/garbage then record no reason), and by dropping
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from jobs.models import PROVIDER_MAX_RETRIES
+from jobs.llm_factory import PROVIDER_MAX_RETRIES
 from tests.faults.harness import DEADLINE_SECONDS, FAST_LEASE, provider_settings, run_row
 from tests.faults.provider import provider
 

@@ -13,7 +13,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from jobs.agent import AgentLLM
 from jobs.agent.offline import OfflineModel
-from jobs.models import build_llm, resolve_model
+from jobs.llm_factory import build_llm, resolve_model
 
 
 def test_the_default_is_the_offline_model_and_it_is_announced(caplog: pytest.LogCaptureFixture) -> None:

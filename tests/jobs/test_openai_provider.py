@@ -10,7 +10,7 @@ from pydantic_ai.models import override_allow_model_requests
 
 from core.settings import Settings
 from jobs.agent.pricing import estimate_cost
-from jobs.models import build_llm
+from jobs.llm_factory import build_llm
 from tests.jobs.openai_stub import StubHttpError, openai_stub
 from tests.jobs.scripted import LEAD_JSON, generate_examples, run_events, run_row, turn
 

@@ -140,7 +140,7 @@ async def test_trigger_job_process(api_factory: Any, tmp_path: Path, pg_url: str
         payload.write_text(triggered[-1].payload)
         env = base_env(tmp_path, DATABASE_URL=pg_url, TRIGGER_RUN_ID=run_id, TRIGGER_SECRET_KEY=SECRET,
                        TRIGGER_API_URL=fake.url, **provider_env(held.url))
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trigger_entry", str(payload)], cwd=ROOT, env=env,
+        job = subprocess.Popen([sys.executable, "-m", "bridge.trigger_task", str(payload)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             await wait_for(lambda: asyncio.sleep(0, held.requests >= 1), "the job to call its model", timeout=60)

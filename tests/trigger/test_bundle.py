@@ -96,7 +96,7 @@ def test_requirements_are_the_lockfile_exported_with_the_otel_extra(tmp_path: Pa
 
 PROBE = """
 import json, sys
-import jobs.trigger_entry, opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter
+import bridge.trigger_task, opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter
 from importlib import metadata
 try:
     import tests
@@ -124,7 +124,7 @@ def test_the_bundle_runs_in_a_fresh_venv_from_requirements_alone(trigger_build: 
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout)
     bundle = trigger_build.bundle.resolve()
-    assert {"jobs.trigger_entry", "core", "store", "jobs"} <= set(probe["modules"])
+    assert {"bridge.trigger_task", "core", "store", "jobs"} <= set(probe["modules"])
     outside = {name: f for name, f in probe["modules"].items() if f and not Path(f).resolve().is_relative_to(bundle)}
     assert outside == {}, outside
     assert probe["checkout_tests"] is None
@@ -147,7 +147,7 @@ LOADED_FROM = re.compile(r"^# (?:code object from|extension module '[^']+' loade
 
 async def test_the_job_runs_a_real_turn_from_the_bundle_and_its_venv_only(trigger_build: TriggerBuild, pg_url: str,
                                                                           tmp_path: Path) -> None:
-    """`python -m jobs.trigger_entry payload.json` as the task starts it (venv python, working directory
+    """`python -m bridge.trigger_task payload.json` as the task starts it (venv python, working directory
     and PYTHONPATH = the bundle) on a turn a real API claimed with TASK_BACKEND=trigger. Run verbose
     (PYTHONVERBOSE), the interpreter names the file of every module it loads: none is in the checkout."""
     fake = FakeTrigger(SECRET_KEY).start()  # the trigger route only: this test starts the job itself
@@ -165,7 +165,7 @@ async def test_the_job_runs_a_real_turn_from_the_bundle_and_its_venv_only(trigge
             payload.write_text(json.dumps(fake.requests[-1].body["payload"]))
             env = {**bundle_env(trigger_build), "DATABASE_URL": pg_url, "LLM_MODEL": "offline", "TRIGGER_RUN_ID": run_id,
                    "PYTHONVERBOSE": "1"}
-            result = subprocess.run([str(trigger_build.python), "-m", "jobs.trigger_entry", str(payload)],
+            result = subprocess.run([str(trigger_build.python), "-m", "bridge.trigger_task", str(payload)],
                                     cwd=trigger_build.bundle, env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr[-3000:]
             last = json.loads(result.stdout.splitlines()[-1])["result"]
@@ -179,7 +179,7 @@ async def test_the_job_runs_a_real_turn_from_the_bundle_and_its_venv_only(trigge
 
     loaded = [Path(m.group(1)) for line in result.stderr.splitlines() if (m := LOADED_FROM.match(line))]
     bundle, venv = trigger_build.bundle.resolve(), trigger_build.python.parent.parent.resolve()
-    assert any(path.resolve() == bundle / "jobs" / "trigger_entry.py" for path in loaded), "no verbose import lines?"
+    assert any(path.resolve() == bundle / "bridge" / "trigger_task.py" for path in loaded), "no verbose import lines?"
     from_checkout = sorted({str(p) for p in loaded if p.resolve().is_relative_to(ROOT)})
     assert from_checkout == [], from_checkout[:20]
     packages = set(wheel_packages())

@@ -1,7 +1,7 @@
 // Runs one task payload through the Python job entry point (the same code inline and ARQ run) and
 // forwards what the job reports, line by line as it happens, to this run on Trigger.dev.
 //
-// The job (`python -m jobs.trigger_entry <payload.json>`) prints one JSON object per line on stdout:
+// The job (`python -m bridge.trigger_task <payload.json>`) prints one JSON object per line on stdout:
 //   {"chat": <ChatStreamEvent>}     appended to the run's realtime stream `chat`
 //   {"metadata": {key: value, …}}   each key set on the run's metadata, then flushed
 //   {"result": {…}}                 the last line: how our database says the run ended (JobResult)
@@ -48,7 +48,7 @@ export type RunStatus =
 /** A run's output summary, as a local run stores it (reply, skeleton_updated, usage, …). */
 export type RunOutput = { [key: string]: Json };
 
-/** The job's last line (jobs/trigger_entry.py, from jobs.guard.Outcome). */
+/** The job's last line (bridge/trigger_task.py, from jobs.guard.Outcome). */
 export type JobResult = {
   ran: boolean;
   /** What our database says the run ended as; null when this delivery had nothing to say about it. */
@@ -230,7 +230,7 @@ export async function runPythonJob(payload: TaskPayload, triggerRunId: string): 
     await writeFile(file, JSON.stringify(payload));
     // The Python packages sit in the working directory: the deployed image's, and the build
     // directory `trigger dev` runs tasks from (the extension copies them into both).
-    const lines = python.stream.run(["-m", "jobs.trigger_entry", file], {
+    const lines = python.stream.run(["-m", "bridge.trigger_task", file], {
       env: { PYTHONPATH: process.cwd(), TRIGGER_RUN_ID: triggerRunId },
       // stdout is the protocol; stderr goes to a file so log lines can never interleave with it.
       nodeOptions: { stdio: ["ignore", "pipe", stderr] },

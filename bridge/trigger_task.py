@@ -1,4 +1,4 @@
-"""The Python side of the Trigger.dev tasks: ``python -m jobs.trigger_entry <payload.json>``.
+"""The Python side of the Trigger.dev tasks: ``python -m bridge.trigger_task <payload.json>``.
 
 ``trigger/src/python-job.ts`` writes the task payload (a :data:`core.payloads.TaskPayload` as JSON)
 to a file and streams this module's standard output through ``@trigger.dev/python``. The job runs
@@ -35,13 +35,13 @@ import msgspec
 from core.settings import Settings
 from jobs.execute import execute_raw
 from jobs.guard import JobDeps, Outcome
-from jobs.models import build_llm
+from jobs.llm_factory import build_llm
 from jobs.reporter import BatchingReporter, fold
 from store.db import Database
 from store.redis import redis_client
 from store.wake import publisher
 
-log = logging.getLogger("campaign_chat.trigger_entry")
+log = logging.getLogger("campaign_chat.trigger_task")
 
 REQUIRED_ENV = ("TRIGGER_RUN_ID", "DATABASE_URL")
 _encoder = msgspec.json.Encoder()
@@ -81,7 +81,7 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
     env = dict(os.environ if environ is None else environ)
     missing = [name for name in REQUIRED_ENV if not env.get(name)]
     if missing:
-        raise SystemExit(f"jobs.trigger_entry: missing environment: {', '.join(missing)}")
+        raise SystemExit(f"bridge.trigger_task: missing environment: {', '.join(missing)}")
     settings = Settings.from_env(env)
     raw = payload_path.read_bytes()
     db = Database(settings.database_url)
@@ -103,7 +103,7 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m jobs.trigger_entry <payload.json>", file=sys.stderr)
+        print("usage: python -m bridge.trigger_task <payload.json>", file=sys.stderr)
         return 2
     # Standard output is the line protocol; every log line goes to standard error.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)

@@ -1,4 +1,4 @@
-"""jobs.trigger_entry: what the Trigger.dev tasks run. Same job code; progress as JSON lines on stdout.
+"""bridge.trigger_task: what the Trigger.dev tasks run. Same job code; progress as JSON lines on stdout.
 
 Trigger.dev's trigger route is faked by a local HTTP server; the Python entry module runs as a real
 subprocess against the test's real database, exactly as ``python.stream.run`` starts it, and its
@@ -84,7 +84,7 @@ def run_entry_lines(tmp_path: Path, payload: dict[str, Any], *, database_url: st
     path.write_text(json.dumps(payload))
     env = base_env(tmp_path, DATABASE_URL=database_url, TRIGGER_RUN_ID=trigger_run_id, TRIGGER_SECRET_KEY=SECRET,
                    TRIGGER_API_URL=url)
-    result = subprocess.run([sys.executable, "-m", "jobs.trigger_entry", str(path)], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "bridge.trigger_task", str(path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -141,7 +141,7 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     assert await api.get_session(session["id"]) == done
 
 
-async def test_inline_and_trigger_entry_produce_the_same_session(api_factory, fake, settings, tmp_path) -> None:
+async def test_inline_and_trigger_task_produce_the_same_session(api_factory, fake, settings, tmp_path) -> None:
     inline = await api_factory()
     triggered = await api_factory(task_backend="trigger", trigger_api_url=fake.url, trigger_secret_key=SECRET)
     results = []
@@ -168,7 +168,7 @@ def test_the_entry_refuses_to_run_without_its_environment(tmp_path) -> None:
     path.write_text("{}")
     env = base_env(tmp_path)
     env.pop("TRIGGER_RUN_ID", None)
-    result = subprocess.run([sys.executable, "-m", "jobs.trigger_entry", str(path)], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "bridge.trigger_task", str(path)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "missing environment: TRIGGER_RUN_ID" in result.stderr
 
