@@ -35,6 +35,14 @@ from store.db import Database
 from store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is the slow tier: ``pytest -m "not integration"`` skips it."""
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.integration)
 
 
 def _service_env() -> dict[str, str]:

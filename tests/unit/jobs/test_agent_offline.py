@@ -1,0 +1,106 @@
+"""The built-in offline model: the product protocol, deterministic, through the same agent and validators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.events import RecordingReporter
+from core.payloads import SequenceContext
+from jobs.agent import AgentLLM
+from jobs.agent.offline import offline_model
+from jobs.agent.rules import VAR_RE
+from jobs.llm import ExampleContext, TurnResult, allowed_variables
+from tests.support.scripted import LEADS, turn_context
+
+BRIEF = "Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI"
+DETAILS = "We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo."
+
+
+class Conversation:
+    """Holds session state between turns the way the chat-turn job does."""
+
+    def __init__(self, available: list[str] | None = None, sequence: SequenceContext | None = None) -> None:
+        self.llm = AgentLLM(offline_model(), name="offline", token_limit=200_000)
+        self.transcript: list[dict[str, Any]] = []
+        self.skeleton: dict[str, Any] | None = None
+        self.draft: tuple[str | None, str | None] = (None, None)
+        self.available = available
+        self.sequence = sequence
+
+    async def say(self, message: str) -> TurnResult:
+        ctx = turn_context(message, transcript=self.transcript, skeleton=self.skeleton, draft=self.draft,
+                           available=self.available, sequence=self.sequence)
+        result = await self.llm.chat_turn(ctx, RecordingReporter())
+        assert result.retries == 0  # the offline model follows the rules the first time
+        self.transcript += [{"role": "user", "content": message}, {"role": "assistant", "content": result.reply}]
+        self.skeleton = result.skeleton or self.skeleton
+        if result.draft_body is not None:
+            self.draft = (result.draft_subject, result.draft_body)
+        return result
+
+
+async def test_a_vague_brief_gets_clarifying_questions_and_no_skeleton() -> None:
+    result = await Conversation().say(BRIEF)
+    assert result.skeleton is None and result.draft_body is None
+    assert "enterprise VPs of Sales" in result.reply
+    assert "What do you sell" in result.reply and "What should the reader do next" in result.reply
+    assert "Who exactly" not in result.reply  # the audience is already known
+
+
+async def test_once_audience_offer_and_cta_are_known_it_proposes_a_skeleton_and_whitelisted_draft() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    result = await chat.say(DETAILS)
+    assert result.skeleton is not None
+    assert result.skeleton["audience"] == "enterprise VPs of Sales"
+    assert result.skeleton["cta"]["strategy"] == "Ask for a 15-minute demo"
+    assert set(result.skeleton) >= {"hook", "value_prop", "proof", "cta"}
+    used = set(VAR_RE.findall(f"{result.draft_subject} {result.draft_body}"))
+    assert used == {"first_name", "company"}  # position is not allowed here, so it is not used
+    assert "Rampwise" in result.draft_body and "15-minute demo" in result.draft_body
+
+
+async def test_it_revises_the_draft_on_feedback() -> None:
+    chat = Conversation()
+    await chat.say(BRIEF)
+    full = await chat.say(DETAILS)
+    shorter = await chat.say("Make it shorter please")
+    assert shorter.skeleton == full.skeleton  # the plan did not change, only the draft
+    assert len(shorter.draft_body) < len(full.draft_body)
+    soc2 = await chat.say("Mention our SOC 2 Type II report")
+    assert soc2.skeleton["proof"]["strategy"] == "Cite: SOC 2 Type II report"
+    assert "SOC 2 Type II report" in soc2.draft_body
+    assert soc2.draft_body.count("\n\n") == shorter.draft_body.count("\n\n")  # still the short version
+
+
+async def test_a_follow_up_acknowledges_the_prior_emails() -> None:
+    sequence = SequenceContext(position=1, total_nodes=3,
+                               prior_nodes=[{"type": "email", "subject": "Ramp time at %company%", "body": "Hi"}])
+    chat = Conversation(sequence=sequence)
+    result = await chat.say(f"{BRIEF}. {DETAILS}")
+    assert "email 2 of 3" in result.reply and '"Ramp time at %company%"' in result.reply
+    assert "Follow up on email 1" in result.skeleton["hook"]["strategy"]
+    assert result.draft_subject.startswith("Re: ") and "Following up" in result.draft_body
+
+
+async def test_examples_are_rendered_for_each_lead() -> None:
+    chat = Conversation()
+    await chat.say(f"{BRIEF}. {DETAILS}")
+    llm = chat.llm
+    for lead in LEADS:
+        ctx = ExampleContext(lead=lead, skeleton=chat.skeleton, draft_subject=chat.draft[0],
+                             draft_body=chat.draft[1], allowed_vars=allowed_variables(None, LEADS),
+                             sequence_context=None)
+        example = await llm.write_example(ctx, RecordingReporter())
+        assert lead.company in example.subject and f"Hi {lead.first_name}," in example.body
+        assert "%" not in example.body.replace("40%", "") and "&&" not in example.body
+
+
+async def test_after_one_round_of_questions_it_drafts_with_stated_assumptions() -> None:
+    chat = Conversation()
+    first = await chat.say("We sell payroll software to restaurant owners")
+    assert first.skeleton is None and "What should the reader do next" in first.reply
+    second = await chat.say("Make it about saving four hours a week on scheduling")
+    assert second.skeleton is not None and second.draft_body is not None
+    assert "I assumed cta: 15-minute call" in second.reply
+    assert second.skeleton["audience"] == "restaurant owners"

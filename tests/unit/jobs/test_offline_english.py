@@ -1,0 +1,181 @@
+"""Readable English from the offline writer: the grammar helpers, then a corpus of briefs, tones,
+calls to action and leads (names and companies ending in s, words starting with a vowel, missing
+fields, long names, headlines) whose drafts and examples must contain no broken English and pass
+the output rules."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import msgspec
+import pytest
+
+from core.payloads import Lead
+from jobs.agent.english import article, offer_sentence, possessive, short_offer, split_sentences, theme, topic
+from jobs.agent.offline_draft import write
+from jobs.agent.offline_writer import write_example
+from jobs.agent.output import ExampleOutput, TurnOutput
+from jobs.agent.requests import standing
+from jobs.agent.rules import example_problems, turn_problems
+from tests.support.english_checks import english_problems
+
+
+@pytest.mark.parametrize(("phrase", "expected"), [
+    ("onboarding platform", "an"), ("8-minute call", "an"), ("11-minute demo", "an"), ("18-month plan", "an"),
+    ("80-word email", "an"), ("15-minute call", "a"), ("110-minute", "a"), ("unicorn", "a"), ("user", "a"),
+    ("one-time fee", "a"), ("European team", "a"), ("hour", "an"), ("honest answer", "an"), ("SDR", "an"),
+    ("HR team", "an"), ("CRM", "a"), ("SOC 2 report", "a"), ("SaaS team", "a"), ("ERP", "an"), ("umbrella", "an"),
+    ("intro call", "an"), ("quick chat", "a"), ("%position%", "a"),
+])
+def test_the_article_follows_the_sound_of_the_next_word(phrase: str, expected: str) -> None:
+    assert article(phrase) == expected
+
+
+@pytest.mark.parametrize(("name", "person", "expected"), [
+    ("Engines", False, "Engines'"), ("Acme Systems", False, "Acme Systems'"), ("Acme", False, "Acme's"),
+    ("Globex", False, "Globex's"), ("Analytics", False, "Analytics's"), ("Business", False, "Business's"),
+    ("Jonas", True, "Jonas's"), ("Charles", True, "Charles's"), ("Sara", True, "Sara's"), ("Ross", False, "Ross's"),
+])
+def test_possessives_follow_one_rule_singular_s_apostrophe_s_plural_apostrophe(name: str, person: bool,
+                                                                              expected: str) -> None:
+    assert possessive(name, person=person) == expected
+
+
+@pytest.mark.parametrize(("offer", "sentence"), [
+    ("Rampwise, an onboarding platform that cuts new-rep ramp time in half",
+     "Rampwise is an onboarding platform that cuts new-rep ramp time in half."),
+    ("15 minutes to ROI", "We offer 15 minutes to ROI."),
+    ("payroll software to restaurant owners", "We offer payroll software to restaurant owners."),
+    ("Payroll software for restaurants", "We offer payroll software for restaurants."),
+    ("we help restaurants run payroll in half the time", "We help restaurants run payroll in half the time."),
+    ("Shiftly cuts scheduling time by 80%", "Shiftly cuts scheduling time by 80%."),
+    ("Shiftly, which automates shift scheduling", "Shiftly automates shift scheduling."),
+    ("Rampwise", "I am reaching out about Rampwise."),
+])
+def test_an_offer_becomes_a_full_sentence(offer: str, sentence: str) -> None:
+    assert offer_sentence(offer) == sentence
+
+
+def test_offer_helpers_name_the_product_its_benefit_and_its_theme() -> None:
+    offer = "Rampwise, an onboarding platform that cuts new-rep ramp time in half"
+    assert (topic(offer), theme(offer), short_offer(offer)) == (
+        "Rampwise", "new-rep ramp time", "Rampwise cuts new-rep ramp time in half.")
+    assert theme("payroll software for restaurants") == "payroll"
+    assert theme(offer, "time-to-ROI") == "time-to-ROI"
+    assert topic("we help restaurants run payroll") == ""
+    assert theme("15 minutes to ROI") == "time to ROI"
+
+
+def test_sentences_split_without_breaking_abbreviations_or_spans() -> None:
+    assert split_sentences("Hi there. &&One. Two&& More text! P.S. this is e.g. fine.") == [
+        "Hi there.", "&&One. Two&&", "More text!", "P.S. this is e.g. fine."]
+
+
+BRIEFS = [
+    ["Write an intro email for enterprise VPs of Sales, emphasizing time-to-ROI",
+     "We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo."],
+    ["Audience: HR directors at hotel chains. We sell Shiftly, which automates shift scheduling. CTA: a quick chat."],
+    ["VPs of Sales at SaaS companies; offer: 15 minutes to ROI; CTA: a call"],
+    ["We sell payroll software to restaurant owners. Goal: book an 8-minute demo."],
+    ["Write to operations managers. We offer an AI assistant that speeds up invoice approval for finance teams. "
+     "CTA: an intro call."],
+    ["For founders of seed-stage startups. We help founders close their books in a day. Ask them to reply."],
+]
+TONES = [[], ["more casual"], ["more formal"], ["warmer"], ["more direct"], ["more casual", "warmer"]]
+EXTRAS = [[], ["shorter"], ["ask them to reply instead"], ["end with a link to my calendar https://cal.com/tom"],
+          ["Mention our SOC 2 Type II report", "add our case study with DHL", "add a P.S. about our free pilot",
+           "sign off with 'Cheers, Tom'"],
+          ["open with peak-season hiring", "make the subject a question", "one paragraph", "under 70 words"],
+          ["start with a question about their hiring plans", "highlight that we integrate with Salesforce"]]
+LEADS = [
+    Lead(first_name="Jonas", last_name="Andrews", company="Engines", position="Head of Sales"),
+    Lead(first_name="Charles", company="Acme Systems", position="VP of Operations", custom_fields={"industry": "SaaS"}),
+    Lead(first_name="Agnes", company="Ursus Hotels", position="HR Director", custom_fields={"industry": "hospitality"}),
+    Lead(first_name="Eve", company="Uber", position="Account Executive"),
+    Lead(first_name="Omar", company="Analytics", position="Operations Manager", headline="Scaling ops teams | ex-Stripe"),
+    Lead(first_name="Ida", company="eBay", position="Owner"),
+    Lead(first_name="Maximilian-Alexander", last_name="von Hohenzollern-Sigmaringen",
+         company="The International Association of Professional Event Planners and Coordinators",
+         position="Executive Director of Member Services and Strategic Partnerships"),
+    Lead(full_name="Eli Brooks"),
+    Lead(company="Initech"),
+    Lead(position="CFO"),
+    Lead(first_name="Ana", headline="Building finance teams at Brex"),
+    Lead(),
+]
+ALLOWED = [["first_name", "company", "position"], ["first_name", "company"], ["email"]]
+
+
+def corpus() -> list[tuple[list[str], list[str]]]:
+    return [(brief + tone + extra, allowed) for brief, tone, extra, allowed in itertools.product(BRIEFS, TONES, EXTRAS, ALLOWED)
+            if allowed == ALLOWED[0] or (tone == [] and extra in (EXTRAS[0], EXTRAS[5]))]
+
+
+def test_drafts_over_the_corpus_read_as_english_and_pass_the_rules() -> None:
+    checked = 0
+    for messages, allowed in corpus():
+        state = standing(messages)
+        written = write(state, allowed)
+        out = TurnOutput(reply="ok", skeleton=written.skeleton, draft_subject=written.subject, draft_body=written.body)
+        assert turn_problems(out, allowed) == [], (messages, written.body)
+        assert english_problems(written.body, template=True) == [], (messages, written.body)
+        checked += 1
+    assert checked > 250
+
+
+def test_examples_over_the_corpus_of_leads_read_as_english_and_pass_the_rules() -> None:
+    checked = 0
+    for messages, allowed in corpus()[::3]:
+        written = write(standing(messages), allowed)
+        for lead in LEADS:
+            context: dict[str, Any] = {"lead": msgspec.to_builtins(lead), "skeleton": written.skeleton,
+                                       "draft_template": {"subject": written.subject, "body": written.body}}
+            example = write_example(context, [])
+            out = ExampleOutput(**example)
+            assert example_problems(out) == [], (messages, lead, example)
+            assert english_problems(example["body"]) == [], (messages, lead, example["body"])
+            assert english_problems(example["subject"], email=False) == [], example["subject"]
+            checked += 1
+    assert checked > 1000
+
+
+def test_an_example_fills_each_span_with_something_about_the_lead() -> None:
+    written = write(standing(BRIEFS[0] + ["open with peak-season hiring"]), ["first_name", "company", "position"])
+    examples = {}
+    for lead in LEADS[:5] + [LEADS[7], LEADS[10], LEADS[11]]:
+        context = {"lead": msgspec.to_builtins(lead), "skeleton": written.skeleton,
+                   "draft_template": {"subject": written.subject, "body": written.body}}
+        examples[lead.first_name or lead.full_name or "nobody"] = write_example(context, [])["body"]
+    assert "Peak-season hiring is probably high on your list as Head of Sales at Engines." in examples["Jonas"]
+    assert "Teams similar to Engines have cut new-rep ramp time in half with Rampwise." in examples["Jonas"]
+    assert "SaaS teams similar to Acme Systems have cut" in examples["Charles"]
+    assert "as Account Executive at Uber" in examples["Eve"]
+    assert "I saw you are scaling ops teams, so peak-season hiring is probably high on your list." in examples["Omar"]
+    assert "I saw you are building finance teams at Brex" in examples["Ana"]
+    assert examples["Eli Brooks"].startswith("Hi Eli,")  # the first name comes from the full name
+    assert examples["nobody"].startswith("Hi there,")
+    assert "Peak-season hiring tends to be high on the list for enterprise VPs of Sales." in examples["nobody"]
+    assert "Teams like yours have cut new-rep ramp time in half with Rampwise." in examples["nobody"]
+
+
+def test_a_long_company_name_keeps_the_example_subject_within_60_characters() -> None:
+    written = write(standing(BRIEFS[0] + ["make the subject a question"]), ["first_name", "company", "position"])
+    context = {"lead": msgspec.to_builtins(LEADS[6]), "skeleton": written.skeleton,
+               "draft_template": {"subject": written.subject, "body": written.body}}
+    subject = write_example(context, [])["subject"]
+    assert subject == "Is time-to-ROI a priority?"
+    possessive_subject = write_example({**context, "draft_template": {"subject": "%company%'s ramp plan",
+                                                                       "body": written.body}}, [])["subject"]
+    assert possessive_subject.endswith("Coordinators' ramp plan") or len(possessive_subject) <= 60
+
+
+def test_the_checks_catch_the_mistakes_the_issue_reported() -> None:
+    old_example = ("Hi Ada,\n\nAs CTO at Engines, you are likely the one who feels this first.\n\n15 minutes to ROI.\n\n"
+                   "Teams like Engines's saw results within the first quarter.\n\n"
+                   "Would you be open to a reply next week?\n\nBest regards")
+    found = " | ".join(english_problems(old_example))
+    for mistake in ("'s after a plural-looking name", "Teams like X's", "a reply treated as a meeting",
+                    "no verb, a bare noun phrase: '15 minutes to ROI.'"):
+        assert mistake in found
+    assert english_problems("Hi,\n\nWe built a onboarding tool for a 8-minute setup.\n\nBest") != []
