@@ -12,8 +12,9 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from core.status import Outcome
+
 Phase = Literal["queued", "loading", "thinking", "writing", "saving"]
-Outcome = Literal["succeeded", "failed", "canceled"]
 
 
 class _Event(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):

@@ -75,6 +75,26 @@ _PUBLIC = {
 }
 
 
+# runs.retrieve's boolean helpers, by public status (Trigger.dev's ApiRetrieveRunPresenter): CANCELED
+# counts as completed here, unlike in the realtime SDK's helpers; a shape row carries no booleans.
+_RETRIEVE_COMPLETED = frozenset({"COMPLETED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "CANCELED"})
+_RETRIEVE_FAILED = frozenset({"FAILED", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"})
+
+
+def retrieve_flags(status: RunStatus) -> dict[str, bool]:
+    """``isQueued`` … ``isCancelled`` of a ``runs.retrieve`` body for a run in ``status``."""
+    public = status.public
+    return {
+        "isQueued": public == "QUEUED",
+        "isExecuting": public == "EXECUTING",
+        "isWaiting": False,
+        "isCompleted": public in _RETRIEVE_COMPLETED,
+        "isSuccess": status is RunStatus.COMPLETED_SUCCESSFULLY,
+        "isFailed": public in _RETRIEVE_FAILED,
+        "isCancelled": status is RunStatus.CANCELED,
+    }
+
+
 def public_status(stored: str) -> str:
     """Trigger.dev's public status for a stored status; an unknown one reads as QUEUED, as in the SDK."""
     try:

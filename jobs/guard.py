@@ -212,13 +212,13 @@ class _Ender:
         self.outcome = Outcome(ran=True)
 
     async def succeeded(self, result: TaskResult) -> None:
-        await self.reporter.emit(DoneEvent(status="succeeded"))
+        await self.reporter.emit(DoneEvent(status=RunStatus.COMPLETED_SUCCESSFULLY.outcome))
         await self._end(RunStatus.COMPLETED_SUCCESSFULLY, None, result.usage, output=result.output,
                         values=result.values)
 
     async def failed(self, status: RunStatus, error: JobError) -> None:
         await self.reporter.emit(ErrorEvent(code=error.code, message=error.message))
-        await self.reporter.emit(DoneEvent(status="canceled" if status is RunStatus.CANCELED else "failed"))
+        await self.reporter.emit(DoneEvent(status=status.outcome))
         await self._end(status, RunFailure(error.code, error.message), error.usage)
 
     async def _end(self, status: RunStatus, failure: RunFailure | None, usage: Usage | None, *,

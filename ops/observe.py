@@ -76,7 +76,7 @@ def turn_finished(started: Any, status: RunStatus, *, model: str, usage: Any = N
         metrics.TOKENS.labels(model, "output").inc(usage.output_tokens)
         metrics.COST.labels(model).inc(usage.cost_usd)
         fields.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=usage.cost_usd)
-    (log.info if outcome == "succeeded" else log.warning)("turn finished", extra=fields)
+    (log.info if status is RunStatus.COMPLETED_SUCCESSFULLY else log.warning)("turn finished", extra=fields)
 
 
 def claim_lost(started: Any, status: RunStatus, *, model: str, usage: Any = None, code: str = "claim_lost") -> None:

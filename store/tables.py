@@ -127,16 +127,3 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
-
-TERMINAL_STATUSES = frozenset(
-    {
-        "COMPLETED_SUCCESSFULLY",
-        "COMPLETED_WITH_ERRORS",
-        "CANCELED",
-        "CRASHED",
-        "SYSTEM_FAILURE",
-        "TIMED_OUT",
-        "EXPIRED",
-        "INTERRUPTED",
-    }
-)

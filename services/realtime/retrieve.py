@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.status import RunStatus, retrieve_flags
 from services.realtime.shape import cost_cents, duration_ms
 from store.rows import RunRow
-
-_FAILED = {"FAILED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"}
-
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -30,14 +28,7 @@ def retrieve_body(run: RunRow, now: datetime) -> dict[str, Any]:
         "depth": 0,
         "tags": sorted(run.tags or []),
         "triggerFunction": "trigger",
-        # The retrieve API's helpers (not the realtime ones): CANCELED counts as completed here.
-        "isQueued": status in ("QUEUED", "DELAYED"),
-        "isExecuting": status in ("EXECUTING", "DEQUEUED"),
-        "isWaiting": status == "WAITING",
-        "isCompleted": status in ("COMPLETED", "FAILED", "CRASHED", "SYSTEM_FAILURE", "CANCELED"),
-        "isSuccess": status == "COMPLETED",
-        "isFailed": status in _FAILED,
-        "isCancelled": status == "CANCELED",
+        **retrieve_flags(run.status),
         "payload": run.payload,
         "relatedRuns": {"children": []},
         "attemptCount": int(run.attempts or 0),
@@ -48,7 +39,7 @@ def retrieve_body(run: RunRow, now: datetime) -> dict[str, Any]:
         body["finishedAt"] = _iso(run.completed_at)
     if run.metadata is not None:
         body["metadata"] = run.metadata
-    if status == "COMPLETED" and run.output is not None:
+    if run.status is RunStatus.COMPLETED_SUCCESSFULLY and run.output is not None:
         body["output"] = run.output
     error = run.error
     if error:

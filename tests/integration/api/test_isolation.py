@@ -83,3 +83,21 @@ async def test_a_second_user_reaches_nothing_of_the_first_users_on_any_route(api
     after = await api.get_session(sid)  # nothing the stranger sent changed the owner's session
     assert after["title"] == "secret launch plan"
     assert after["messages"] == owned["session"]["messages"] and after["generated_examples"] == owned["session"]["generated_examples"]
+
+
+async def test_every_route_that_is_not_public_refuses_a_request_without_a_key(api: Api) -> None:
+    """The guard, exercised: every served route/method outside the public list answers 401 without a key."""
+    from tests.unit.api.test_routes_guarded import PUBLIC
+
+    session = await api.create_session()
+    public = {p.replace(":str}", "}") for p in PUBLIC}
+    refused = 0
+    for method, path in sorted(served_routes(api.app)):
+        if path in public:
+            continue
+        url = path.replace("{session_id}", session["id"]).replace("{run_id}", "run_x").replace("{key}", "chat")
+        response = await api.client.request(method, url, json={"message": "hi"})
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json()["code"] == "unauthorized"
+        refused += 1
+    assert refused >= 7
