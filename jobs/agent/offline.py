@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, UserPromptPart
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel, _estimate_usage
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 from pydantic_ai.settings import ModelSettings
 
 from jobs.agent.english import clean, clip, topic, with_article
@@ -38,7 +38,8 @@ BULK_CHUNK = 400  # the skeleton and draft after it: no deltas come from them, s
 
 
 class OfflineModel(FunctionModel):
-    """FunctionModel counts no input tokens on streamed requests; count them, so usage is comparable."""
+    """FunctionModel counts no input tokens on streamed requests; count them (one per word of every
+    message part, as FunctionModel estimates its output), so usage is comparable across models."""
 
     @asynccontextmanager
     async def request_stream(
@@ -46,8 +47,19 @@ class OfflineModel(FunctionModel):
         model_request_parameters: ModelRequestParameters, run_context: Any = None,
     ) -> AsyncIterator[StreamedResponse]:
         async with super().request_stream(messages, model_settings, model_request_parameters, run_context) as stream:
-            stream._usage.input_tokens = _estimate_usage(messages).input_tokens  # pinned pydantic-ai 2.68 internals
+            stream.usage.input_tokens = input_tokens(messages)  # the stream's own usage record (a property)
             yield stream
+
+
+def input_tokens(messages: list[ModelMessage]) -> int:
+    """A rough token count of a request: the words of every text in it (instructions included)."""
+    words = 0
+    for message in messages:
+        words += len(str(getattr(message, "instructions", None) or "").split())
+        for part in message.parts:
+            content = getattr(part, "content", None)
+            words += len(content.split()) if isinstance(content, str) else len(str(content or "").split())
+    return words
 
 
 def offline_model() -> FunctionModel:
