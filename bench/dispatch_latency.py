@@ -40,13 +40,15 @@ from stack import (  # noqa: E402
     Stack, create_keys, delete_queue_keys, drop_database, fresh_database, percentile, service_env,
 )
 
-from bridge.factory import build_bridge  # noqa: E402
+from bridge.factory import build_bridge, token_signer  # noqa: E402
+from bridge.tokens import local_secret  # noqa: E402
 from core.events import ReplyDeltaEvent, Reporter  # noqa: E402
 from core.payloads import CreateSessionInput, TurnInput  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult, Usage  # noqa: E402
+from core.usage import Usage  # noqa: E402
+from jobs.guard import JobDeps  # noqa: E402
+from jobs.llm import ExampleContext, ExampleResult, TurnContext, TurnResult  # noqa: E402
 from jobs.llm_factory import build_llm  # noqa: E402
-from jobs.runtime import JobDeps  # noqa: E402
 from services.sessions import SessionService  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -133,11 +135,17 @@ async def in_process(label: str, settings: Settings, n: int, *, model: str, whol
     db = Database(settings.database_url)
     await upgrade(db)
     llm = InstantModel() if model == "instant" else build_llm(settings)
-    bridge = build_bridge(settings, JobDeps(db=db, settings=settings, llm=llm))
+    signer = token_signer(settings, local_secret(settings.public_token_secret, settings.data_dir))
+    redis = None
+    if settings.uses_redis:
+        from store.redis import redis_client
+
+        redis = redis_client(settings.redis_url)
+    bridge = build_bridge(settings, deps=JobDeps(db=db, settings=settings, llm=llm), signer=signer, redis=redis)
     await bridge.start()
-    service = SessionService(db, bridge, settings)
+    service = SessionService(db, bridge, settings, signer)
     user = str(uuid.uuid4())
-    ids = [(await service.create(user, CreateSessionInput(campaign_id=str(uuid.uuid4()), node_id=str(uuid.uuid4()))))["id"]
+    ids = [(await service.create(user, CreateSessionInput(campaign_id=str(uuid.uuid4()), node_id=str(uuid.uuid4())))).id
            for _ in range(n + 20)]
     body = TurnInput(message=MESSAGE["message"])
 
@@ -157,6 +165,8 @@ async def in_process(label: str, settings: Settings, n: int, *, model: str, whol
     while getattr(bridge, "running", 0):
         await asyncio.sleep(0.01)
     await bridge.close()
+    if redis is not None:
+        await redis.aclose()
     await db.dispose()
     what = f"turn → idle ({model} model)" if whole_turn else "start_turn"
     return (label, f"in-process {what}", latencies, wall, outcomes), _top(profiler) if profiler else ""
