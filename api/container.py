@@ -85,14 +85,14 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
         verifier = TokenSigner(secret=local_secret(settings.public_token_secret, settings.data_dir),
                                env_id=settings.public_token_env_id, ttl_seconds=settings.public_token_ttl_seconds)
         deps = None
-        if settings.task_backend == "inline":
-            from jobs.llm_factory import build_llm
+        if settings.task_backend == "inline" and (llm is not None or not settings.embedded_worker):
+            from jobs.llm_factory import build_llm  # heavy imports: only where turns run
 
             deps = JobDeps(db=db, settings=settings, llm=llm or build_llm(settings), wake=wake.wake)
-        bridge = build_bridge(settings, deps=deps, signer=signer, redis=redis)  # type: ignore[arg-type]
+        bridge = build_bridge(settings, deps=deps, signer=signer, redis=redis, wake_here=wake.hub.deliver)
         await bridge.start()
         stack.push_async_callback(bridge.close)
-        if bridge.name == "inline":
+        if settings.task_backend == "inline":
             # A cancel request published by another instance stops the run if it executes here.
             wake.hub.on_cancel(bridge.cancel)
         auth = KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds,
@@ -106,8 +106,9 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
         )
         reaper = asyncio.create_task(container.reaper.run_forever(), name="lease-reaper")
         stack.push_async_callback(_stop, reaper)
-        log.info("campaign-chat ready: backend=%s model=%s database=%s", bridge.name,
-                 deps.llm.name if deps else "(runs elsewhere)", db.dialect)
+        where = "this process" if deps else ("the embedded worker" if settings.task_backend == "inline" else "workers")
+        log.info("campaign-chat ready: backend=%s model=%s turns run in %s database=%s", bridge.name,
+                 settings.llm_model if deps is None else deps.llm.name, where, db.dialect)
         yield container
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bridge.base import Bridge
@@ -11,10 +12,18 @@ from core.settings import Settings
 from jobs.guard import JobDeps
 
 
-def build_bridge(settings: Settings, *, deps: JobDeps, signer: TokenSigner, redis: Any = None) -> Bridge:
+def build_bridge(settings: Settings, *, deps: JobDeps | None, signer: TokenSigner, redis: Any = None,
+                 wake_here: Callable[[str], None] | None = None) -> Bridge:
+    """``deps`` run turns in this process (inline without the embedded worker); ``wake_here`` delivers the
+    embedded worker's wake-ups to this process's subscribers."""
+    if settings.task_backend == "inline" and deps is None:
+        from bridge.embedded import EmbeddedBridge
+
+        return EmbeddedBridge(settings, signer=signer, wake=wake_here or (lambda run_id: None))
     if settings.task_backend == "inline":
         from bridge.inline import InlineBridge
 
+        assert deps is not None
         return InlineBridge(deps, signer=signer)
     if settings.task_backend == "arq":
         from bridge.arq_queue import ArqBridge

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -18,21 +22,39 @@ from store.migrate import upgrade
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    shared_metrics = _metrics_shared_with_the_embedded_worker(settings)
     import uvicorn
 
     from api.app import create_app
 
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,  # our structured logging (ops.logs) handles uvicorn's loggers too
-        lifespan="on",
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            log_config=None,  # our structured logging (ops.logs) handles uvicorn's loggers too
+            lifespan="on",
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
+
+
+def _metrics_shared_with_the_embedded_worker(settings: Settings) -> Path | None:
+    """The embedded worker counts the turns it runs: give it and the API one prometheus multiprocess
+    directory, so this API's /metrics sums both (unless the operator set PROMETHEUS_MULTIPROC_DIR).
+    Must run before prometheus_client is imported: it picks its storage then."""
+    if not (settings.metrics_enabled and settings.task_backend == "inline" and settings.embedded_worker):
+        return None
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = Path(tempfile.mkdtemp(prefix="campaign-chat-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Any]) -> Any:

@@ -166,6 +166,7 @@ class ChatTurnPayload(msgspec.Struct, frozen=True, tag="framework-chat-turn", ta
     input: TurnInput
     trace: dict[str, str] | None = None
     schema_version: int = PAYLOAD_SCHEMA_VERSION
+    request_id: str | None = None  # the request that dispatched it: the job's log lines carry it too
 
 
 class ExamplesPayload(msgspec.Struct, frozen=True, tag="generate-email-examples", tag_field="task"):
@@ -177,6 +178,7 @@ class ExamplesPayload(msgspec.Struct, frozen=True, tag="generate-email-examples"
     input: ExamplesInput
     trace: dict[str, str] | None = None
     schema_version: int = PAYLOAD_SCHEMA_VERSION
+    request_id: str | None = None
 
 
 class PayloadEnvelope(msgspec.Struct, frozen=True):

@@ -154,6 +154,9 @@ class Settings:
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))
     worker_concurrency: int = setting(10, "WORKER_CONCURRENCY", _number(int, 1, 1_000))
+    # TASK_BACKEND=inline: run turns in a worker process the API starts (the accept path never waits
+    # for work), or, when false, on the API's own event loop.
+    embedded_worker: bool = setting(True, "EMBEDDED_WORKER", _flag)
     worker_shutdown_grace_seconds: int = setting(8, "WORKER_SHUTDOWN_GRACE_SECONDS", _number(int, 0, 3_600))
     trigger_dispatch_deadline_seconds: int = setting(20, "TRIGGER_DISPATCH_DEADLINE_SECONDS", _number(int, 1, 600))
 

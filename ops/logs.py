@@ -105,6 +105,11 @@ def bound(**values: Any) -> Iterator[None]:
         structlog.contextvars.reset_contextvars(**tokens)
 
 
+def current(name: str) -> Any:
+    """A context field bound for the current request or task, or None."""
+    return structlog.contextvars.get_contextvars().get(name)
+
+
 def bind(**values: Any) -> None:
     """Bind context fields until the current context ends (a request or task has its own copy)."""
     structlog.contextvars.bind_contextvars(**{k: v for k, v in values.items() if v is not None})

@@ -27,10 +27,11 @@ def dispatch_outcome(payload: Any, backend: str, outcome: str, *, reason: str | 
     task = _task(payload)
     metrics.DISPATCHES.labels(task, backend, outcome).inc()
     fields = {"outcome": outcome, "task": task, "backend": backend, "session_id": payload.session_id}
+    # The access line of the request carries these ids already (at INFO): these are detail.
     if outcome == "accepted":
-        log.info("task dispatched", extra={**fields, "run_id": payload.run_id})
+        log.debug("task dispatched", extra={**fields, "run_id": payload.run_id})
     elif outcome == "busy":
-        log.info("claim conflict: session busy", extra={**fields, "held_by_run_id": reason})
+        log.debug("claim conflict: session busy", extra={**fields, "held_by_run_id": reason})
     else:
         log.warning("dispatch failed", extra={**fields, "run_id": payload.run_id, "cause": reason})
 
@@ -45,7 +46,8 @@ def job_context(payload: Any, backend: str | None = None) -> contextlib.ExitStac
     """Log context + trace continuation + the job span, for the whole of one task execution."""
     stack = contextlib.ExitStack()
     task = _task(payload)
-    stack.enter_context(bound(run_id=payload.run_id, session_id=payload.session_id, task=task, backend=backend))
+    stack.enter_context(bound(run_id=payload.run_id, session_id=payload.session_id, task=task, backend=backend,
+                              request_id=getattr(payload, "request_id", None)))
     stack.enter_context(tracing.continued(payload.trace))
     stack.enter_context(tracing.span(f"job {task}", kind="consumer", run_id=payload.run_id,
                                      session_id=payload.session_id))

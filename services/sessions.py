@@ -117,7 +117,8 @@ class SessionService:
         idem = None if idempotency_key is None else IdempotencyRequest.build(
             user_id=payload.user_id, task=task, session_id=payload.session_id, header=idempotency_key,
             body=payload.input)
-        payload = msgspec.structs.replace(payload, trace=tracing.inject())  # W3C context for the job's spans
+        # W3C context for the job's spans; the request id for its log lines, in whatever process it runs.
+        payload = msgspec.structs.replace(payload, trace=tracing.inject(), request_id=logs.current("request_id"))
         run_values = runs.new_run_values(run_id=payload.run_id, session_id=payload.session_id, user_id=payload.user_id,
                                          task=task, backend=self.bridge.name, payload=msgspec.to_builtins(payload),
                                          tags=[f"session:{payload.session_id}"], now=now)

@@ -116,6 +116,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         public_token_secret="test-public-token-secret-0123456789abcdef",
         log_format="json",
         rate_limit_per_minute=0,  # tests that poll hard are not about the limiter; tests/api/test_rate_limit.py is
+        embedded_worker=False,  # in-loop apps run turns on the test's loop (live servers use the worker process)
     )
 
 
@@ -197,8 +198,17 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
             await asyncio.wait_for(outbox.get(), SHUTDOWN_SECONDS)
             await asyncio.wait_for(task, SHUTDOWN_SECONDS)
         except TimeoutError:
+            stuck = "".join(_stack(t) for t in asyncio.all_tasks() if t is not asyncio.current_task())
             task.cancel()
-            raise AssertionError(f"the app did not shut down within {SHUTDOWN_SECONDS}s") from None
+            raise AssertionError(f"the app did not shut down within {SHUTDOWN_SECONDS}s; tasks:\n{stuck}") from None
+
+
+def _stack(task: asyncio.Task[Any]) -> str:
+    import io
+
+    out = io.StringIO()
+    task.print_stack(file=out)
+    return out.getvalue()
 
 
 @asynccontextmanager

@@ -56,8 +56,10 @@ def test_one_turns_log_lines_are_found_by_its_run_id(live_server_factory: Any) -
 
     mine = [r for r in records if r.get("run_id") == run_id]
     events = [r["event"] for r in mine]
-    assert events.index("task dispatched") < events.index("turn started") < events.index("turn finished")
-    assert "request" in events  # the POST that started it
+    # One line for the POST that started it (the access line, with the run's ids) and the run's own lines,
+    # written by the embedded worker process (so the two may interleave either way).
+    assert "request" in events and events.index("turn started") < events.index("turn finished")
+    assert "task dispatched" not in events  # detail, at DEBUG
     finished = next(r for r in mine if r["event"] == "turn finished")
     assert finished["outcome"] == "succeeded"
     assert finished["task"] == "framework-chat-turn" and finished["backend"] == "inline"
