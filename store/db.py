@@ -16,6 +16,8 @@ trips per checkout, more than most requests' own queries.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DISPOSE_TIMEOUT_SECONDS = 10.0
+log = logging.getLogger("campaign_chat.store")
 
 
 class Database:
@@ -68,8 +72,13 @@ class Database:
         async with self.read() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
-    async def dispose(self) -> None:
-        await self.engine.dispose()
+    async def dispose(self, timeout: float = DISPOSE_TIMEOUT_SECONDS) -> None:
+        """Close the pool's connections; bounded, so a connection whose close hangs cannot hold a
+        shutdown (the process is ending: the server drops what is left when the socket goes)."""
+        try:
+            await asyncio.wait_for(self.engine.dispose(), timeout)
+        except TimeoutError:
+            log.warning("closing the database connections took over %ss; leaving the rest to the server", timeout)
 
 
 def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
