@@ -20,6 +20,10 @@ from store.tables import run_events, runs as t
 _active = tuple(s.value for s in ACTIVE_STATUSES)
 
 
+RUN_COLUMNS = ("id", "session_id", "user_id", "task", "backend", "status", "payload", "tags", "realtime_streams",
+               "number", "attempts", "version", "created_at", "updated_at")
+
+
 def new_run_values(
     *, run_id: str, session_id: str, user_id: str, task: str, backend: str, payload: dict[str, Any], tags: list[str],
     now: datetime,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.db import Database
 from store.rows import CLAIMED_FIELDS, SESSION_FIELDS, ClaimedSession, SessionRow, claimed_session, session_row
+from store.runs import RUN_COLUMNS
 from store.tables import runs as runs_t, sessions as t
 
 _public = [t.c[name] for name in SESSION_FIELDS]
@@ -76,19 +77,24 @@ async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> boo
     return result.rowcount == 1
 
 
-def _claim_statement(
-    *, session_id: str, user_id: str, task_status: str, run_id: str, now: datetime, lease_until: datetime,
-    require_skeleton: bool,
-) -> sa.Update:
-    free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= now)
-    conditions = [t.c.id == session_id, t.c.user_id == user_id, free]
+def _claim_statement(*, require_skeleton: bool) -> sa.Update:
+    """The claim, built once: bound per call with sid, uid, now, status, run_id, lease."""
+    free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= sa.bindparam("now"))
+    conditions = [t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"), free]
     if require_skeleton:
         conditions.append(t.c.skeleton.is_not(None))
     return (
         sa.update(t)
         .where(*conditions)
-        .values(task_status=task_status, claim_run_id=run_id, run_id=run_id, lease_expires_at=lease_until, updated_at=now)
+        .values(task_status=sa.bindparam("status"), claim_run_id=sa.bindparam("rid"), run_id=sa.bindparam("rid"),
+                lease_expires_at=sa.bindparam("lease"), updated_at=sa.bindparam("now"))
     )
+
+
+_CLAIM = {flag: _claim_statement(require_skeleton=flag) for flag in (False, True)}
+_INSERT_RUN = sa.insert(runs_t)
+_CLAIM_STATE = sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None)).where(
+    t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +105,13 @@ class ClaimState:
     has_skeleton: bool
 
 
+def _state(row: Any) -> ClaimState | None:
+    return ClaimState(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
 async def claim_state(conn: AsyncConnection, *, session_id: str, user_id: str) -> ClaimState | None:
     """Why a claim failed: the row's current holder (None when the session is not the caller's)."""
-    stmt = sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None)).where(
-        _owned(session_id, user_id)
-    )
-    row = (await conn.execute(stmt)).first()
-    return ClaimState(row[0], row[1], row[2], bool(row[3])) if row else None
+    return _state((await conn.execute(_CLAIM_STATE, {"sid": session_id, "uid": user_id})).first())
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +133,46 @@ class ClaimRequest:
     require_skeleton: bool
 
     def statement(self) -> sa.Update:
-        return _claim_statement(session_id=self.session_id, user_id=self.user_id, task_status=self.task_status,
-                                run_id=self.run_id, now=self.now, lease_until=self.lease_until,
-                                require_skeleton=self.require_skeleton)
+        return _CLAIM[self.require_skeleton]
+
+    def params(self) -> dict[str, Any]:
+        return {"sid": self.session_id, "uid": self.user_id, "now": self.now, "status": self.task_status,
+                "rid": self.run_id, "lease": self.lease_until}
+
+
+def claim_and_record_sync(conn: sa.Connection, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
+    """Claim and insert the run inside the caller's transaction; on a loss, say who holds the session."""
+    if conn.execute(claim.statement(), claim.params()).rowcount == 1:
+        conn.execute(_INSERT_RUN, run_values)
+        return ClaimOutcome(True)
+    return ClaimOutcome(False, _state(conn.execute(_CLAIM_STATE, {"sid": claim.session_id,
+                                                                  "uid": claim.user_id}).first()))
 
 
 async def claim_and_record_in(conn: AsyncConnection, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
-    """Claim and insert the run inside the caller's transaction; on a loss, say who holds the session."""
-    if (await conn.execute(claim.statement())).rowcount == 1:
-        await conn.execute(sa.insert(runs_t).values(**run_values))
-        return ClaimOutcome(True)
-    return ClaimOutcome(False, await claim_state(conn, session_id=claim.session_id, user_id=claim.user_id))
+    """:func:`claim_and_record_sync` inside an async transaction the caller holds."""
+    return await conn.run_sync(claim_and_record_sync, claim, run_values)
+
+
+def _pg_claim_statement(*, require_skeleton: bool) -> sa.Select[Any]:
+    """PostgreSQL's one-statement claim, built once (see :func:`claim_and_record`)."""
+    current = (
+        sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None).label("has_skeleton"))
+        .where(t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"))
+        .cte("current_state")
+    )
+    claimed = _claim_statement(require_skeleton=require_skeleton).returning(t.c.id).cte("claimed")
+    names = list(RUN_COLUMNS)
+    row_source = sa.select(*[sa.bindparam(f"r_{n}", type_=runs_t.c[n].type) for n in names]).select_from(claimed)
+    inserted = sa.insert(runs_t).from_select(names, row_source).returning(runs_t.c.id).cte("inserted")
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    return sa.select(
+        sa.select(sa.func.count()).select_from(inserted).scalar_subquery().label("won"),
+        current.c.task_status, current.c.run_id, current.c.lease_expires_at, current.c.has_skeleton,
+    ).select_from(one.outerjoin(current, sa.true()))
+
+
+_PG_CLAIM = {flag: _pg_claim_statement(require_skeleton=flag) for flag in (False, True)}
 
 
 async def claim_and_record(db: Database, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
@@ -148,24 +183,10 @@ async def claim_and_record(db: Database, claim: ClaimRequest, run_values: dict[s
     update matched. SQLite runs the same steps in one ``BEGIN IMMEDIATE`` transaction (in-process).
     """
     if db.is_sqlite:
-        async with db.write() as conn:
-            return await claim_and_record_in(conn, claim, run_values)
-    current = (
-        sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None).label("has_skeleton"))
-        .where(_owned(claim.session_id, claim.user_id))
-        .cte("current_state")
-    )
-    claimed = claim.statement().returning(t.c.id).cte("claimed")
-    names = list(run_values)
-    row_source = sa.select(*[sa.literal(run_values[n], runs_t.c[n].type) for n in names]).select_from(claimed)
-    inserted = sa.insert(runs_t).from_select(names, row_source).returning(runs_t.c.id).cte("inserted")
-    one = sa.select(sa.literal(1).label("one")).subquery("one")
-    stmt = sa.select(
-        sa.select(sa.func.count()).select_from(inserted).scalar_subquery().label("won"),
-        current.c.task_status, current.c.run_id, current.c.lease_expires_at, current.c.has_skeleton,
-    ).select_from(one.outerjoin(current, sa.true()))
+        return await db.run(claim_and_record_sync, claim, run_values)
+    params = {**claim.params(), **{f"r_{name}": value for name, value in run_values.items()}}
     async with db.autocommit() as conn:
-        row = (await conn.execute(stmt)).one()
+        row = (await conn.execute(_PG_CLAIM[claim.require_skeleton], params)).one()
         if row.won:
             return ClaimOutcome(True)
         if row.has_skeleton is None:
