@@ -57,8 +57,7 @@ class Container:
     contract: bytes
 
     async def busy_sessions(self) -> int:
-        async with self.db.read() as conn:
-            return await session_store.count_busy(conn)
+        return await self.db.run_read(session_store.count_busy)
 
     async def readiness(self) -> dict[str, str]:
         pings: dict[str, probes.Ping] = {"database": self.db.ping}

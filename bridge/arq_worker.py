@@ -99,10 +99,8 @@ async def _cancel_requested(ctx: dict[str, Any], mark: str) -> bool:
 
 async def cancel_unstarted(deps: JobDeps, envelope: PayloadEnvelope) -> None:
     """A run canceled while queued: mark it CANCELED and free its session, if it never started."""
-    async with deps.db.write() as conn:
-        run = await runs.get(conn, envelope.run_id)
-        if run is not None:
-            await lifecycle.end_unstarted(conn, run, RunStatus.CANCELED, lifecycle.NOT_STARTED, now=utcnow())
+    await deps.db.run(lifecycle.end_unstarted_id, envelope.run_id, RunStatus.CANCELED, lifecycle.NOT_STARTED,
+                      now=utcnow())
     if deps.wake is not None:
         await deps.wake(envelope.run_id)
 

@@ -14,7 +14,7 @@ object per line:
 The database is the queue's source of truth: a run is dispatched by being committed PENDING, and the
 worker, whenever it starts, first picks up every PENDING run of this backend. So a worker that died
 (it is restarted) or an API restart loses no accepted turn; a run whose worker died while it ran
-loses its heartbeat and the lease reaper ends it. With ``CAMPAIGN_CHAT_EMBEDDED_WORKERS=0`` turns run
+loses its heartbeat and the lease reaper ends it. With ``CAMPAIGN_CHAT_EMBEDDED_WORKER=false`` turns run
 on the API's own loop instead (:mod:`bridge.inline`).
 """
 
@@ -81,7 +81,8 @@ class EmbeddedBridge:
         answer = self._cancels.setdefault(run_id, asyncio.get_running_loop().create_future())
         try:
             writer.write(_encode({"cancel": run_id}) + b"\n")
-            return await asyncio.wait_for(asyncio.shield(answer), CANCEL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CANCEL_TIMEOUT_SECONDS):
+                return await asyncio.shield(answer)
         except (TimeoutError, ConnectionError, RuntimeError):
             return False
         finally:
@@ -95,7 +96,8 @@ class EmbeddedBridge:
                 writer.write(_encode({"stop": True}) + b"\n")
                 await writer.drain()
             try:  # the worker gives running turns their grace, then records the rest as interrupted
-                await asyncio.wait_for(process.wait(), self._settings.worker_shutdown_grace_seconds + 15)
+                async with asyncio.timeout(self._settings.worker_shutdown_grace_seconds + 15):
+                    await process.wait()
             except TimeoutError:
                 log.warning("embedded worker did not stop in time; killing it")
                 process.kill()
@@ -109,7 +111,8 @@ class EmbeddedBridge:
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Until a worker process is up and connected (tests and benchmarks)."""
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._ready.wait()
 
     # -- the worker process ---------------------------------------------------------------------
 

@@ -17,22 +17,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 
 from core.payloads import TaskPayload, payload_from_builtins
 from core.settings import Settings
-from core.status import RunStatus
 from jobs.execute import execute
 from jobs.guard import JobDeps, RunHandle, StopReason
 from ops.process import configure_process
 from store.db import Database
-from store.tables import runs as runs_table
+from store import runs
 from store.wake import publisher
 
 log = logging.getLogger("campaign_chat.embedded_worker")
@@ -67,11 +66,7 @@ class EmbeddedWorker:
 
     async def pick_up_pending(self) -> int:
         """Queue the runs accepted while no worker was running (oldest first)."""
-        stmt = (sa.select(runs_table.c.payload)
-                .where(runs_table.c.backend == BACKEND, runs_table.c.status == RunStatus.PENDING.value)
-                .order_by(runs_table.c.created_at))
-        async with self.deps.db.read() as conn:
-            payloads = [row[0] for row in await conn.execute(stmt)]
+        payloads = await self.deps.db.run_read(runs.pending_payloads, backend=BACKEND)
         for raw in payloads:
             with contextlib.suppress(msgspec.ValidationError):
                 self.enqueue(payload_from_builtins(raw))
@@ -146,6 +141,7 @@ async def _listen(worker: EmbeddedWorker, reader: asyncio.StreamReader) -> None:
 async def main(fd: int) -> None:
     settings = Settings.from_env()
     configure_process(settings)
+    os.nice(settings.embedded_worker_nice)  # background work: the API's accept path goes first
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024 * 1024)
     db = Database(settings.database_url)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 
 from cli.main import EXTRA_COMMANDS, _with_db
 from core.ids import utcnow
@@ -51,8 +52,7 @@ def _json_default(value: Any) -> Any:
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> list[Any]:
-        async with db.read() as conn:
-            return await runs.list_runs(conn, session_id=args.session, status=args.status, limit=args.limit)
+        return await db.run_read(runs.list_runs, session_id=args.session, status=args.status, limit=args.limit)
 
     rows: list[RunRow] = asyncio.run(_with_db(settings, work))
     if args.json:
@@ -77,11 +77,12 @@ def _plain(value: Any) -> Any:
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
+    def read(conn: sa.Connection) -> tuple[Any, list[Any]]:
+        run = runs.get(conn, args.run_id)
+        return run, runs.events_after(conn, run_id=run.id, after_seq=0, limit=10_000) if run else []
+
     async def work(db: Database) -> tuple[Any, list[Any]]:
-        async with db.read() as conn:
-            run = await runs.get(conn, args.run_id)
-            events = await runs.events_after(conn, run_id=run.id, after_seq=0, limit=10_000) if run else []
-            return run, events
+        return await db.run_read(read)
 
     run, events = asyncio.run(_with_db(settings, work))
     if run is None:
@@ -123,25 +124,26 @@ def _release(settings: Settings, args: argparse.Namespace) -> int:
     operator = args.by or getpass.getuser()
     reason = f"the claim was released by an operator ({operator}): {args.reason}"
 
+    def release(conn: sa.Connection) -> tuple[str, Any]:
+        held = sessions.holder(conn, session_id=args.session_id)
+        if held is None:
+            return "missing", None
+        if held.task_status is None:
+            return "idle", held
+        now = utcnow()
+        if held.claim_run_id is None:  # a hand-set busy flag: no run to fail
+            released = sessions.release_by_operator(conn, session_id=args.session_id, claim_run_id=None, now=now)
+            return ("released" if released else "moved"), held
+        run = runs.get(conn, held.claim_run_id)
+        task = run.task if run else ("framework-chat-turn" if held.task_status == "chat_processing"
+                                     else "generate-email-examples")
+        ref = lifecycle.RunRef(held.claim_run_id, held.run_id or held.claim_run_id, args.session_id, task)
+        ended = lifecycle.end_run(conn, ref, RunStatus.SYSTEM_FAILURE, now=now,
+                                  failure=RunFailure(RELEASED_CODE, reason), force_release=True)
+        return ("released" if ended.held else "moved"), held
+
     async def work(db: Database) -> tuple[str, Any]:
-        async with db.write() as conn:
-            held = await sessions.holder(conn, session_id=args.session_id)
-            if held is None:
-                return "missing", None
-            if held.task_status is None:
-                return "idle", held
-            now = utcnow()
-            if held.claim_run_id is None:  # a hand-set busy flag: no run to fail
-                released = await sessions.release_by_operator(conn, session_id=args.session_id, claim_run_id=None,
-                                                              now=now)
-                return ("released" if released else "moved"), held
-            run = await runs.get(conn, held.claim_run_id)
-            task = run.task if run else ("framework-chat-turn" if held.task_status == "chat_processing"
-                                         else "generate-email-examples")
-            ref = lifecycle.RunRef(held.claim_run_id, held.run_id or held.claim_run_id, args.session_id, task)
-            ended = await lifecycle.end_run(conn, ref, RunStatus.SYSTEM_FAILURE, now=now,
-                                            failure=RunFailure(RELEASED_CODE, reason), force_release=True)
-            return ("released" if ended.held else "moved"), held
+        return await db.run(release)
 
     outcome, held = asyncio.run(_with_db(settings, work))
     if outcome == "missing":

@@ -157,6 +157,9 @@ class Settings:
     # TASK_BACKEND=inline: run turns in a worker process the API starts (the accept path never waits
     # for work), or, when false, on the API's own event loop.
     embedded_worker: bool = setting(True, "EMBEDDED_WORKER", _flag)
+    # The embedded worker's CPU priority below the API's (nice increment): when both want the CPU,
+    # accepting work wins and turns drain with what is left.
+    embedded_worker_nice: int = setting(10, "EMBEDDED_WORKER_NICE", _number(int, 0, 19))
     worker_shutdown_grace_seconds: int = setting(8, "WORKER_SHUTDOWN_GRACE_SECONDS", _number(int, 0, 3_600))
     trigger_dispatch_deadline_seconds: int = setting(20, "TRIGGER_DISPATCH_DEADLINE_SECONDS", _number(int, 1, 600))
 

@@ -61,8 +61,7 @@ async def execute(deps: JobDeps, payload: TaskPayload, *, extra: Reporter | None
 
 async def _recorded(deps: JobDeps, run_id: str) -> Outcome:
     """What a later delivery of a run reports: how the run ended, if it has (else nothing: it is running)."""
-    async with deps.db.read() as conn:
-        run = await runs.get(conn, run_id)
+    run = await deps.db.run_read(runs.get, run_id)
     if run is None or not run.status.terminal:
         return NOT_RUN
     succeeded = run.status is RunStatus.COMPLETED_SUCCESSFULLY
@@ -99,10 +98,7 @@ def envelope_of(raw: bytes | dict[str, Any]) -> PayloadEnvelope:
 
 async def refuse(deps: JobDeps, envelope: PayloadEnvelope, failure: RunFailure) -> None:
     """Fail a run this job will not execute and release its claim, at once."""
-    async with deps.db.write() as conn:
-        run = await runs.get(conn, envelope.run_id)
-        if run is not None:
-            await lifecycle.end_unstarted(conn, run, RunStatus.SYSTEM_FAILURE, failure, now=utcnow())
+    await deps.db.run(lifecycle.end_unstarted_id, envelope.run_id, RunStatus.SYSTEM_FAILURE, failure, now=utcnow())
     log.error("run refused: %s", failure.message, extra={"run_id": envelope.run_id, "error_code": failure.code})
     if deps.wake is not None:
         try:

@@ -38,7 +38,7 @@ from core.usage import Usage
 from jobs.llm import FrameworkLLM
 from jobs.reporter import STREAM_KEY, FanOut, RunReporter, Wake
 from ops import observe
-from store import lifecycle, runs
+from store import lifecycle
 from store.db import Database
 from store.lifecycle import RunRef
 from store.rows import ClaimedSession, RunFailure
@@ -141,9 +141,8 @@ async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, us
     """Start the run and take it to its recorded end. Raises RunNotStartable when it must not run."""
     handle = handle or RunHandle()
     lease = timedelta(seconds=deps.settings.claim_lease_seconds)
-    async with deps.db.write() as conn:
-        session = await lifecycle.start_run(conn, run_id=run_id, session_id=session_id, task=task, now=utcnow(),
-                                            lease=lease, user_message=user_message)
+    session = await deps.db.run(lifecycle.start_run, run_id=run_id, session_id=session_id, task=task, now=utcnow(),
+                                lease=lease, user_message=user_message)
     started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task),
                       session=session)
     observe.turn_started(started)
@@ -230,11 +229,10 @@ class _Ender:
         give_up = time.monotonic() + self.deps.settings.claim_lease_seconds
         while True:
             try:
-                async with self.deps.db.write() as conn:
-                    ended = await lifecycle.end_run(
-                        conn, self.started.run, status, now=utcnow(), failure=failure, usage=usage,
-                        session_usage=self.started.session.usage, output=output, values=values,
-                        run_values=run_values, events=events, first_seq=first_seq)
+                ended = await self.deps.db.run(
+                    lifecycle.end_run, self.started.run, status, now=utcnow(), failure=failure, usage=usage,
+                    session_usage=self.started.session.usage, output=output, values=values,
+                    run_values=run_values, events=events, first_seq=first_seq)
                 break
             except (OSError, DBAPIError) as exc:
                 # The database is away (a restart, a network cut): the outcome is written once it is back.
@@ -264,9 +262,7 @@ async def _heartbeat(deps: JobDeps, started: Started, handle: RunHandle, lease: 
     while True:
         await asyncio.sleep(interval)
         try:
-            async with deps.db.write() as conn:
-                held = await lifecycle.renew_lease(conn, started.run, until=utcnow() + lease)
-                requested = held and await runs.cancel_requested(conn, started.run.id)
+            held, requested = await deps.db.run(lifecycle.renew_lease, started.run, until=utcnow() + lease)
         except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the lease has slack for it
             log.warning("heartbeat failed: %s", type(exc).__name__, extra={"run_id": started.run.id})
             continue

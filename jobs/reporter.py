@@ -19,9 +19,11 @@ import abc
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 
 from core.events import ChatStreamEvent, ReplyDeltaEvent, Reporter
 from core.ids import utcnow
@@ -135,6 +137,16 @@ class BatchingReporter(abc.ABC):
         """Store or send one batch of events (and fold them into ``self._state``)."""
 
 
+def _store_batch(conn: sa.Connection, run_id: str, state: dict[str, Any], batch: list[dict[str, Any]],
+                 first_seq: int, now: datetime) -> bool:
+    """One batch in one transaction: the folded metadata on the run (only while it is active), then the
+    events. False, writing nothing, when the run already ended."""
+    if not runs.update(conn, run_id, now=now, only_active=True, metadata=state, realtime_streams=[STREAM_KEY]):
+        return False
+    runs.append_events(conn, run_id=run_id, first_seq=first_seq, events=batch, now=now)
+    return True
+
+
 class RunReporter(BatchingReporter):
     """Persists a run's events and wakes its subscribers after each committed batch."""
 
@@ -147,15 +159,12 @@ class RunReporter(BatchingReporter):
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
         now = utcnow()
-        async with self._db.write() as conn:
-            for data in batch:
-                fold(self._state, data)
-            if not await runs.update(conn, self._run_id, now=now, only_active=True, metadata=dict(self._state),
-                                     realtime_streams=[STREAM_KEY]):
-                # The run already ended (the reaper crashed it while this worker was frozen or cut
-                # off): roll back, a dead turn's progress must not land late.
-                raise _RunEnded
-            await runs.append_events(conn, run_id=self._run_id, first_seq=self._seq + 1, events=batch, now=now)
+        for data in batch:
+            fold(self._state, data)
+        if not await self._db.run(_store_batch, self._run_id, dict(self._state), batch, self._seq + 1, now):
+            # The run already ended (the reaper crashed it while this worker was frozen or cut
+            # off): nothing was written, a dead turn's progress must not land late.
+            raise _RunEnded
         self._seq += len(batch)
         await self._publish()
 

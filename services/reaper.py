@@ -32,7 +32,7 @@ class Reaper:
         """One pass; the number of claims freed and runs failed."""
         now = utcnow()
         async with self._db.write() as conn:
-            reaped, crashed = await lifecycle.reap_expired(conn, now=now, stale_before=now - self._stale_after)
+            reaped, crashed = await conn.run_sync(lifecycle.reap_expired, now=now, stale_before=now - self._stale_after)
             await idempotency.purge_expired(conn, now=now)
         for run in crashed:
             observe.lease_takeover(run.session_id, run.id)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 
 from bridge.base import Bridge, Dispatched
 from bridge.tokens import TokenSigner
@@ -51,17 +52,14 @@ class SessionService:
         self.idempotency = Idempotency(settings, signer=signer)
 
     async def create(self, user_id: str, body: CreateSessionInput) -> SessionRow:
-        async with self.db.write() as conn:
-            return await sessions.create(conn, user_id=user_id, campaign_id=body.campaign_id, node_id=body.node_id,
-                                         title=body.title, now=utcnow())
+        return await self.db.run(sessions.create, user_id=user_id, campaign_id=body.campaign_id,
+                                 node_id=body.node_id, title=body.title, now=utcnow())
 
     async def list(self, user_id: str, campaign_id: str) -> list[SessionRow]:
-        async with self.db.read() as conn:
-            return await sessions.list_for_campaign(conn, user_id=user_id, campaign_id=campaign_id)
+        return await self.db.run_read(sessions.list_for_campaign, user_id=user_id, campaign_id=campaign_id)
 
     async def get(self, user_id: str, session_id: str) -> SessionRow:
-        async with self.db.read() as conn:
-            row = await sessions.get(conn, user_id=user_id, session_id=session_id)
+        row = await self.db.run_read(sessions.get, user_id=user_id, session_id=session_id)
         if row is None:
             raise NotFound("Session not found")
         return row
@@ -77,23 +75,24 @@ class SessionService:
                 values.update(sessions.released(now))
             else:
                 values.update(claim_run_id=None, run_id=None, lease_expires_at=now + self._queue_lease)
-        async with self.db.write() as conn:
+        def write(conn: sa.Connection) -> SessionRow | None:
             if "skeleton" in values and "generated_examples" not in values:
-                current = await sessions.get(conn, user_id=user_id, session_id=session_id)
+                current = sessions.get(conn, user_id=user_id, session_id=session_id)
                 if current is None:
-                    raise NotFound("Session not found")
+                    return None
                 if current.skeleton != values["skeleton"]:
                     values["generated_examples"] = None  # examples were written from the old skeleton
-            row = await sessions.update_fields(conn, user_id=user_id, session_id=session_id,
-                                               values={**values, "updated_at": now})
+            return sessions.update_fields(conn, user_id=user_id, session_id=session_id,
+                                          values={**values, "updated_at": now})
+
+        row = await self.db.run(write)
         if row is None:
             raise NotFound("Session not found")
         return row
 
     async def delete(self, user_id: str, session_id: str) -> None:
-        async with self.db.write() as conn:
-            if not await sessions.delete(conn, user_id=user_id, session_id=session_id):
-                raise NotFound("Session not found")
+        if not await self.db.run(sessions.delete, user_id=user_id, session_id=session_id):
+            raise NotFound("Session not found")
 
     async def start_turn(self, user_id: str, session_id: str, body: TurnInput,
                          idempotency_key: str | None = None) -> Dispatched:
@@ -150,9 +149,7 @@ class SessionService:
         if dispatched.external_id or idem is not None:
             async with self.db.write() as conn:
                 if dispatched.external_id:
-                    await runs.update(conn, payload.run_id, now=utcnow(), external_id=dispatched.external_id)
-                    await sessions.set_public_run_id(conn, session_id=payload.session_id,
-                                                     claim_run_id=payload.run_id, public_id=dispatched.external_id)
+                    await conn.run_sync(_record_external_id, payload, dispatched.external_id)
                 if idem is not None:
                     await self.idempotency.complete(conn, idem, dispatched)
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
@@ -179,8 +176,12 @@ class SessionService:
         async with self.db.write() as conn:
             if idem is not None:
                 await self.idempotency.forget(conn, idem)
-            run = await runs.get(conn, payload.run_id)
-            if run is not None:
-                await lifecycle.end_unstarted(conn, run, RunStatus.SYSTEM_FAILURE,
-                                              RunFailure("dispatch_failed", reason), now=utcnow())
+            await conn.run_sync(lifecycle.end_unstarted_id, payload.run_id, RunStatus.SYSTEM_FAILURE,
+                                RunFailure("dispatch_failed", reason), now=utcnow())
         observe.dispatch_outcome(payload, self.bridge.name, "dispatch_failed", reason=reason)
+
+
+def _record_external_id(conn: sa.Connection, payload: TaskPayload, external_id: str) -> None:
+    """The id the backend gave the run is the one clients follow from now on."""
+    runs.update(conn, payload.run_id, now=utcnow(), external_id=external_id)
+    sessions.set_public_run_id(conn, session_id=payload.session_id, claim_run_id=payload.run_id, public_id=external_id)

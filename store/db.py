@@ -108,7 +108,8 @@ class Database:
         if self._threads is not None:
             await asyncio.to_thread(self._threads.close)
         try:
-            await asyncio.wait_for(self.engine.dispose(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.engine.dispose()
         except TimeoutError:
             log.warning("closing the database connections took over %ss; leaving the rest to the server", timeout)
 

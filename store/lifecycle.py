@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
+import sqlalchemy as sa
 
 from core.errors import RunNotStartable
 from core.status import ACTIVE_STATUSES, RunStatus
@@ -74,8 +74,8 @@ def last_run(run: RunRef, status: RunStatus, now: datetime, failure: RunFailure 
     return msgspec.to_builtins(record)
 
 
-async def end_run(
-    conn: AsyncConnection,
+def end_run(
+    conn: sa.Connection,
     run: RunRef,
     status: RunStatus,
     *,
@@ -96,48 +96,48 @@ async def end_run(
     ``events`` the last unflushed events, stored with sequence numbers from ``first_seq``.
     ``force_release`` frees the claim even when the run row had already ended (reaper, operator)."""
     succeeded = status is RunStatus.COMPLETED_SUCCESSFULLY
-    finished = await runs.finish(
+    finished = runs.finish(
         conn, run.id, status=status, now=now, from_statuses=from_statuses,
         output=output if succeeded else None, error=failure.task_run_error() if failure else None,
         **({"usage": usage.to_json()} if usage is not None else {}), **(run_values or {}))
     if not finished and not force_release:
         return Ended(status, failure, finished=False, held=False)
     if finished and events:
-        await runs.append_events(conn, run_id=run.id, first_seq=first_seq, events=events, now=now)
+        runs.append_events(conn, run_id=run.id, first_seq=first_seq, events=events, now=now)
     release = {**(values or {}), **sessions.released(now), "last_run": last_run(run, status, now, failure)}
     if usage is not None:
         release["usage"] = ((session_usage or Usage()) + usage).to_json()
-    held = await sessions.update_if_holding(conn, session_id=run.session_id, claim_run_id=run.id, values=release)
+    held = sessions.update_if_holding(conn, session_id=run.session_id, claim_run_id=run.id, values=release)
     if held or not finished:
         return Ended(status, failure, finished=finished, held=held)
     # The claim had moved on while the task ran: say why on the run; the session is someone else's.
-    if not await sessions.exists(conn, run.session_id):
+    if not sessions.exists(conn, run.session_id):
         status, failure = RunStatus.CANCELED, SESSION_DELETED
     elif succeeded:
         status, failure = RunStatus.SYSTEM_FAILURE, CLAIM_LOST
     else:
         return Ended(status, failure, finished=True, held=False)
-    await runs.update(conn, run.id, now=now, status=status.value, output=None, error=failure.task_run_error())
+    runs.update(conn, run.id, now=now, status=status.value, output=None, error=failure.task_run_error())
     return Ended(status, failure, finished=True, held=False)
 
 
-async def start_run(
-    conn: AsyncConnection, *, run_id: str, session_id: str, task: str, now: datetime, lease: timedelta,
+def start_run(
+    conn: sa.Connection, *, run_id: str, session_id: str, task: str, now: datetime, lease: timedelta,
     user_message: str | None,
 ) -> ClaimedSession:
     """Start a delivered run, or raise :class:`RunNotStartable` after recording why it cannot start."""
-    if not await runs.start(conn, run_id, now=now):
+    if not runs.start(conn, run_id, now=now):
         raise RunNotStartable(f"run {run_id} is not pending")
-    session = await sessions.get_claimed(conn, session_id=session_id, claim_run_id=run_id)
+    session = sessions.get_claimed(conn, session_id=session_id, claim_run_id=run_id)
     if session is None:
-        deleted = not await sessions.exists(conn, session_id)
+        deleted = not sessions.exists(conn, session_id)
         failure = SESSION_DELETED if deleted else CLAIM_MOVED_ON
         status = RunStatus.CANCELED if deleted else RunStatus.SYSTEM_FAILURE
-        await runs.finish(conn, run_id, status=status, now=now, error=failure.task_run_error())
+        runs.finish(conn, run_id, status=status, now=now, error=failure.task_run_error())
         raise RunNotStartable(failure.message, status=status, code=failure.code)
     ref = RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task)
     if session.lease_expires_at is None or session.lease_expires_at - LEASE_MARGIN <= now:
-        await end_run(conn, ref, RunStatus.TIMED_OUT, now=now, failure=LEASE_ENDED_BEFORE_START)
+        end_run(conn, ref, RunStatus.TIMED_OUT, now=now, failure=LEASE_ENDED_BEFORE_START)
         raise RunNotStartable(LEASE_ENDED_BEFORE_START.message, status=RunStatus.TIMED_OUT,
                               code=LEASE_ENDED_BEFORE_START.code)
     values: dict[str, Any] = {"lease_expires_at": now + lease}
@@ -146,34 +146,43 @@ async def start_run(
         # Stored before any model call: a failed turn keeps what the user said.
         messages = [*(messages or []), {"role": "user", "content": user_message}]
         values.update(messages=messages, updated_at=now)
-    await sessions.update_if_holding(conn, session_id=session_id, claim_run_id=run_id, values=values)
+    sessions.update_if_holding(conn, session_id=session_id, claim_run_id=run_id, values=values)
     return msgspec.structs.replace(session, messages=messages, lease_expires_at=now + lease)
 
 
-async def renew_lease(conn: AsyncConnection, run: RunRef, *, until: datetime) -> bool:
-    """Heartbeat: keep the claim while the task is alive. False when the claim is no longer this run's."""
-    return await sessions.renew_lease(conn, session_id=run.session_id, claim_run_id=run.id, until=until)
+def renew_lease(conn: sa.Connection, run: RunRef, *, until: datetime) -> tuple[bool, bool]:
+    """Heartbeat: keep the claim while the task is alive. (still held, cancel requested): the first is
+    False when the claim is no longer this run's; the second says a cancel was recorded for the run."""
+    held = sessions.renew_lease(conn, session_id=run.session_id, claim_run_id=run.id, until=until)
+    return held, held and runs.cancel_requested(conn, run.id)
 
 
-async def end_unstarted(conn: AsyncConnection, run: RunRow, status: RunStatus, failure: RunFailure, *,
+def end_unstarted(conn: sa.Connection, run: RunRow, status: RunStatus, failure: RunFailure, *,
                         now: datetime) -> Ended:
     """End a run that never started (canceled while queued, refused, undispatchable)."""
-    return await end_run(conn, RunRef.of(run), status, now=now, failure=failure, from_statuses=PENDING_ONLY)
+    return end_run(conn, RunRef.of(run), status, now=now, failure=failure, from_statuses=PENDING_ONLY)
 
 
-async def reap_expired(conn: AsyncConnection, *, now: datetime, stale_before: datetime) -> tuple[int, list[RunRef]]:
+def end_unstarted_id(conn: sa.Connection, run_id: str, status: RunStatus, failure: RunFailure, *,
+                     now: datetime) -> Ended | None:
+    """:func:`end_unstarted` for a run known by id (None when there is no such run)."""
+    run = runs.get(conn, run_id)
+    return None if run is None else end_unstarted(conn, run, status, failure, now=now)
+
+
+def reap_expired(conn: sa.Connection, *, now: datetime, stale_before: datetime) -> tuple[int, list[RunRef]]:
     """Free claims whose lease ended and fail the runs nobody will finish. (count, runs crashed)."""
     reaped, crashed = 0, []
-    for session_id, claim_run_id in await sessions.expired_claims(conn, now=now):
+    for session_id, claim_run_id in sessions.expired_claims(conn, now=now):
         reaped += 1
         if claim_run_id is None:  # a hand-set busy flag: no run to fail
-            await sessions.release_unowned(conn, session_id=session_id, now=now)
+            sessions.release_unowned(conn, session_id=session_id, now=now)
             continue
-        row = await runs.get(conn, claim_run_id)
+        row = runs.get(conn, claim_run_id)
         ref = RunRef.of(row) if row else RunRef(claim_run_id, claim_run_id, session_id, "unknown")
-        await end_run(conn, ref, RunStatus.CRASHED, now=now, failure=LEASE_EXPIRED, force_release=True)
+        end_run(conn, ref, RunStatus.CRASHED, now=now, failure=LEASE_EXPIRED, force_release=True)
         crashed.append(ref)
-    for row in await runs.stale_active(conn, created_before=stale_before):
-        await runs.finish(conn, row.id, status=RunStatus.CRASHED, now=now, error=STALE.task_run_error())
+    for row in runs.stale_active(conn, created_before=stale_before):
+        runs.finish(conn, row.id, status=RunStatus.CRASHED, now=now, error=STALE.task_run_error())
         reaped += 1
     return reaped, crashed

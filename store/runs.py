@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.status import ACTIVE_STATUSES, RunStatus
 from store.rows import RunEvent, RunRow, run_row
@@ -36,15 +35,15 @@ def new_run_values(
     }
 
 
-async def insert(conn: AsyncConnection, **values: Any) -> None:
+def insert(conn: sa.Connection, **values: Any) -> None:
     """Insert a run; ``values`` as :func:`new_run_values` builds them."""
-    await conn.execute(sa.insert(t).values(**new_run_values(**values)))
+    conn.execute(sa.insert(t).values(**new_run_values(**values)))
 
 
-async def get(conn: AsyncConnection, run_id: str) -> RunRow | None:
+def get(conn: sa.Connection, run_id: str) -> RunRow | None:
     """A run by our id or by the id its backend gave it."""
     stmt = sa.select(t).where(sa.or_(t.c.id == run_id, t.c.external_id == run_id))
-    row = (await conn.execute(stmt)).first()
+    row = (conn.execute(stmt)).first()
     return run_row(row._mapping) if row else None
 
 
@@ -52,15 +51,15 @@ def _changed(now: datetime, values: dict[str, Any]) -> dict[str, Any]:
     return {**values, "updated_at": now, "version": t.c.version + 1}
 
 
-async def update(conn: AsyncConnection, run_id: str, *, now: datetime, only_active: bool = False, **values: Any) -> bool:
+def update(conn: sa.Connection, run_id: str, *, now: datetime, only_active: bool = False, **values: Any) -> bool:
     """Change a run; with ``only_active`` a run that already ended is left alone. True if a row changed."""
     conditions = [t.c.id == run_id]
     if only_active:
         conditions.append(t.c.status.in_(_active))
-    return (await conn.execute(sa.update(t).where(*conditions).values(**_changed(now, values)))).rowcount == 1
+    return (conn.execute(sa.update(t).where(*conditions).values(**_changed(now, values)))).rowcount == 1
 
 
-async def start(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
+def start(conn: sa.Connection, run_id: str, *, now: datetime) -> bool:
     """PENDING → EXECUTING, once: a redelivered or duplicated run finds it started and gets False."""
     stmt = (
         sa.update(t)
@@ -68,11 +67,11 @@ async def start(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
         .values(**_changed(now, {"status": RunStatus.EXECUTING.value, "started_at": now,
                                  "attempts": t.c.attempts + 1}))
     )
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1
 
 
-async def finish(
-    conn: AsyncConnection, run_id: str, *, status: RunStatus, now: datetime, from_statuses: tuple[str, ...] = _active,
+def finish(
+    conn: sa.Connection, run_id: str, *, status: RunStatus, now: datetime, from_statuses: tuple[str, ...] = _active,
     **values: Any,
 ) -> bool:
     """Move a run in one of ``from_statuses`` (any active one by default) to a terminal ``status``."""
@@ -83,60 +82,67 @@ async def finish(
         .where(t.c.id == run_id, t.c.status.in_(from_statuses))
         .values(**_changed(now, {**values, "status": status.value, "completed_at": now}))
     )
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1
 
 
-async def stale_active(conn: AsyncConnection, *, created_before: datetime, limit: int = 100) -> list[RunRow]:
+def stale_active(conn: sa.Connection, *, created_before: datetime, limit: int = 100) -> list[RunRow]:
     """Runs still active long after any lease could cover them."""
     stmt = sa.select(t).where(t.c.status.in_(_active), t.c.created_at < created_before).limit(limit)
-    return [run_row(row._mapping) for row in await conn.execute(stmt)]
+    return [run_row(row._mapping) for row in conn.execute(stmt)]
 
 
-async def list_runs(
-    conn: AsyncConnection, *, session_id: str | None = None, status: RunStatus | None = None, limit: int = 50
+def list_runs(
+    conn: sa.Connection, *, session_id: str | None = None, status: RunStatus | None = None, limit: int = 50
 ) -> list[RunRow]:
     stmt = sa.select(t).order_by(t.c.created_at.desc()).limit(limit)
     if session_id:
         stmt = stmt.where(t.c.session_id == session_id)
     if status:
         stmt = stmt.where(t.c.status == status.value)
-    return [run_row(row._mapping) for row in await conn.execute(stmt)]
+    return [run_row(row._mapping) for row in conn.execute(stmt)]
 
 
-async def append_events(conn: AsyncConnection, *, run_id: str, first_seq: int, events: list[dict[str, Any]],
+def pending_payloads(conn: sa.Connection, *, backend: str) -> list[dict[str, Any]]:
+    """Payloads of the runs dispatched to ``backend`` that have not started, oldest first."""
+    stmt = (sa.select(t.c.payload).where(t.c.backend == backend, t.c.status == RunStatus.PENDING.value)
+            .order_by(t.c.created_at))
+    return [row[0] for row in conn.execute(stmt)]
+
+
+def append_events(conn: sa.Connection, *, run_id: str, first_seq: int, events: list[dict[str, Any]],
                         now: datetime) -> None:
     """Store a batch of events with consecutive sequence numbers from ``first_seq``: one statement."""
     if events:
         rows = [{"run_id": run_id, "seq": first_seq + i, "event": e, "created_at": now} for i, e in enumerate(events)]
-        await conn.execute(sa.insert(run_events), rows)
+        conn.execute(sa.insert(run_events), rows)
 
 
-async def events_after(conn: AsyncConnection, *, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:
+def events_after(conn: sa.Connection, *, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:
     stmt = (
         sa.select(run_events.c.seq, run_events.c.created_at, run_events.c.event)
         .where(run_events.c.run_id == run_id, run_events.c.seq > after_seq)
         .order_by(run_events.c.seq)
         .limit(limit)
     )
-    return [RunEvent(seq=row[0], created_at=row[1], event=row[2]) for row in await conn.execute(stmt)]
+    return [RunEvent(seq=row[0], created_at=row[1], event=row[2]) for row in conn.execute(stmt)]
 
 
-async def request_cancel(conn: AsyncConnection, run_id: str, *, now: datetime) -> bool:
+def request_cancel(conn: sa.Connection, run_id: str, *, now: datetime) -> bool:
     """Mark an active run for cancellation by whoever executes it; False when it already ended."""
     stmt = (
         sa.update(t)
         .where(t.c.id == run_id, t.c.status.in_(_active), t.c.cancel_requested_at.is_(None))
         .values(cancel_requested_at=now)
     )
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1
 
 
-async def cancel_requested(conn: AsyncConnection, run_id: str) -> bool:
+def cancel_requested(conn: sa.Connection, run_id: str) -> bool:
     stmt = sa.select(t.c.cancel_requested_at).where(t.c.id == run_id)
-    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+    return (conn.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def watch_state(conn: AsyncConnection, run_id: str) -> tuple[RunStatus, int] | None:
+def watch_state(conn: sa.Connection, run_id: str) -> tuple[RunStatus, int] | None:
     """(status, version) of a run: what a long-poll or stream checks between wake-ups."""
-    row = (await conn.execute(sa.select(t.c.status, t.c.version).where(t.c.id == run_id))).first()
+    row = (conn.execute(sa.select(t.c.status, t.c.version).where(t.c.id == run_id))).first()
     return (RunStatus(row[0]), row[1]) if row else None

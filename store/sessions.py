@@ -29,51 +29,51 @@ def _owned(session_id: str, user_id: str) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.id == session_id, t.c.user_id == user_id)
 
 
-async def create(
-    conn: AsyncConnection, *, user_id: str, campaign_id: str, node_id: str, title: str | None, now: datetime
+def create(
+    conn: sa.Connection, *, user_id: str, campaign_id: str, node_id: str, title: str | None, now: datetime
 ) -> SessionRow:
     row = SessionRow(id=str(uuid.uuid4()), user_id=user_id, campaign_id=campaign_id, node_id=node_id, title=title,
                      created_at=now, updated_at=now)
-    await conn.execute(sa.insert(t).values(id=row.id, user_id=user_id, campaign_id=campaign_id, node_id=node_id,
+    conn.execute(sa.insert(t).values(id=row.id, user_id=user_id, campaign_id=campaign_id, node_id=node_id,
                                            title=title, created_at=now, updated_at=now))
     return row
 
 
-async def list_for_campaign(conn: AsyncConnection, *, user_id: str, campaign_id: str) -> list[SessionRow]:
+def list_for_campaign(conn: sa.Connection, *, user_id: str, campaign_id: str) -> list[SessionRow]:
     stmt = (
         sa.select(*_public)
         .where(t.c.user_id == user_id, t.c.campaign_id == campaign_id)
         .order_by(t.c.created_at, t.c.id)
     )
-    return [session_row(row._mapping) for row in await conn.execute(stmt)]
+    return [session_row(row._mapping) for row in conn.execute(stmt)]
 
 
-async def get(conn: AsyncConnection, *, user_id: str, session_id: str) -> SessionRow | None:
-    row = (await conn.execute(sa.select(*_public).where(_owned(session_id, user_id)))).first()
+def get(conn: sa.Connection, *, user_id: str, session_id: str) -> SessionRow | None:
+    row = (conn.execute(sa.select(*_public).where(_owned(session_id, user_id)))).first()
     return session_row(row._mapping) if row else None
 
 
-async def get_claimed(conn: AsyncConnection, *, session_id: str, claim_run_id: str) -> ClaimedSession | None:
+def get_claimed(conn: sa.Connection, *, session_id: str, claim_run_id: str) -> ClaimedSession | None:
     """The session as its claim holder sees it, only while ``claim_run_id`` still holds the claim."""
     stmt = sa.select(*_claimed).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id)
-    row = (await conn.execute(stmt)).first()
+    row = (conn.execute(stmt)).first()
     return claimed_session(row._mapping) if row else None
 
 
-async def exists(conn: AsyncConnection, session_id: str) -> bool:
-    return (await conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
+def exists(conn: sa.Connection, session_id: str) -> bool:
+    return (conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
 
 
-async def update_fields(
-    conn: AsyncConnection, *, user_id: str, session_id: str, values: dict[str, Any]
+def update_fields(
+    conn: sa.Connection, *, user_id: str, session_id: str, values: dict[str, Any]
 ) -> SessionRow | None:
     stmt = sa.update(t).where(_owned(session_id, user_id)).values(**values).returning(*_public)
-    row = (await conn.execute(stmt)).first()
+    row = (conn.execute(stmt)).first()
     return session_row(row._mapping) if row else None
 
 
-async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> bool:
-    result = await conn.execute(sa.delete(t).where(_owned(session_id, user_id)))
+def delete(conn: sa.Connection, *, user_id: str, session_id: str) -> bool:
+    result = conn.execute(sa.delete(t).where(_owned(session_id, user_id)))
     return result.rowcount == 1
 
 
@@ -109,9 +109,9 @@ def _state(row: Any) -> ClaimState | None:
     return ClaimState(row[0], row[1], row[2], bool(row[3])) if row else None
 
 
-async def claim_state(conn: AsyncConnection, *, session_id: str, user_id: str) -> ClaimState | None:
+def claim_state(conn: sa.Connection, *, session_id: str, user_id: str) -> ClaimState | None:
     """Why a claim failed: the row's current holder (None when the session is not the caller's)."""
-    return _state((await conn.execute(_CLAIM_STATE, {"sid": session_id, "uid": user_id})).first())
+    return _state(conn.execute(_CLAIM_STATE, {"sid": session_id, "uid": user_id}).first())
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +145,7 @@ def claim_and_record_sync(conn: sa.Connection, claim: ClaimRequest, run_values: 
     if conn.execute(claim.statement(), claim.params()).rowcount == 1:
         conn.execute(_INSERT_RUN, run_values)
         return ClaimOutcome(True)
-    return ClaimOutcome(False, _state(conn.execute(_CLAIM_STATE, {"sid": claim.session_id,
-                                                                  "uid": claim.user_id}).first()))
+    return ClaimOutcome(False, claim_state(conn, session_id=claim.session_id, user_id=claim.user_id))
 
 
 async def claim_and_record_in(conn: AsyncConnection, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
@@ -194,12 +193,12 @@ async def claim_and_record(db: Database, claim: ClaimRequest, run_values: dict[s
         state = ClaimState(row.task_status, row.run_id, row.lease_expires_at, bool(row.has_skeleton))
         if state.task_status is None or (state.lease_expires_at is not None and state.lease_expires_at <= claim.now):
             # Our snapshot predates a winner that committed while we waited on its row lock: read again.
-            state = await claim_state(conn, session_id=claim.session_id, user_id=claim.user_id) or state
+            state = await conn.run_sync(claim_state, session_id=claim.session_id, user_id=claim.user_id) or state
         return ClaimOutcome(False, state)
 
 
-async def set_public_run_id(conn: AsyncConnection, *, session_id: str, claim_run_id: str, public_id: str) -> None:
-    await conn.execute(
+def set_public_run_id(conn: sa.Connection, *, session_id: str, claim_run_id: str, public_id: str) -> None:
+    conn.execute(
         sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(run_id=public_id)
     )
 
@@ -209,43 +208,43 @@ def released(now: datetime) -> dict[str, Any]:
     return {"task_status": None, "claim_run_id": None, "run_id": None, "lease_expires_at": None, "updated_at": now}
 
 
-async def update_if_holding(
-    conn: AsyncConnection, *, session_id: str, claim_run_id: str, values: dict[str, Any]
+def update_if_holding(
+    conn: sa.Connection, *, session_id: str, claim_run_id: str, values: dict[str, Any]
 ) -> bool:
     """Write ``values`` only while ``claim_run_id`` holds the session's claim. True if it did."""
     stmt = sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(**values)
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1
 
 
-async def renew_lease(conn: AsyncConnection, *, session_id: str, claim_run_id: str, until: datetime) -> bool:
+def renew_lease(conn: sa.Connection, *, session_id: str, claim_run_id: str, until: datetime) -> bool:
     """The heartbeat: push the lease of a claim this run still holds to ``until``. False when it moved on."""
-    return await update_if_holding(conn, session_id=session_id, claim_run_id=claim_run_id,
+    return update_if_holding(conn, session_id=session_id, claim_run_id=claim_run_id,
                                    values={"lease_expires_at": until})
 
 
-async def expired_claims(conn: AsyncConnection, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+def expired_claims(conn: sa.Connection, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
     """(session_id, claim_run_id) of claims whose lease has ended."""
     stmt = (
         sa.select(t.c.id, t.c.claim_run_id)
         .where(t.c.task_status.is_not(None), t.c.lease_expires_at <= now)
         .limit(limit)
     )
-    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+    return [(row[0], row[1]) for row in conn.execute(stmt)]
 
 
-async def count_busy(conn: AsyncConnection) -> int:
+def count_busy(conn: sa.Connection) -> int:
     stmt = sa.select(sa.func.count()).select_from(t).where(t.c.task_status.is_not(None))
-    return int((await conn.execute(stmt)).scalar_one())
+    return int((conn.execute(stmt)).scalar_one())
 
 
-async def release_unowned(conn: AsyncConnection, *, session_id: str, now: datetime) -> bool:
+def release_unowned(conn: sa.Connection, *, session_id: str, now: datetime) -> bool:
     """End a hand-set busy flag (PATCH task_status) whose lease ran out; it has no run to fail."""
     stmt = (
         sa.update(t)
         .where(t.c.id == session_id, t.c.claim_run_id.is_(None), t.c.lease_expires_at <= now)
         .values(**released(now))
     )
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,15 +255,15 @@ class Holder:
     lease_expires_at: datetime | None
 
 
-async def holder(conn: AsyncConnection, *, session_id: str) -> Holder | None:
+def holder(conn: sa.Connection, *, session_id: str) -> Holder | None:
     """Operator view of a session's claim, whoever owns the session (None when it does not exist)."""
     stmt = sa.select(t.c.task_status, t.c.claim_run_id, t.c.run_id, t.c.lease_expires_at).where(t.c.id == session_id)
-    row = (await conn.execute(stmt)).first()
+    row = (conn.execute(stmt)).first()
     return Holder(row[0], row[1], row[2], row[3]) if row else None
 
 
-async def release_by_operator(
-    conn: AsyncConnection, *, session_id: str, claim_run_id: str | None, now: datetime, **values: Any
+def release_by_operator(
+    conn: sa.Connection, *, session_id: str, claim_run_id: str | None, now: datetime, **values: Any
 ) -> bool:
     """Clear a claim deliberately, only if ``claim_run_id`` (None: a hand-set flag) still holds it."""
     held = t.c.claim_run_id.is_(None) if claim_run_id is None else t.c.claim_run_id == claim_run_id
@@ -273,4 +272,4 @@ async def release_by_operator(
         .where(t.c.id == session_id, t.c.task_status.is_not(None), held)
         .values(**values, **released(now))
     )
-    return (await conn.execute(stmt)).rowcount == 1
+    return (conn.execute(stmt)).rowcount == 1

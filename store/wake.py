@@ -68,7 +68,8 @@ def publisher(settings: Settings, db: Database, redis: Any) -> Wake | None:
         channel = redis_channel(settings)
 
         async def publish_redis(message: str) -> None:
-            await asyncio.wait_for(redis.publish(channel, message), PUBLISH_TIMEOUT_SECONDS)
+            async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                await redis.publish(channel, message)
 
         return publish_redis
     if kind == "postgres":
@@ -96,7 +97,8 @@ class Watcher:
     async def wait(self, timeout: float) -> bool:
         """True when woken; False after ``timeout`` (capped by the hub's poll interval)."""
         try:
-            await asyncio.wait_for(self._event.wait(), min(timeout, self._hub.poll_seconds))
+            async with asyncio.timeout(min(timeout, self._hub.poll_seconds)):
+                await self._event.wait()
             return True
         except TimeoutError:
             return False
@@ -191,7 +193,10 @@ async def _listen_postgres(hub: WakeHub, dsn: str) -> None:
             hub.connected = True
             while True:
                 await asyncio.sleep(HEALTH_CHECK_SECONDS)
-                await asyncio.wait_for(conn.execute("SELECT 1"), HEALTH_CHECK_SECONDS)
+                # asyncio.timeout, never wait_for, in this code base: on Python 3.11, wait_for loses a
+                # cancellation that arrives as the awaited call completes, and this loop then never ends.
+                async with asyncio.timeout(HEALTH_CHECK_SECONDS):
+                    await conn.execute("SELECT 1")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001

@@ -33,8 +33,7 @@ class RunControl:
         self._wake = wake
 
     async def _load(self, run_id: str) -> RunRow | None:
-        async with self._db.read() as conn:
-            return await runs.get(conn, run_id)
+        return await self._db.run_read(runs.get, run_id)
 
     async def retrieve(self, caller: Caller, run_id: str) -> dict[str, Any]:
         run = self._access.check(caller, "read", await self._load(run_id))
@@ -51,15 +50,13 @@ class RunControl:
             return answer
         if await self._bridge.cancel(run.id):
             return answer  # it ran here and recorded CANCELED itself
-        async with self._db.write() as conn:
-            requested = await runs.request_cancel(conn, run.id, now=utcnow())
+        requested = await self._db.run(runs.request_cancel, run.id, now=utcnow())
         if requested:
             await self._publish(cancel_message(run.id))
         return answer
 
     async def _cancel_pending(self, run: RunRow) -> bool:
-        async with self._db.write() as conn:
-            ended = await lifecycle.end_unstarted(conn, run, RunStatus.CANCELED, lifecycle.NOT_STARTED, now=utcnow())
+        ended = await self._db.run(lifecycle.end_unstarted, run, RunStatus.CANCELED, lifecycle.NOT_STARTED, now=utcnow())
         return ended.finished
 
     async def _publish(self, message: str) -> None:

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from core.errors import RealtimeError
 from core.ids import utcnow
 from jobs.reporter import STREAM_KEY
@@ -61,8 +63,7 @@ class RunFeed:
         self.long_poll_seconds = long_poll_seconds
 
     async def _load(self, run_id: str) -> RunRow | None:
-        async with self._db.read() as conn:
-            return await runs.get(conn, run_id)
+        return await self._db.run_read(runs.get, run_id)
 
     async def shape(self, caller: Caller, run_id: str, *, offset: str | None, handle: str | None, live: bool,
                     skip: frozenset[str]) -> ShapeReply:
@@ -116,9 +117,7 @@ class RunFeed:
             yield b": ping\n\n"
             last_sent = time.monotonic()
             while True:
-                async with self._db.read() as conn:
-                    state = await runs.watch_state(conn, run_id)
-                    rows = await runs.events_after(conn, run_id=run_id, after_seq=after) if key == STREAM_KEY else []
+                state, rows = await self._db.run_read(_watch, run_id, after, key == STREAM_KEY)
                 for row in rows:
                     yield _frame(row)
                     after = row.seq
@@ -138,3 +137,9 @@ def _token_skips(caller: Caller) -> frozenset[str]:
     realtime = (caller.claims.raw.get("realtime") if caller.claims else None) or {}
     columns = realtime.get("skipColumns") if isinstance(realtime, dict) else None
     return frozenset(c for c in columns or [] if isinstance(c, str))
+
+
+def _watch(conn: sa.Connection, run_id: str, after: int, with_events: bool) -> tuple[Any, list[RunEvent]]:
+    """The run's (status, version), then its events after ``after``, in one read."""
+    state = runs.watch_state(conn, run_id)
+    return state, runs.events_after(conn, run_id=run_id, after_seq=after) if with_events else []

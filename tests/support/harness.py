@@ -48,8 +48,8 @@ async def database(url: str) -> AsyncIterator[Database]:
 
 async def run_row(url: str, run_id: str) -> Any:
     """The stored run as plain values (status, error, usage, timestamps), or None."""
-    async with database(url) as db, db.read() as conn:
-        row = await runs.get(conn, run_id)
+    async with database(url) as db:
+        row = await db.run_read(runs.get, run_id)
     return msgspec.to_builtins(row, builtin_types=(datetime,)) if row else None
 
 

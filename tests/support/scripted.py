@@ -83,8 +83,7 @@ async def run_row(api: Any, run_id: str) -> dict[str, Any]:
     """The stored run (status, output, error, usage), read from the app's database."""
     from store import runs
 
-    async with api.app.state.container.db.read() as conn:
-        row = await runs.get(conn, run_id)
+    row = await api.app.state.container.db.run_read(runs.get, run_id)
     assert row is not None, run_id
     return msgspec.to_builtins(row, builtin_types=(datetime,))
 
@@ -93,8 +92,7 @@ async def run_events(api: Any, run_id: str) -> list[dict[str, Any]]:
     """The run's ChatStreamEvents in order, as subscribers receive them."""
     from store import runs
 
-    async with api.app.state.container.db.read() as conn:
-        rows = await runs.events_after(conn, run_id=run_id, after_seq=0, limit=10_000)
+    rows = await api.app.state.container.db.run_read(runs.events_after, run_id=run_id, after_seq=0, limit=10_000)
     return [dict(row.event) for row in rows]
 
 

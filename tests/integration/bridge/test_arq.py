@@ -48,8 +48,7 @@ async def run_row(api: Any, run_id: str) -> Any:
     # Our own engine: the app's is bound to the test client's loop.
     db = Database(api.app.state.container.settings.database_url)
     try:
-        async with db.read() as conn:
-            row = await runs.get(conn, run_id)
+        row = await db.run_read(runs.get, run_id)
     finally:
         await db.dispose()
     return msgspec.to_builtins(row, builtin_types=(datetime,)) if row else None
@@ -230,8 +229,7 @@ async def test_redis_down_at_dispatch_gives_500_releases_the_claim_and_recovers(
 async def _only_run_id(api: Any, session_id: str) -> str:
     db = Database(api.app.state.container.settings.database_url)
     try:
-        async with db.read() as conn:
-            rows = await runs.list_runs(conn, session_id=session_id)
+        rows = await db.run_read(runs.list_runs, session_id=session_id)
     finally:
         await db.dispose()
     assert len(rows) == 1

@@ -99,8 +99,7 @@ async def test_a_triggered_turn_runs_the_job_and_reports_to_its_run_metadata(api
     streamed = [line["chat"] for line in lines if "chat" in line]
     db = Database(settings.database_url)
     try:
-        async with db.read() as conn:
-            stored = [row.event for row in await runs.events_after(conn, run_id=payload["run_id"], after_seq=0)]
+        stored = [row.event for row in await db.run_read(runs.events_after, run_id=payload["run_id"], after_seq=0)]
     finally:
         await db.dispose()
     # Trigger.dev subscribers see the events local subscribers see (reply deltas may be batched differently).
@@ -162,8 +161,7 @@ async def _triggered_turn(api_factory, fake) -> tuple[Any, dict[str, Any], dict[
 async def _stored_run(settings, run_id: str) -> Any:
     db = Database(settings.database_url)
     try:
-        async with db.read() as conn:
-            return await runs.get(conn, run_id)
+        return await db.run_read(runs.get, run_id)
     finally:
         await db.dispose()
 

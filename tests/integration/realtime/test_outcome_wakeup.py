@@ -78,8 +78,7 @@ async def watch_until_finished(api: Api, run_id: str, quiet: asyncio.Event) -> t
 
 
 async def completed_at(api: Api, run_id: str) -> float:
-    async with api.app.state.container.db.read() as conn:
-        run = await runs.get(conn, run_id)
+    run = await api.app.state.container.db.run_read(runs.get, run_id)
     assert run is not None and run.completed_at is not None
     return run.completed_at.timestamp()
 

@@ -17,8 +17,7 @@ from store.rows import RunFailure
 
 
 async def _session(db: Database, user_id: str = "u1") -> str:
-    async with db.write() as conn:
-        row = await sessions.create(conn, user_id=user_id, campaign_id="c", node_id="n", title=None, now=utcnow())
+    row = await db.run(sessions.create, user_id=user_id, campaign_id="c", node_id="n", title=None, now=utcnow())
     return row.id
 
 
@@ -36,8 +35,7 @@ async def _claim(db: Database, session_id: str, *, user_id: str = "u1", lease: f
 
 
 async def _run_count(db: Database, session_id: str) -> int:
-    async with db.read() as conn:
-        return len(await runs.list_runs(conn, session_id=session_id))
+    return len(await db.run_read(runs.list_runs, session_id=session_id))
 
 
 async def test_exactly_one_of_many_concurrent_claims_wins_and_records_one_run(db: Database) -> None:
@@ -45,8 +43,7 @@ async def test_exactly_one_of_many_concurrent_claims_wins_and_records_one_run(db
     results = await asyncio.gather(*(_claim(db, session_id) for _ in range(50)))
     winners = [r for r in results if r]
     assert len(winners) == 1
-    async with db.read() as conn:
-        state = await sessions.claim_state(conn, session_id=session_id, user_id="u1")
+    state = await db.run_read(sessions.claim_state, session_id=session_id, user_id="u1")
     assert state is not None and state.task_status == "chat_processing" and state.run_id == winners[0]
     assert await _run_count(db, session_id) == 1
 
@@ -62,12 +59,11 @@ async def test_only_the_holder_ends_the_claim(db: Database) -> None:
     holder = await _claim(db, session_id)
     assert holder
     stranger = lifecycle.RunRef(new_run_id(), "x", session_id, "framework-chat-turn")
-    async with db.write() as conn:
-        ended = await lifecycle.end_run(conn, stranger, RunStatus.CANCELED, now=utcnow(), force_release=True)
-        assert not ended.held
-        ended = await lifecycle.end_run(conn, lifecycle.RunRef(holder, holder, session_id, "framework-chat-turn"),
-                                        RunStatus.CANCELED, now=utcnow(), failure=RunFailure("canceled", "c"))
-        assert ended.held and ended.finished
+    ended = await db.run(lifecycle.end_run, stranger, RunStatus.CANCELED, now=utcnow(), force_release=True)
+    assert not ended.held
+    ended = await db.run(lifecycle.end_run, lifecycle.RunRef(holder, holder, session_id, "framework-chat-turn"),
+                         RunStatus.CANCELED, now=utcnow(), failure=RunFailure("canceled", "c"))
+    assert ended.held and ended.finished
     assert await _claim(db, session_id)
 
 
@@ -77,14 +73,12 @@ async def test_an_expired_lease_is_free_and_the_old_holder_cannot_write(db: Data
     assert dead
     taker = await _claim(db, session_id)
     assert taker and taker != dead
-    async with db.write() as conn:
-        late = await sessions.update_if_holding(conn, session_id=session_id, claim_run_id=dead,
-                                                values={"draft_body": "late write"})
-        assert not await lifecycle.renew_lease(conn, lifecycle.RunRef(dead, dead, session_id, "t"),
-                                               until=utcnow() + timedelta(seconds=60))
-    assert not late
-    async with db.read() as conn:
-        assert (await sessions.get(conn, user_id="u1", session_id=session_id)).draft_body is None
+    late = await db.run(sessions.update_if_holding, session_id=session_id, claim_run_id=dead,
+                        values={"draft_body": "late write"})
+    held, _ = await db.run(lifecycle.renew_lease, lifecycle.RunRef(dead, dead, session_id, "t"),
+                           until=utcnow() + timedelta(seconds=60))
+    assert not late and not held
+    assert (await db.run_read(sessions.get, user_id="u1", session_id=session_id)).draft_body is None
 
 
 async def test_the_heartbeat_keeps_a_live_claim_and_the_reaper_frees_a_dead_one(db: Database) -> None:
@@ -92,18 +86,16 @@ async def test_the_heartbeat_keeps_a_live_claim_and_the_reaper_frees_a_dead_one(
     holder = await _claim(db, session_id, lease=1)
     assert holder
     ref = lifecycle.RunRef(holder, holder, session_id, "framework-chat-turn")
-    async with db.write() as conn:
-        assert await lifecycle.renew_lease(conn, ref, until=utcnow() + timedelta(seconds=60))
-        reaped, _ = await lifecycle.reap_expired(conn, now=utcnow() + timedelta(seconds=30),
-                                                 stale_before=utcnow() - timedelta(days=1))
+    held, requested = await db.run(lifecycle.renew_lease, ref, until=utcnow() + timedelta(seconds=60))
+    assert held and not requested
+    reaped, _ = await db.run(lifecycle.reap_expired, now=utcnow() + timedelta(seconds=30),
+                             stale_before=utcnow() - timedelta(days=1))
     assert reaped == 0  # renewed: still held 30 s later
-    async with db.write() as conn:
-        reaped, crashed = await lifecycle.reap_expired(conn, now=utcnow() + timedelta(seconds=61),
-                                                       stale_before=utcnow() - timedelta(days=1))
+    reaped, crashed = await db.run(lifecycle.reap_expired, now=utcnow() + timedelta(seconds=61),
+                                   stale_before=utcnow() - timedelta(days=1))
     assert reaped >= 1 and holder in [r.id for r in crashed]  # the PostgreSQL database is shared by the run
-    async with db.read() as conn:
-        run = await runs.get(conn, holder)
-        session = await sessions.get(conn, user_id="u1", session_id=session_id)
+    run = await db.run_read(runs.get, holder)
+    session = await db.run_read(sessions.get, user_id="u1", session_id=session_id)
     assert run.status is RunStatus.CRASHED and run.failure.code == "lease_expired"
     assert session.task_status is None and session.last_run.error.code == "lease_expired"
 
@@ -111,6 +103,5 @@ async def test_the_heartbeat_keeps_a_live_claim_and_the_reaper_frees_a_dead_one(
 async def test_generate_examples_claim_needs_a_skeleton(db: Database) -> None:
     session_id = await _session(db)
     assert await _claim(db, session_id, skeleton=True) is None
-    async with db.write() as conn:
-        await sessions.update_fields(conn, user_id="u1", session_id=session_id, values={"skeleton": {"hook": "h"}})
+    await db.run(sessions.update_fields, user_id="u1", session_id=session_id, values={"skeleton": {"hook": "h"}})
     assert await _claim(db, session_id, skeleton=True)
