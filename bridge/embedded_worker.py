@@ -141,7 +141,6 @@ async def _listen(worker: EmbeddedWorker, reader: asyncio.StreamReader) -> None:
 async def main(fd: int) -> None:
     settings = Settings.from_env()
     configure_process(settings)
-    os.nice(settings.embedded_worker_nice)  # background work: the API's accept path goes first
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024 * 1024)
     db = Database(settings.database_url)
@@ -159,6 +158,9 @@ async def main(fd: int) -> None:
         picked = await worker.pick_up_pending()
         log.info("embedded worker ready: concurrency=%d, %d pending run(s) picked up", settings.worker_concurrency,
                  picked)
+        # Ready at full priority (a start-up on a busy machine is not starved); from now on the
+        # turns are background work: when both want the CPU, the API's accept path goes first.
+        os.nice(settings.embedded_worker_nice)
         await worker.run()
         await worker.drain()
     finally:

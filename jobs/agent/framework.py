@@ -102,27 +102,57 @@ class AgentLLM:
 
 
 async def _stream_reply(node: Any, run: Any, reporter: Reporter) -> None:
-    emitted = ""
+    reply = ReplyStream()
     async with node.stream(run.ctx) as stream:
         async for response in stream.stream_response(debounce_by=None):
-            reply = partial_reply(response)
-            if reply and len(reply) > len(emitted) and reply.startswith(emitted):
-                await reporter.emit(ReplyDeltaEvent(text=reply[len(emitted):]))
-                emitted = reply
+            if delta := reply.advance(response):
+                await reporter.emit(ReplyDeltaEvent(text=delta))
 
 
-def partial_reply(response: ModelResponse) -> str | None:
-    """The ``reply`` argument of the output tool call so far (its JSON may still be incomplete)."""
+class ReplyStream:
+    """The output tool call's ``reply`` argument as it grows, one new suffix at a time.
+
+    The arguments arrive as JSON text chunk by chunk. Parsing the whole text again on every chunk is
+    quadratic in its length, and everything after ``reply`` (skeleton, draft: most of the text) needs
+    no parsing here at all. So: parse only when the text grew, and stop for good once ``reply`` is
+    complete (another argument has begun after it, or the arguments are whole).
+    """
+
+    def __init__(self) -> None:
+        self.emitted = ""
+        self.complete = False
+        self._seen = 0
+
+    def advance(self, response: ModelResponse) -> str:
+        """The reply's new text since the last call ('' when none)."""
+        args = _tool_args(response)
+        if args is None or self.complete:
+            return ""
+        if isinstance(args, str):
+            if len(args) == self._seen:
+                return ""
+            self._seen = len(args)
+            try:
+                args = pydantic_core.from_json(args or "{}", allow_partial="trailing-strings")
+            except ValueError:
+                return ""
+            whole = False
+        else:
+            whole = True  # a provider that hands over the arguments as a dict: nothing is partial
+        if not isinstance(args, dict):
+            return ""
+        value = args.get("reply")
+        self.complete = whole or (isinstance(value, str) and any(key != "reply" for key in args))
+        if not isinstance(value, str) or len(value) <= len(self.emitted) or not value.startswith(self.emitted):
+            return ""
+        delta, self.emitted = value[len(self.emitted):], value
+        return delta
+
+
+def _tool_args(response: ModelResponse) -> str | dict[str, Any] | None:
     for part in response.parts:
         if isinstance(part, ToolCallPart):
-            args = part.args
-            if isinstance(args, str):
-                try:
-                    args = pydantic_core.from_json(args or "{}", allow_partial="trailing-strings")
-                except ValueError:
-                    return None
-            value = args.get("reply") if isinstance(args, dict) else None
-            return value if isinstance(value, str) else None
+            return part.args
     return None
 
 

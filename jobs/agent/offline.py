@@ -33,7 +33,7 @@ from jobs.agent.prompts import new_message, read_context
 from jobs.agent.requests import Parsed, Standing, cta_phrase, parse, standing
 from jobs.agent.rules import SPAN_RE, VAR_RE
 
-STREAM_CHUNK = 12  # the reply streams in pieces this size (it becomes reply_delta events)
+STREAM_CHUNK = 48  # the reply streams in pieces this size (it becomes reply_delta events)
 BULK_CHUNK = 400  # the skeleton and draft after it: no deltas come from them, so fewer, larger pieces
 
 
