@@ -83,7 +83,8 @@ _Q = r"""(?:"(?P<dq>[^"\n]{1,200})"|(?<![\w'])'(?P<sq>[^\n]{1,200}?)'(?![\w']))"
 _QV = rf"(?:{_Q}|{_V})"
 # An imperative starts a clause: the message start, punctuation, or a polite/linking lead-in.
 _GO = (r"(?:^|(?<=[.,;:!?\n(])|\b(?:and|please|also|then|just|now|pls|but|so|maybe|perhaps|try\s+to|to|you|"
-       r"let's|lets|kindly|could|can|would|should|must)\s+)\s*")
+       r"let's|lets|kindly|could|can|would|should|must|actually|ok|okay|oh|ah|hmm|alright|finally|lastly|next|"
+       r"honestly|wait|yes|yeah)\s+)\s*")
 _SUBJECT = r"(?:subject(?:\s+line)?|subject-line|title)"
 _WITHIN = r"(?:(?!\band\b)[^.;,!?\n]){0,40}?"  # words between a keyword and its target, inside one clause
 
@@ -319,9 +320,9 @@ _QV_AS_SIGN_OFF = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|a\s+|my\s+)?(?:sign-?
 
 
 @_rule(rf"\bsign(?:\s+it|\s+the\s+email)?[\s-]*off\s+(?:the\s+email\s+|it\s+)?(?:with|as|using)\s+{_QV}",
-       rf"\b(?:sign-?off|closing|close|valediction|sign\s+off)\s*(?::|=|should\s+be|to\s+be)\s*{_QV}",
-       rf"\b(?:change|make|switch|set|update)\s+the\s+(?:sign-?off|sign\s+off|closing|close|valediction)\s+"
-       rf"(?:to|into|with)\s+{_QV}",
+       rf"\b(?:sign-?off|closing|close|valediction|sign\s+off)\s*(?::|=|should\s+be\b|to\s+be\b)\s*{_QV}",
+       rf"\b(?:change|make|switch|swap|set|update|replace)\s+(?:the\s+|my\s+)?(?:sign-?off|sign\s+off|closing|close|"
+       rf"valediction)\s+(?:to|into|with|for)\s+{_QV}",
        rf"\buse\s+{_QV_AS_SIGN_OFF}\s+as\s+"
        rf"(?:the\s+|a\s+|my\s+)?(?:sign-?off|closing)",
        rf"\b(?:end|close|finish|wrap(?:\s+it)?\s+up)\s+(?:the\s+email\s+|it\s+)?with\s+{_QV}")
@@ -703,6 +704,7 @@ _OFFER = re.compile(
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
     r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+_OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
     r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
@@ -725,6 +727,19 @@ _BRIEF_PATTERNS = (
 )
 
 
+def _before_audience(text: str, span: tuple[int, int], found: list[tuple[int, int, Request]]) -> str:
+    """An offer without the audience clause it ran into: "Rampwise, a platform that …, to VPs of Sales"
+    gives "Rampwise, a platform that …" (the audience is its own request). Only a clause set off by a
+    comma is cut: "payroll software to restaurant owners" is an offer that names who it is for."""
+    value = text[span[0]:span[1]]
+    for start, _, request in found:
+        if request.kind == "audience" and span[0] < start < span[1]:
+            head = text[span[0]:start].rstrip()
+            if head.endswith(","):
+                value = head.rstrip(" ,")
+    return value.strip()
+
+
 def _brief(text: str) -> list[tuple[int, int, Request]]:
     """Audience, offer, CTA and focus statements; each pattern reads the whole remaining text."""
     found: list[tuple[int, int, Request]] = []
@@ -739,6 +754,8 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
         if pattern is _AUDIENCE_LOOSE and change and change.start() <= m.start() < change.end():
             continue  # "change the offer to X for new reps" changes the offer, not the audience
         value = (m.group("v") or m.groupdict().get("clause") or "").strip()
+        if kind == "offer" and m.group("v"):
+            value = _before_audience(text, m.span("v"), found)
         said = " ".join(m.group(0).split())
         if kind == "cta":
             value = cta_phrase(value) or ""
@@ -750,6 +767,12 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
                 value = re.sub(r"^the\s+", "", value, flags=re.I)
         if value:
             found.append((m.start(), m.end(), Request(kind, value, said)))
+            if kind == "offer" and m.group("v") and _OFFER_UPDATE.search(m.group(0)):
+                # "We now sell X, an AI tutor for new reps": a new offer says who uses it ("for …"); the audience
+                # stays. ("We now sell X to HR directors" does name a new audience.)
+                v_start, v_end = m.span("v")
+                found = [f for f in found if not (f[2].kind == "audience" and v_start < f[0] < v_end
+                                                  and f[2].said.lower().startswith("for "))]
     return found
 
 
@@ -983,9 +1006,23 @@ def _key(item: Any) -> str:
     return " ".join(str(item).lower().split())
 
 
+_MATCH_FILLER = frozenset("the a an our my their your that this with about of on line sentence mention and".split())
+
+
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9%]+", text.lower()) if w not in _MATCH_FILLER)
+
+
 def _matches(item: str, target: str) -> bool:
+    """Whether ``target`` names ``item``: one contains the other, or all of one's words are in the other
+    ("the SOC 2 report" names "SOC 2 Type II report"; "DHL case study" names "case study with DHL")."""
     a, b = _key(item), _key(target)
-    return bool(a and b) and (b in a or a in b)
+    if not (a and b):
+        return False
+    if b in a or a in b:
+        return True
+    wa, wb = _content_words(a), _content_words(b)
+    return bool(wa and wb) and (wb <= wa or wa <= wb)
 
 
 def _tone(s: Standing, value: str) -> Standing:

@@ -107,7 +107,7 @@ ROWS = [
     # opener
     Row("Open with peak-season hiring", "the opener about it",
         lambda a, b: content_paragraphs(b)[0].startswith("&&One sentence on why peak-season hiring matters")),
-    Row("The hook should be about Q4 quotas", "the opener about it", lambda a, b: "why Q4 quotas matters" in body(b)),
+    Row("The hook should be about Q4 quotas", "the opener about it", lambda a, b: "why Q4 quotas matter to" in body(b)),
     Row("Lead with their recent funding round", "the opener about it, to the reader",
         lambda a, b: "your recent funding round" in content_paragraphs(b)[0]),
     Row("Start with a question about their hiring plans", "a question first",
