@@ -142,7 +142,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_instead_of": ("instead", "rather", "not"),
     "_link": ("http",),
     "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
-                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without"),
+                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without", " out",
+                "no need"),
     "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
                  "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
     "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
@@ -507,6 +508,8 @@ def _link(m: re.Match[str]) -> list[Request]:
 
 
 # --- removals
+_TRAILING_ADVERBS = re.compile(r"(?:\s+(?:anymore|any\s+more|please|again|either|too|as\s+well|altogether|entirely|"
+                               r"completely|at\s+all|from\s+(?:the|this|my)\s+(?:email|draft|body|message)))+$", re.I)
 _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leave\s+out|strip(?:\s+out)?|omit|skip|"
                  r"kill|ditch|scrap|nix)")
 
@@ -517,7 +520,11 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
        rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
        rf"hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
        rf"\bwithout\s+(?:the\s+|a\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|case\s+study|proof\s+point|hook|"
-       rf"opener)\b")
+       rf"opener)\b",
+       # "take the case study out", "I don't want the P.S.", "no need for the Salesforce line"
+       rf"{_GO}(?:take|leave|cut|strip)\s+(?:the\s+|that\s+|this\s+|our\s+|my\s+)(?P<v>p\.\s?s\.?|(?:[^.;,!?\n]|\.(?=\S)){{1,80}}?)\s+out\b",
+       rf"\b(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}",
+       rf"\bno\s+need\s+for\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}")
 def _remove(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
     low = value.lower()
@@ -531,6 +538,8 @@ def _remove(m: re.Match[str]) -> list[Request] | None:
                     value, flags=re.I)
     target = re.sub(r"^(?:mention|reference)\s+(?:of|to)\s+", "", target, flags=re.I)
     target = strip_determiner(target) if not _quoted(m) else target
+    if not _quoted(m):  # "don't mention SOC 2 anymore": the trailing words are not part of what to remove
+        target = _TRAILING_ADVERBS.sub("", target).strip()
     return _req("remove", clip_words(clean(target, keep=_ANY_VAR), VALUE_CHARS), m) if target else None
 
 

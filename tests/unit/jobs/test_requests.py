@@ -124,6 +124,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("remove the proof point", [("remove", "proof point")]),
         ("Actually drop the DHL case study", [("remove", "DHL case study")]),
         ("OK lose the P.S.", [("remove", "P.S")]),
+        ("Take the case study out", [("remove", "case study")]),
+        ("Leave the P.S. out please", [("remove", "P.S.")]),
+        ("I don't want the P.S.", [("remove", "P.S")]),
+        ("No need for the Salesforce line", [("remove", "Salesforce line")]),
+        ("Don't mention SOC 2 anymore", [("remove", "SOC 2")]),
     ],
     "call to action": [
         ("ask for a call instead", [("cta", "call")]),
@@ -235,6 +240,8 @@ def test_removals_take_things_back_out_and_a_later_ask_brings_them_back() -> Non
     assert standing(["Mention our SOC 2 Type II report", "drop the SOC 2 report"]).mentions == ()
     assert standing(["add our case study with DHL", "Actually drop the DHL case study"]).mentions == ()
     assert standing(["Mention our SOC 2 report", "drop the Gartner report"]).mentions == ("SOC 2 report",)
+    assert standing(["Highlight that we integrate with Salesforce",
+                     "Remove the Salesforce line from the email"]).mentions == ()
     unknown = standing(["take out the line about ramp time"])
     assert unknown.removed == ("ramp time",)
 
