@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from core.payloads import SequenceContext
+from jobs.agent import AgentLLM
+from jobs.agent.offline import offline_model
 from jobs.agent.rules import VAR_RE
-from jobs.llm import STANDARD_LEAD_VARS
+from jobs.llm import STANDARD_LEAD_VARS, ExampleContext, TurnContext
 from tests.support.english_checks import english_problems
 from tests.support.live import SESSIONS, LiveClient
 from tests.support.scripted import LEAD_JSON, generate_examples, run_row, turn
@@ -20,6 +23,24 @@ from tests.support.scripted import LEAD_JSON, generate_examples, run_row, turn
 BRIEF = ("We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half, to enterprise VPs of "
          "Sales. Goal: book a 15-minute demo.")
 PRIOR = [{"subject": "Ramp time at %company%", "body": "Hi %first_name%, a note about ramp time."}]
+
+
+class Recording:
+    """The built-in model, keeping the context each call was given (what the job decided was in effect)."""
+
+    def __init__(self) -> None:
+        self.inner = AgentLLM(offline_model(), name="offline", token_limit=200_000)
+        self.name = self.inner.name
+        self.turns: list[TurnContext] = []
+        self.examples: list[ExampleContext] = []
+
+    async def chat_turn(self, ctx: TurnContext, reporter: Any) -> Any:
+        self.turns.append(ctx)
+        return await self.inner.chat_turn(ctx, reporter)
+
+    async def write_example(self, ctx: ExampleContext, reporter: Any) -> Any:
+        self.examples.append(ctx)
+        return await self.inner.write_example(ctx, reporter)
 
 
 def variables(session: dict[str, Any]) -> set[str]:
@@ -54,7 +75,9 @@ def test_the_readme_walk_through_uses_only_the_variables_turn_one_gave(live_serv
     assert english_problems(example["body"]) == [] and not re.search(r"%|&&", example["subject"] + example["body"])
 
 
-async def test_a_turn_that_omits_the_whitelist_and_sequence_gets_the_last_ones_given(api: Any) -> None:
+async def test_a_turn_that_omits_the_whitelist_and_sequence_gets_the_last_ones_given(api_factory: Any) -> None:
+    model = Recording()
+    api = await api_factory(llm=model)
     session = await api.create_session()
     assert (session["available_var_names"], session["sequence_context"]) == (None, None)
     sid = session["id"]
@@ -72,6 +95,9 @@ async def test_a_turn_that_omits_the_whitelist_and_sequence_gets_the_last_ones_g
         assert later["available_var_names"] == ["first_name", "company"] and later["sequence_context"] == sequence
         run = await run_row(api, run_id)
         assert "availableVarNames" not in run["payload"]["input"]  # the memory, not the request, supplied them
+
+    remembered = SequenceContext(position=1, total_nodes=3, prior_nodes=PRIOR)
+    assert [(c.allowed_vars, c.sequence_context) for c in model.turns] == [(["company", "first_name"], remembered)] * 4
 
     # a new whitelist replaces the remembered one; null is the same as leaving it out
     _, narrowed = await turn(api, sid, "Add a P.S. about our free pilot", availableVarNames=["company"])
@@ -98,20 +124,27 @@ async def test_a_session_never_given_a_whitelist_uses_the_standard_lead_fields(a
     assert "%position%" in one["draft_body"]  # a standard field the writer uses when it may
 
 
-async def test_examples_use_the_remembered_sequence_and_may_set_it(api: Any) -> None:
+async def test_examples_use_the_remembered_whitelist_and_sequence_and_may_set_the_sequence(api_factory: Any) -> None:
+    model = Recording()
+    api = await api_factory(llm=model)
     sid = (await api.create_session())["id"]
     sequence = {"position": 1, "total_nodes": 2, "prior_nodes": PRIOR}
     await turn(api, sid, BRIEF, availableVarNames=["first_name", "company"], sequenceContext=sequence)
     run_id, after = await generate_examples(api, sid, LEAD_JSON[:1])
     assert after["generated_examples"][0]["status"] == "ok" and after["sequence_context"] == sequence
     assert "sequenceContext" not in (await run_row(api, run_id))["payload"]["input"]
+    [example] = model.examples
+    assert example.allowed_vars == ["company", "first_name"]
+    assert example.sequence_context == SequenceContext(position=1, total_nodes=2, prior_nodes=PRIOR)
     other = {"position": 2, "total_nodes": 3}
     response = await api.client.post(f"{SESSIONS}/{sid}/generate-examples", headers=api.headers,
                                      json={"leads": LEAD_JSON[:1], "sequenceContext": other})
     assert response.status_code == 202, response.text
     assert (await api.wait_idle(sid))["sequence_context"] == other
+    assert model.examples[-1].sequence_context == SequenceContext(position=2, total_nodes=3)
     _, last = await turn(api, sid, "Make it shorter")
     assert last["sequence_context"] == other and last["available_var_names"] == ["first_name", "company"]
+    assert model.turns[-1].sequence_context == SequenceContext(position=2, total_nodes=3)
 
 
 async def test_a_refused_turn_leaves_the_memory_as_it_was(api: Any) -> None:
