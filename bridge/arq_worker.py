@@ -30,6 +30,7 @@ from arq import Worker
 from arq.worker import func
 
 from bridge.arq_queue import JOB_FUNCTION, cancel_mark_key, health_check_key
+from core.cancel import withdraw_cancel
 from core.ids import utcnow
 from core.payloads import PayloadEnvelope
 from core.settings import Settings
@@ -71,6 +72,9 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     try:
         return (await asyncio.shield(job)).ran
     except asyncio.CancelledError:
+        # Handled before it is re-raised: withdrawn first, or on Python 3.11.0-3.11.2 the Redis read
+        # below is itself cancelled and the job is never told to stop (see core.cancel).
+        withdraw_cancel()
         # Shutdown or an abort: tell the job which, so it records INTERRUPTED or CANCELED, and wait for
         # it to write that and release its claim before the worker moves on (or exits).
         requested = await _cancel_requested(ctx, mark)
@@ -87,12 +91,15 @@ async def _until_done(task: asyncio.Task[Any]) -> None:
         try:
             await asyncio.wait({task})
         except asyncio.CancelledError:
-            continue
+            withdraw_cancel()
 
 
 async def _cancel_requested(ctx: dict[str, Any], mark: str) -> bool:
     try:
         return bool(await ctx["redis"].exists(mark))
+    except asyncio.CancelledError:  # cancelled again while asking: the worker is stopping harder
+        withdraw_cancel()
+        return False
     except Exception:  # noqa: BLE001 - Redis gone during shutdown: treat as a shutdown, not a user cancel
         return False
 
@@ -170,6 +177,7 @@ async def run_worker(settings: Settings, *, handle_signals: bool = True, burst: 
     try:
         await poll
     except asyncio.CancelledError:
+        withdraw_cancel()  # closing the worker below talks to Redis (see core.cancel)
         log.info("worker stopping")
     finally:
         if not handle_signals:
