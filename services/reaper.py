@@ -1,22 +1,29 @@
 """The lease reaper: frees sessions whose task stopped renewing its lease (a dead worker) and fails
-the runs nobody will finish; also drops expired idempotency records. Every API instance runs one;
-the work is idempotent, so several at once are harmless.
+the runs nobody will finish; also drops expired idempotency records and, when
+``CAMPAIGN_CHAT_SESSION_RETENTION_DAYS`` is set, erases sessions idle for longer than that. Every API
+instance runs one; the work is idempotent, so several at once are harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from core.ids import utcnow
 from core.settings import Settings
 from ops import observe
-from store import idempotency, lifecycle
+from store import erase, idempotency, lifecycle
 from store.db import Database
 from store.wake import Wake
 
 log = logging.getLogger("campaign_chat.reaper")
+
+# Retention is measured in days: looking for idle sessions every few minutes is plenty, and keeps its
+# query off the lease sweep's short tick.
+RETENTION_SWEEP_SECONDS = 300.0
+RETENTION_BATCH = 100  # sessions erased per transaction
 
 
 class Reaper:
@@ -27,6 +34,8 @@ class Reaper:
         self._stale_after = timedelta(seconds=settings.queue_lease_seconds + settings.job_timeout_seconds + 60)
         # Sweep often enough that a dead executor's session is free within about one lease.
         self.interval = max(0.5, min(30.0, settings.claim_lease_seconds / 4))
+        self._retention = timedelta(days=settings.session_retention_days) if settings.session_retention_days else None
+        self._next_purge = 0.0
 
     async def sweep(self) -> int:
         """One pass; the number of claims freed and runs failed."""
@@ -36,12 +45,38 @@ class Reaper:
             await idempotency.purge_expired(conn, now=now)
         for run in crashed:
             observe.lease_takeover(run.session_id, run.id)
-            if self._wake is not None:
-                try:
-                    await self._wake(run.id)
-                except Exception:  # noqa: BLE001 - subscribers still see it on their next poll
-                    pass
+            await self._publish(run.id)
+        if self._retention is not None and time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + RETENTION_SWEEP_SECONDS
+            purged = await self.purge_idle(now)
+            if purged:
+                log.info("retention: erased %d session(s) idle for more than %s", purged, self._retention)
         return reaped
+
+    async def purge_idle(self, now: datetime) -> int:
+        """Erase every session idle (not changed, no task) for longer than the retention; how many."""
+        if self._retention is None:
+            return 0
+        purged = 0
+        while True:
+            cutoff = now - self._retention
+            async with self._db.write() as conn:
+                ids = await erase.idle_sessions(conn, idle_since=cutoff, limit=RETENTION_BATCH)
+                erased = [e for sid in ids
+                          if (e := await erase.erase_session(conn, session_id=sid, idle_since=cutoff)) is not None]
+            purged += len(erased)
+            for gone in erased:
+                for run_id in gone.run_ids:
+                    await self._publish(run_id)
+            if len(ids) < RETENTION_BATCH:
+                return purged
+
+    async def _publish(self, run_id: str) -> None:
+        if self._wake is not None:
+            try:
+                await self._wake(run_id)
+            except Exception:  # noqa: BLE001 - subscribers still see it on their next poll
+                pass
 
     async def run_forever(self) -> None:
         while True:

@@ -32,9 +32,10 @@ from core.settings import Settings
 from core.status import RunStatus
 from ops import logs, observe, tracing
 from services.idempotency import Idempotency, IdempotencyRequest
-from store import lifecycle, runs, sessions
+from store import erase, lifecycle, runs, sessions
 from store.db import Database
 from store.rows import RunFailure, SessionRow
+from store.wake import Wake
 
 log = logging.getLogger("campaign_chat.sessions")
 
@@ -42,10 +43,12 @@ NO_FRAMEWORK = "Session has no framework yet. Chat first to create one."
 
 
 class SessionService:
-    def __init__(self, db: Database, bridge: Bridge, settings: Settings, signer: TokenSigner) -> None:
+    def __init__(self, db: Database, bridge: Bridge, settings: Settings, signer: TokenSigner,
+                 wake: Wake | None = None) -> None:
         self.db = db
         self.bridge = bridge
         self.settings = settings
+        self._wake = wake
         # A dispatched run holds the session this long until it starts; then its heartbeat keeps it.
         self._queue_lease = timedelta(seconds=settings.queue_lease_seconds)
         self.idempotency = Idempotency(settings, signer=signer)
@@ -91,9 +94,24 @@ class SessionService:
         return row
 
     async def delete(self, user_id: str, session_id: str) -> None:
+        """Erase the session with its runs, their events and idempotency records (store.erase). A task
+        still running loses its claim: its heartbeat stops it within a third of the lease, and it
+        writes nothing back."""
         async with self.db.write() as conn:
-            if not await sessions.delete(conn, user_id=user_id, session_id=session_id):
-                raise NotFound("Session not found")
+            erased = await erase.erase_session(conn, session_id=session_id, user_id=user_id)
+        if erased is None:
+            raise NotFound("Session not found")
+        await self._wake_erased(erased.run_ids)
+
+    async def _wake_erased(self, run_ids: list[str]) -> None:
+        """Subscribers of an erased run look again now, find it gone, and end (as for an unknown run)."""
+        if self._wake is None:
+            return
+        for run_id in run_ids:
+            try:
+                await self._wake(run_id)
+            except Exception:  # noqa: BLE001 - they find the run gone on their next check anyway
+                log.warning("wake-up for erased run %s was not delivered", run_id)
 
     async def start_turn(self, user_id: str, session_id: str, body: TurnInput,
                          idempotency_key: str | None = None) -> Dispatched:

@@ -63,17 +63,16 @@ async def exists(conn: AsyncConnection, session_id: str) -> bool:
     return (await conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
 
 
+async def owned_exists(conn: AsyncConnection, *, session_id: str, user_id: str) -> bool:
+    return (await conn.execute(sa.select(t.c.id).where(_owned(session_id, user_id)))).first() is not None
+
+
 async def update_fields(
     conn: AsyncConnection, *, user_id: str, session_id: str, values: dict[str, Any]
 ) -> SessionRow | None:
     stmt = sa.update(t).where(_owned(session_id, user_id)).values(**values).returning(*_public)
     row = (await conn.execute(stmt)).first()
     return session_row(row._mapping) if row else None
-
-
-async def delete(conn: AsyncConnection, *, user_id: str, session_id: str) -> bool:
-    result = await conn.execute(sa.delete(t).where(_owned(session_id, user_id)))
-    return result.rowcount == 1
 
 
 def _claim_statement(
