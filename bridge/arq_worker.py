@@ -13,7 +13,9 @@ Safety rules, and where they come from:
 * Redis lost: ARQ's poll loop (``Worker.main``) raises on the first Redis error; :func:`run_worker`
   runs it again after ``REDIS_RETRY_SECONDS`` (running turns go on meanwhile), so a Redis restart
   needs no worker restart. Only ARQ's public surface is used: ``main``, ``main_task``, ``tasks``,
-  the ``on_startup``/``on_shutdown`` hooks and ``ctx``.
+  the ``on_startup``/``on_shutdown``/``after_job_end`` hooks and ``ctx``.
+* A run erased with its session leaves nothing in Redis: the API deletes its job and result
+  (:meth:`bridge.arq_queue.ArqBridge.forget`), and a job that was running then drops its result.
 * Health: ARQ refreshes ``<queue>:health-check`` every ``HEALTH_CHECK_INTERVAL`` seconds
   (``campaign-chat worker --check`` reads it).
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 import msgspec
 from arq import Worker
+from arq.constants import result_key_prefix
 from arq.worker import func
 
 from bridge.arq_queue import JOB_FUNCTION, cancel_mark_key, health_check_key
@@ -125,6 +128,23 @@ async def startup(ctx: dict[str, Any]) -> None:
              settings.worker_concurrency)
 
 
+async def after_job(ctx: dict[str, Any]) -> None:
+    """ARQ's ``after_job_end`` hook: a job whose run was erased meanwhile (its session deleted) leaves
+    no result behind, since ARQ's result repeats the job's arguments (the payload)."""
+    deps: JobDeps | None = ctx.get("deps")
+    job_id = ctx.get("job_id")
+    if deps is None or job_id is None:
+        return
+    try:
+        async with deps.db.read() as conn:
+            if await runs.get(conn, job_id) is not None:
+                return
+        await ctx["redis"].delete(result_key_prefix + job_id)
+        log.info("run %s was erased with its session; its ARQ result was dropped", job_id)
+    except Exception:  # noqa: BLE001 - the result expires with keep_result anyway
+        log.warning("could not drop the result of erased run %s", job_id, exc_info=True)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "deps" in ctx:
         await ctx["deps"].db.dispose()
@@ -139,6 +159,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         ctx={"settings": settings},
         on_startup=startup,
         on_shutdown=shutdown,
+        after_job_end=after_job,
         max_jobs=settings.worker_concurrency,
         job_completion_wait=settings.worker_shutdown_grace_seconds,
         handle_signals=handle_signals,

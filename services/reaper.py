@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from core.ids import utcnow
@@ -27,9 +28,11 @@ RETENTION_BATCH = 100  # sessions erased per transaction
 
 
 class Reaper:
-    def __init__(self, db: Database, settings: Settings, wake: Wake | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, wake: Wake | None = None,
+                 forget: Callable[[list[str]], Awaitable[None]] | None = None) -> None:
         self._db = db
         self._wake = wake
+        self._forget = forget  # the bridge's: what the backend keeps of erased runs
         # A run still active this long after it was created is covered by no lease any more.
         self._stale_after = timedelta(seconds=settings.queue_lease_seconds + settings.job_timeout_seconds + 60)
         # Sweep often enough that a dead executor's session is free within about one lease.
@@ -65,6 +68,8 @@ class Reaper:
                 erased = [e for sid in ids
                           if (e := await erase.erase_session(conn, session_id=sid, idle_since=cutoff)) is not None]
             purged += len(erased)
+            if self._forget is not None and erased:
+                await self._forget([run_id for gone in erased for run_id in gone.run_ids])
             for gone in erased:
                 for run_id in gone.run_ids:
                     await self._publish(run_id)

@@ -101,6 +101,7 @@ class SessionService:
             erased = await erase.erase_session(conn, session_id=session_id, user_id=user_id)
         if erased is None:
             raise NotFound("Session not found")
+        await self.bridge.forget(erased.run_ids)
         await self._wake_erased(erased.run_ids)
 
     async def _wake_erased(self, run_ids: list[str]) -> None:
