@@ -63,6 +63,7 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     """The ARQ job function. Returns False when there was nothing to run (already started or gone)."""
     deps: JobDeps = ctx["deps"]
     envelope = msgspec.convert(raw, PayloadEnvelope)
+    ctx["run_id"] = envelope.run_id  # for after_job (this job's own ctx; the job id may differ from the run id)
     mark = cancel_mark_key(deps.settings.arq_queue_name, envelope.run_id)
     if await ctx["redis"].exists(mark):
         await cancel_unstarted(deps, envelope)
@@ -132,15 +133,15 @@ async def after_job(ctx: dict[str, Any]) -> None:
     """ARQ's ``after_job_end`` hook: a job whose run was erased meanwhile (its session deleted) leaves
     no result behind, since ARQ's result repeats the job's arguments (the payload)."""
     deps: JobDeps | None = ctx.get("deps")
-    job_id = ctx.get("job_id")
-    if deps is None or job_id is None:
+    job_id, run_id = ctx.get("job_id"), ctx.get("run_id")
+    if deps is None or job_id is None or run_id is None:
         return
     try:
         async with deps.db.read() as conn:
-            if await runs.get(conn, job_id) is not None:
+            if await runs.get(conn, run_id) is not None:
                 return
         await ctx["redis"].delete(result_key_prefix + job_id)
-        log.info("run %s was erased with its session; its ARQ result was dropped", job_id)
+        log.info("run %s was erased with its session; its ARQ result was dropped", run_id)
     except Exception:  # noqa: BLE001 - the result expires with keep_result anyway
         log.warning("could not drop the result of erased run %s", job_id, exc_info=True)
 

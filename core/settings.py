@@ -131,11 +131,13 @@ class Settings:
     public_token_secret: str = setting("", "PUBLIC_TOKEN_SECRET", _text)
     public_token_env_id: str = setting("env_campaign_chat_local", "PUBLIC_TOKEN_ENV_ID", _text)
     public_token_ttl_seconds: int = setting(3600, "PUBLIC_TOKEN_TTL_SECONDS", _number(int, 60, 86_400))
-    # A running task renews its claim's lease every third of this (the heartbeat); a dead executor's
-    # session is free again within it.
-    claim_lease_seconds: int = setting(300, "CLAIM_LEASE_SECONDS", _number(int, 2, 86_400))
+    # A running task renews its claim's lease every third of this (the heartbeat), however long it runs;
+    # a dead executor's session is claimable again within it. Short on purpose, and independent of
+    # the job timeout: it bounds how long a crash keeps a session busy, not how long a turn may take.
+    claim_lease_seconds: int = setting(15, "CLAIM_LEASE_SECONDS", _number(int, 2, 86_400))
     # How long a dispatched run may wait in its queue before it starts, or its claim ends.
     queue_lease_seconds: int = setting(300, "QUEUE_LEASE_SECONDS", _number(int, 5, 86_400))
+    # The task's own deadline (the turn fails timed_out); the heartbeat keeps the claim until then.
     job_timeout_seconds: int = setting(240, "JOB_TIMEOUT_SECONDS", _number(int, 1, 86_400))
     host: str = setting("127.0.0.1", "HOST", _text)
     port: int = setting(8000, "PORT", _number(int, 1, 65_535))
