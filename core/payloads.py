@@ -48,6 +48,7 @@ def _integral(struct: msgspec.Struct, *names: str) -> None:
 ShortText = Annotated[str, msgspec.Meta(max_length=1_000)]
 VarName = Annotated[str, msgspec.Meta(pattern=python_pattern(VAR_NAME_PATTERN))]
 Message = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+VarNames = Annotated[list[VarName], msgspec.Meta(max_length=MAX_VAR_NAMES)]
 FreeObject = dict[str, Any]
 
 TaskName = Literal["framework-chat-turn", "generate-email-examples"]
@@ -91,9 +92,9 @@ class TurnInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     """Body of ``POST …/{id}/turn``."""
 
     message: Message
-    availableVarNames: Annotated[list[VarName], msgspec.Meta(max_length=MAX_VAR_NAMES)] | None = None
+    availableVarNames: VarNames | None = None  # None (absent or null): the session's remembered whitelist
     sampleLeads: Annotated[list[Lead], msgspec.Meta(max_length=MAX_SAMPLE_LEADS)] | None = None
-    sequenceContext: SequenceContext | None = None
+    sequenceContext: SequenceContext | None = None  # None: the session's remembered one
 
 
 class ExamplesInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

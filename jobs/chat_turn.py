@@ -9,12 +9,14 @@ from core.payloads import ChatTurnPayload
 from jobs.guard import JobDeps, Outcome, RunHandle, Started, TaskResult, phase, run_task
 from jobs.llm import TurnContext, TurnResult, allowed_variables
 from ops import observe
-from store.rows import SessionRow
+from store.rows import SessionMemory, SessionRow
 
 TASK = "framework-chat-turn"
 
 
 def context_for(session: SessionRow, payload: ChatTurnPayload) -> TurnContext:
+    """The model's context. ``session`` is the started session: its whitelist and sequence context are
+    the ones in effect (this request's, else the last ones the session was given)."""
     body = payload.input
     leads = list(body.sampleLeads or [])
     return TurnContext(
@@ -24,10 +26,15 @@ def context_for(session: SessionRow, payload: ChatTurnPayload) -> TurnContext:
         framework_version=session.framework_version,
         draft_subject=session.draft_subject,
         draft_body=session.draft_body,
-        allowed_vars=allowed_variables(body.availableVarNames, leads),
+        allowed_vars=allowed_variables(session.available_var_names, leads),
         sample_leads=leads,
-        sequence_context=body.sequenceContext,
+        sequence_context=session.sequence_context,
     )
+
+
+def remembered(payload: ChatTurnPayload) -> SessionMemory:
+    return SessionMemory(available_var_names=payload.input.availableVarNames,
+                         sequence_context=payload.input.sequenceContext)
 
 
 async def run(deps: JobDeps, payload: ChatTurnPayload, *, extra: Reporter | None = None,
@@ -36,7 +43,8 @@ async def run(deps: JobDeps, payload: ChatTurnPayload, *, extra: Reporter | None
         return await _turn(deps, started, payload, reporter)
 
     return await run_task(deps, run_id=payload.run_id, session_id=payload.session_id, task=TASK,
-                          user_message=payload.input.message, body=body, extra=extra, handle=handle)
+                          user_message=payload.input.message, body=body, extra=extra, handle=handle,
+                          remember=remembered(payload))
 
 
 async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, reporter: Reporter) -> TaskResult:

@@ -13,6 +13,7 @@ from core.usage import Usage
 from jobs.guard import JobDeps, Outcome, RunHandle, Started, TaskResult, phase, run_task
 from jobs.llm import ExampleContext, allowed_variables
 from ops import observe
+from store.rows import SessionMemory
 
 TASK = "generate-email-examples"
 
@@ -33,7 +34,8 @@ async def run(deps: JobDeps, payload: ExamplesPayload, *, extra: Reporter | None
         return await _examples(deps, started, payload, reporter)
 
     return await run_task(deps, run_id=payload.run_id, session_id=payload.session_id, task=TASK,
-                          user_message=None, body=body, extra=extra, handle=handle)
+                          user_message=None, body=body, extra=extra, handle=handle,
+                          remember=SessionMemory(sequence_context=payload.input.sequenceContext))
 
 
 async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, reporter: Reporter) -> TaskResult:
@@ -42,7 +44,9 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
         raise JobError("Session has no framework yet. Chat first to create one.", code="no_framework")
     body = payload.input
     leads = list(body.leads)
-    allowed = allowed_variables(None, leads)
+    # The template was written against the session's whitelist; the remembered sequence context when
+    # this request gives none (started.session holds the values in effect).
+    allowed = allowed_variables(session.available_var_names, leads)
     gate = asyncio.Semaphore(deps.settings.example_concurrency)
     await phase(reporter, "writing")
 
@@ -50,7 +54,7 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
         identity = lead_identity(lead)
         ctx = ExampleContext(lead=lead, skeleton=session.skeleton or {}, draft_subject=session.draft_subject,
                              draft_body=session.draft_body, allowed_vars=allowed,
-                             sequence_context=body.sequenceContext)
+                             sequence_context=session.sequence_context)
         async with gate:
             try:
                 with observe.model_call(deps.llm.name, "write_example"):

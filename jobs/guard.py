@@ -43,7 +43,7 @@ from ops import observe
 from store import lifecycle, runs
 from store.db import Database
 from store.lifecycle import RunRef
-from store.rows import ClaimedSession, RunFailure
+from store.rows import ClaimedSession, RunFailure, SessionMemory
 
 log = logging.getLogger("campaign_chat.jobs")
 
@@ -139,13 +139,16 @@ Body = Callable[[Started, Reporter], Awaitable[TaskResult]]
 
 
 async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, user_message: str | None,
-                   body: Body, extra: Reporter | None = None, handle: RunHandle | None = None) -> Outcome:
-    """Start the run and take it to its recorded end. Raises RunNotStartable when it must not run."""
+                   body: Body, extra: Reporter | None = None, handle: RunHandle | None = None,
+                   remember: SessionMemory | None = None) -> Outcome:
+    """Start the run and take it to its recorded end. Raises RunNotStartable when it must not run.
+    ``remember``: what the session keeps from this request, written as the run starts; the body's
+    ``started.session`` holds the values in effect (given, else remembered)."""
     handle = handle or RunHandle()
     lease = timedelta(seconds=deps.settings.claim_lease_seconds)
     async with deps.db.write() as conn:
         session = await lifecycle.start_run(conn, run_id=run_id, session_id=session_id, task=task, now=utcnow(),
-                                            lease=lease, user_message=user_message)
+                                            lease=lease, user_message=user_message, remember=remember)
     started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task),
                       session=session)
     observe.turn_started(started)

@@ -72,8 +72,9 @@ STANDARD_LEAD_VARS = (
 
 
 def allowed_variables(available: list[str] | None, leads: list[Lead]) -> list[str]:
-    """The whitelist: ``availableVarNames`` when given, else the lead fields plus custom_fields keys."""
-    if available:
+    """The whitelist: ``available`` when the session was given one (``[]``: no variables at all), else
+    the standard lead fields plus the leads' custom_fields keys."""
+    if available is not None:
         return sorted(set(available))
     names = set(STANDARD_LEAD_VARS)
     for lead in leads:

@@ -13,8 +13,9 @@ undispatchable run, and an operator's release. In one transaction it
    ``session_deleted``) or taken over (SYSTEM_FAILURE, ``claim_lost``; the result is discarded).
 
 :func:`start_run` is the other end: PENDING → EXECUTING exactly once, the session read while the
-run holds its claim, the user's message stored before any model call, the lease switched from the
-queue lease to the short heartbeat lease that :func:`renew_lease` keeps pushing forward.
+run holds its claim, the user's message and what the session remembers from the request (its
+whitelist, its sequence context) stored before any model call, the lease switched from the queue
+lease to the short heartbeat lease that :func:`renew_lease` keeps pushing forward.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from core.errors import RunNotStartable
 from core.status import ACTIVE_STATUSES, RunStatus
 from core.usage import Usage
 from store import runs, sessions
-from store.rows import ClaimedSession, LastRun, RunFailure, RunRow
+from store.rows import ClaimedSession, LastRun, RunFailure, RunRow, SessionMemory
 
 SESSION_DELETED = RunFailure("session_deleted", "the session was deleted during the task; the result was discarded")
 CLAIM_LOST = RunFailure("claim_lost", "the session's claim was taken over; the result was discarded")
@@ -123,9 +124,16 @@ async def end_run(
 
 async def start_run(
     conn: AsyncConnection, *, run_id: str, session_id: str, task: str, now: datetime, lease: timedelta,
-    user_message: str | None,
+    user_message: str | None, remember: SessionMemory | None = None,
 ) -> ClaimedSession:
-    """Start a delivered run, or raise :class:`RunNotStartable` after recording why it cannot start."""
+    """Start a delivered run, or raise :class:`RunNotStartable` after recording why it cannot start.
+
+    ``remember`` is what the run's request gave that the session keeps (a whitelist, a sequence
+    context). It is written here, in the one UPDATE that starts the run, rather than with the claim:
+    the claim is the hot path of every POST (one statement on PostgreSQL, a CTE we keep minimal), and
+    a request whose run never starts (refused, dispatch failed, canceled while queued) must leave the
+    session as it was. Runs of one session start in claim order, so the last request given wins. The
+    returned session carries the values in effect for this run: the given ones, else the remembered."""
     if not await runs.start(conn, run_id, now=now):
         raise RunNotStartable(f"run {run_id} is not pending")
     session = await sessions.get_claimed(conn, session_id=session_id, claim_run_id=run_id)
@@ -146,6 +154,9 @@ async def start_run(
         # Stored before any model call: a failed turn keeps what the user said.
         messages = [*(messages or []), {"role": "user", "content": user_message}]
         values.update(messages=messages, updated_at=now)
+    if remember is not None and (columns := remember.columns()):
+        values.update(columns, updated_at=now)
+        session = msgspec.structs.replace(session, **remember.typed())
     await sessions.update_if_holding(conn, session_id=session_id, claim_run_id=run_id, values=values)
     return msgspec.structs.replace(session, messages=messages, lease_expires_at=now + lease)
 

@@ -3,7 +3,9 @@
 A :class:`SessionRow` is the published ``Session`` (field for field, in the contract's order), so the
 API encodes it as it is; :class:`ClaimedSession` adds the claim columns a job reads. A
 :class:`RunRow` is one dispatched task. JSON columns whose shape we own (``last_run``, ``usage``,
-``error``) are typed; the user's free-form content (messages, skeleton, histories) stays plain JSON.
+``error``) are typed, and so is what the session remembers from the requests (``available_var_names``,
+``sequence_context``: the request types, with the request's bounds); the user's free-form content
+(messages, skeleton, histories) stays plain JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from core.payloads import SequenceContext, VarNames
 from core.status import Outcome, RunStatus
 from core.usage import Usage
 
@@ -61,6 +64,9 @@ class SessionRow(msgspec.Struct, frozen=True):
     draft_history: list[Json] | None = None
     framework_version: int | None = None
     generated_examples: list[Json] | None = None
+    # The last whitelist / sequence context a task was given (None: never given one); see SessionMemory.
+    available_var_names: VarNames | None = None
+    sequence_context: SequenceContext | None = None
     task_status: str | None = None
     run_id: str | None = None
     last_run: LastRun | None = None
@@ -74,6 +80,32 @@ class ClaimedSession(SessionRow, frozen=True):
 
     claim_run_id: str | None = None
     lease_expires_at: datetime | None = None
+
+
+class SessionMemory(msgspec.Struct, frozen=True):
+    """What a task's request gave that the session keeps for later tasks that leave it out.
+
+    None means "not given": the session keeps what it had. An empty whitelist is a value (no
+    variables at all), so it is remembered like any other."""
+
+    available_var_names: list[str] | None = None
+    sequence_context: SequenceContext | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The session columns to write: only what was given (the names once each, in their order)."""
+        values: dict[str, Any] = {}
+        if self.available_var_names is not None:
+            values["available_var_names"] = list(dict.fromkeys(self.available_var_names))
+        if self.sequence_context is not None:
+            values["sequence_context"] = msgspec.to_builtins(self.sequence_context)
+        return values
+
+    def typed(self) -> dict[str, Any]:
+        """The same as :meth:`columns`, typed as :class:`SessionRow` holds them."""
+        values = self.columns()
+        if self.sequence_context is not None:
+            values["sequence_context"] = self.sequence_context
+        return values
 
 
 class RunRow(msgspec.Struct, frozen=True):
@@ -116,7 +148,7 @@ class RunEvent(msgspec.Struct, frozen=True):
     event: Json
 
 
-def _typed(mapping: Mapping[str, Any], names: tuple[str, ...], typed: dict[str, type]) -> dict[str, Any]:
+def _typed(mapping: Mapping[str, Any], names: tuple[str, ...], typed: dict[str, Any]) -> dict[str, Any]:
     values = {name: mapping[name] for name in names if name in mapping}
     for name, kind in typed.items():
         if values.get(name) is not None:
@@ -127,7 +159,8 @@ def _typed(mapping: Mapping[str, Any], names: tuple[str, ...], typed: dict[str, 
 SESSION_FIELDS: tuple[str, ...] = SessionRow.__struct_fields__
 CLAIMED_FIELDS: tuple[str, ...] = ClaimedSession.__struct_fields__
 RUN_FIELDS: tuple[str, ...] = RunRow.__struct_fields__
-_SESSION_TYPED = {"last_run": LastRun, "usage": Usage}
+_SESSION_TYPED: dict[str, Any] = {"last_run": LastRun, "usage": Usage, "available_var_names": VarNames,
+                                  "sequence_context": SequenceContext}
 _RUN_TYPED = {"usage": Usage}
 
 

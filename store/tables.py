@@ -63,6 +63,9 @@ sessions = sa.Table(
     sa.Column("draft_history", JSONType, nullable=True),
     sa.Column("framework_version", sa.BigInteger(), nullable=True),
     sa.Column("generated_examples", JSONType, nullable=True),
+    # What the session remembers from its requests (written when a run starts; NULL: never given).
+    sa.Column("available_var_names", JSONType, nullable=True),
+    sa.Column("sequence_context", JSONType, nullable=True),
     # The claim: task_status + the internal run id holding it + the lease end. One conditional write sets all three.
     sa.Column("task_status", sa.String(32), nullable=True),
     sa.Column("claim_run_id", sa.String(64), nullable=True),

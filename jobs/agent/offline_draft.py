@@ -131,7 +131,8 @@ def _hook(state: Standing, allowed: set[str], offer_topic: str, follow_up: bool)
         angle = about or offer_topic or "the idea"
         return Part("hook", f"&&One new angle on {angle} for {who}, not repeated from the earlier email&&")
     if about:
-        return Part("hook", f"&&One sentence on why {about} matters to {who}&&", requested=bool(state.opener))
+        verb = "matter" if looks_plural(about) else "matters"  # "why Q4 quotas matter", "why hiring matters"
+        return Part("hook", f"&&One sentence on why {about} {verb} to {who}&&", requested=bool(state.opener))
     return Part("hook", f"&&One sentence on a problem {offer_topic or 'this'} solves for {who}&&")
 
 

@@ -4,7 +4,7 @@
 the variable stands ("Hi there," for a missing first name, "at your company" for a missing
 company). Each ``&&instruction&&`` span becomes one sentence written from the lead's headline,
 role and company and from what the span asks for: the spans the offline writer puts in drafts are
-recognised by their wording ("One sentence on why <theme> matters to …", "One customer result …"),
+recognised by their wording ("One sentence on why <theme> matter(s) to …", "One customer result …"),
 others by their keywords. Grammar follows ``jobs.agent.english`` (articles, possessives, capitals).
 A subject that would run past 60 characters for a long company name drops its tail or is cut at a
 word boundary before it is returned; on a retry the validator's feedback is acted on the same way.
@@ -29,7 +29,7 @@ from jobs.agent.english import (
 )
 from jobs.agent.rules import MAX_SUBJECT_CHARS, SPAN_RE, VAR_RE
 
-_HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters to ", re.I)
+_HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters? to ", re.I)
 _PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves for ", re.I)
 _ANGLE = re.compile(r"^One new angle on (?P<theme>.+?) for ", re.I)
 _RESULT = re.compile(r"\b(?:result|results|proof|customer|case stud|stat|number|metric|outcome|testimonial)\w*", re.I)
@@ -41,6 +41,7 @@ _NOUN_ING = {"marketing", "engineering", "accounting", "consulting", "banking", 
              "computing", "networking", "printing", "packaging", "catering", "clothing", "farming", "mining",
              "fundraising", "outsourcing", "sourcing", "purchasing", "licensing", "ticketing", "gaming", "hosting",
              "landscaping", "plumbing", "roofing", "cleaning", "coaching", "tutoring", "writing", "design"}
+_OBJECT_START = re.compile(r"\d[\d,.+kK]*|a|an|the|our|my|new|more|top", re.I)  # "Hiring 200 …", "Hiring the …"
 _HEADLINE_SPLIT = re.compile(r"\s*(?:\||•|·|—|–|;|/|,\s(?=[A-Z]))\s*")
 
 
@@ -62,8 +63,11 @@ def _headline_activity(headline: str | None) -> str | None:
     if not headline:
         return None
     first = _HEADLINE_SPLIT.split(headline.strip(), maxsplit=1)[0].strip()
-    word = first.split(" ", 1)[0].lower()
-    if word.endswith("ing") and word not in _NOUN_ING and len(first.split()) >= 2 and len(first) <= 60:
+    words = first.split()
+    word = words[0].lower()
+    # "Hiring 200 warehouse staff" is something they do; "Hiring & Talent" is a field they work in.
+    verb = word not in _NOUN_ING or (len(words) > 1 and bool(_OBJECT_START.fullmatch(words[1])))
+    if word.endswith("ing") and verb and len(words) >= 2 and len(first) <= 60:
         return decap(first)
     return None
 
@@ -86,12 +90,16 @@ def hook_sentence(subject: str | None, values: dict[str, str], audience: str | N
         be = "are" if looks_plural(subject) else "is"
         activity = _headline_activity(values.get("headline"))
         if activity:
-            return f"I saw you are {activity}, so {decap(about)} {be} probably high on your list."
+            # Mid-sentence: the theme as written, not capitalised ("so time-to-ROI is", not "so Time-to-ROI is").
+            return f"I saw you are {activity}, so {to_you(subject.strip())} {be} probably high on your list."
         if role and company:
             return f"{about} {be} probably high on your list as {role} at {company}."
         if role:
             return f"{about} {be} probably high on your list as {role}."
         if company_name:
+            if company_name.endswith("s") and not possessive(company_name).endswith("s'"):
+                # "Acme Logistics's radar" is correct but reads badly: say it without the possessive.
+                return f"{about} {be} probably on the radar at {company_name} this quarter."
             return f"{about} {be} probably on {possessive(company_name)} radar this quarter."
         if audience:
             return f"{about} tend{'' if looks_plural(subject) else 's'} to be high on the list for {audience}."

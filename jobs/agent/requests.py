@@ -83,7 +83,8 @@ _Q = r"""(?:"(?P<dq>[^"\n]{1,200})"|(?<![\w'])'(?P<sq>[^\n]{1,200}?)'(?![\w']))"
 _QV = rf"(?:{_Q}|{_V})"
 # An imperative starts a clause: the message start, punctuation, or a polite/linking lead-in.
 _GO = (r"(?:^|(?<=[.,;:!?\n(])|\b(?:and|please|also|then|just|now|pls|but|so|maybe|perhaps|try\s+to|to|you|"
-       r"let's|lets|kindly|could|can|would|should|must)\s+)\s*")
+       r"let's|lets|kindly|could|can|would|should|must|actually|ok|okay|oh|ah|hmm|alright|finally|lastly|next|"
+       r"honestly|wait|yes|yeah)\s+)\s*")
 _SUBJECT = r"(?:subject(?:\s+line)?|subject-line|title)"
 _WITHIN = r"(?:(?!\band\b)[^.;,!?\n]){0,40}?"  # words between a keyword and its target, inside one clause
 
@@ -141,7 +142,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_instead_of": ("instead", "rather", "not"),
     "_link": ("http",),
     "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
-                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without"),
+                "kill", "ditch", "scrap", "nix", "n't", "not", "stop", "longer", "never", "no ", "without", " out",
+                "no need"),
     "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
                  "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
     "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
@@ -319,9 +321,9 @@ _QV_AS_SIGN_OFF = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|a\s+|my\s+)?(?:sign-?
 
 
 @_rule(rf"\bsign(?:\s+it|\s+the\s+email)?[\s-]*off\s+(?:the\s+email\s+|it\s+)?(?:with|as|using)\s+{_QV}",
-       rf"\b(?:sign-?off|closing|close|valediction|sign\s+off)\s*(?::|=|should\s+be|to\s+be)\s*{_QV}",
-       rf"\b(?:change|make|switch|set|update)\s+the\s+(?:sign-?off|sign\s+off|closing|close|valediction)\s+"
-       rf"(?:to|into|with)\s+{_QV}",
+       rf"\b(?:sign-?off|closing|close|valediction|sign\s+off)\s*(?::|=|should\s+be\b|to\s+be\b)\s*{_QV}",
+       rf"\b(?:change|make|switch|swap|set|update|replace)\s+(?:the\s+|my\s+)?(?:sign-?off|sign\s+off|closing|close|"
+       rf"valediction)\s+(?:to|into|with|for)\s+{_QV}",
        rf"\buse\s+{_QV_AS_SIGN_OFF}\s+as\s+"
        rf"(?:the\s+|a\s+|my\s+)?(?:sign-?off|closing)",
        rf"\b(?:end|close|finish|wrap(?:\s+it)?\s+up)\s+(?:the\s+email\s+|it\s+)?with\s+{_QV}")
@@ -506,6 +508,8 @@ def _link(m: re.Match[str]) -> list[Request]:
 
 
 # --- removals
+_TRAILING_ADVERBS = re.compile(r"(?:\s+(?:anymore|any\s+more|please|again|either|too|as\s+well|altogether|entirely|"
+                               r"completely|at\s+all|from\s+(?:the|this|my)\s+(?:email|draft|body|message)))+$", re.I)
 _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leave\s+out|strip(?:\s+out)?|omit|skip|"
                  r"kill|ditch|scrap|nix)")
 
@@ -516,7 +520,11 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
        rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
        rf"hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
        rf"\bwithout\s+(?:the\s+|a\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|case\s+study|proof\s+point|hook|"
-       rf"opener)\b")
+       rf"opener)\b",
+       # "take the case study out", "I don't want the P.S.", "no need for the Salesforce line"
+       rf"{_GO}(?:take|leave|cut|strip)\s+(?:the\s+|that\s+|this\s+|our\s+|my\s+)(?P<v>p\.\s?s\.?|(?:[^.;,!?\n]|\.(?=\S)){{1,80}}?)\s+out\b",
+       rf"\b(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}",
+       rf"\bno\s+need\s+for\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}")
 def _remove(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
     low = value.lower()
@@ -530,6 +538,8 @@ def _remove(m: re.Match[str]) -> list[Request] | None:
                     value, flags=re.I)
     target = re.sub(r"^(?:mention|reference)\s+(?:of|to)\s+", "", target, flags=re.I)
     target = strip_determiner(target) if not _quoted(m) else target
+    if not _quoted(m):  # "don't mention SOC 2 anymore": the trailing words are not part of what to remove
+        target = _TRAILING_ADVERBS.sub("", target).strip()
     return _req("remove", clip_words(clean(target, keep=_ANY_VAR), VALUE_CHARS), m) if target else None
 
 
@@ -703,6 +713,7 @@ _OFFER = re.compile(
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
     r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+_OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
     r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
@@ -725,6 +736,19 @@ _BRIEF_PATTERNS = (
 )
 
 
+def _before_audience(text: str, span: tuple[int, int], found: list[tuple[int, int, Request]]) -> str:
+    """An offer without the audience clause it ran into: "Rampwise, a platform that …, to VPs of Sales"
+    gives "Rampwise, a platform that …" (the audience is its own request). Only a clause set off by a
+    comma is cut: "payroll software to restaurant owners" is an offer that names who it is for."""
+    value = text[span[0]:span[1]]
+    for start, _, request in found:
+        if request.kind == "audience" and span[0] < start < span[1]:
+            head = text[span[0]:start].rstrip()
+            if head.endswith(","):
+                value = head.rstrip(" ,")
+    return value.strip()
+
+
 def _brief(text: str) -> list[tuple[int, int, Request]]:
     """Audience, offer, CTA and focus statements; each pattern reads the whole remaining text."""
     found: list[tuple[int, int, Request]] = []
@@ -739,6 +763,8 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
         if pattern is _AUDIENCE_LOOSE and change and change.start() <= m.start() < change.end():
             continue  # "change the offer to X for new reps" changes the offer, not the audience
         value = (m.group("v") or m.groupdict().get("clause") or "").strip()
+        if kind == "offer" and m.group("v"):
+            value = _before_audience(text, m.span("v"), found)
         said = " ".join(m.group(0).split())
         if kind == "cta":
             value = cta_phrase(value) or ""
@@ -750,6 +776,12 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
                 value = re.sub(r"^the\s+", "", value, flags=re.I)
         if value:
             found.append((m.start(), m.end(), Request(kind, value, said)))
+            if kind == "offer" and m.group("v") and _OFFER_UPDATE.search(m.group(0)):
+                # "We now sell X, an AI tutor for new reps": a new offer says who uses it ("for …"); the audience
+                # stays. ("We now sell X to HR directors" does name a new audience.)
+                v_start, v_end = m.span("v")
+                found = [f for f in found if not (f[2].kind == "audience" and v_start < f[0] < v_end
+                                                  and f[2].said.lower().startswith("for "))]
     return found
 
 
@@ -983,9 +1015,23 @@ def _key(item: Any) -> str:
     return " ".join(str(item).lower().split())
 
 
+_MATCH_FILLER = frozenset("the a an our my their your that this with about of on line sentence mention and".split())
+
+
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9%]+", text.lower()) if w not in _MATCH_FILLER)
+
+
 def _matches(item: str, target: str) -> bool:
+    """Whether ``target`` names ``item``: one contains the other, or all of one's words are in the other
+    ("the SOC 2 report" names "SOC 2 Type II report"; "DHL case study" names "case study with DHL")."""
     a, b = _key(item), _key(target)
-    return bool(a and b) and (b in a or a in b)
+    if not (a and b):
+        return False
+    if b in a or a in b:
+        return True
+    wa, wb = _content_words(a), _content_words(b)
+    return bool(wa and wb) and (wb <= wa or wa <= wb)
 
 
 def _tone(s: Standing, value: str) -> Standing:

@@ -129,7 +129,8 @@ async def test_a_hosted_model_is_told_the_standing_requests_and_the_whitelist_an
         _, first = await turn(api, session["id"], "Intro email for VPs of Sales. Make it casual, sign it Tom, under 80 "
                                                   "words.", **vars_)
         assert first["last_run"]["error"] is None
-        run_id, after = await turn(api, session["id"], "Now mention our SOC 2 report", **vars_)
+        # no availableVarNames: the session's whitelist from the first turn is what the model is held to
+        run_id, after = await turn(api, session["id"], "Now mention our SOC 2 report")
 
     first_try, retry = stub.seen[-2].body, stub.seen[-1].body
     system = " ".join(str(m["content"]) for m in first_try["messages"] if m["role"] == "system")

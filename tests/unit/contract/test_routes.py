@@ -10,9 +10,17 @@ import yaml
 
 from api.app import create_app
 from core.events import ChatStreamEvent
-from core.payloads import CreateSessionInput, ExamplesInput, Lead, PatchSessionInput, SequenceContext, TurnInput
+from core.payloads import (
+    MAX_VAR_NAMES,
+    CreateSessionInput,
+    ExamplesInput,
+    Lead,
+    PatchSessionInput,
+    SequenceContext,
+    TurnInput,
+)
 from core.settings import Settings
-from store.rows import SESSION_FIELDS as PUBLIC_COLUMNS
+from store.rows import SESSION_FIELDS as PUBLIC_COLUMNS, session_row
 from tests.conftest import ROOT
 
 CONTRACT = yaml.safe_load((ROOT / "contracts" / "openapi.yaml").read_text())
@@ -75,3 +83,22 @@ def test_chat_stream_events_match_the_published_union() -> None:
         fields = {f.encode_name for f in msgspec.structs.fields(cls)}
         assert fields | {"type"} == set(published["properties"]) == set(published["required"])
         assert published["properties"]["type"] == {"const": tag}
+
+
+def test_the_sessions_memory_has_the_requests_types_and_bounds() -> None:
+    """``available_var_names`` / ``sequence_context`` on the row are what TurnRequest accepts, bounds included."""
+    row, turn = SCHEMAS["Session"]["properties"], SCHEMAS["TurnRequest"]["properties"]
+    names = row["available_var_names"]
+    assert names["type"] == turn["availableVarNames"]["type"] == ["array", "null"]
+    assert names["maxItems"] == turn["availableVarNames"]["maxItems"] == MAX_VAR_NAMES
+    assert names["items"] == turn["availableVarNames"]["items"] == {"$ref": "#/components/schemas/VarName"}
+    assert row["sequence_context"]["oneOf"] == turn["sequenceContext"]["oneOf"]
+
+    ids = {"id": "s", "user_id": "u", "campaign_id": "c", "node_id": "n"}
+    typed = session_row({**ids, "available_var_names": ["v"] * MAX_VAR_NAMES,
+                         "sequence_context": {"position": 1, "prior_nodes": [{"subject": "Hi"}]}})
+    assert typed.sequence_context == SequenceContext(position=1, prior_nodes=[{"subject": "Hi"}])
+    for bad in ({"available_var_names": ["v"] * (MAX_VAR_NAMES + 1)}, {"available_var_names": ["not a name"]},
+                {"sequence_context": {"position": -1}}):
+        with pytest.raises(msgspec.ValidationError):
+            session_row({**ids, **bad})

@@ -46,6 +46,37 @@ async def test_a_forbidden_variable_in_any_turn_field_is_refused_and_retried(fie
     assert "%ssn%" not in repr((result.reply, result.skeleton, result.draft_subject, result.draft_body))
 
 
+@pytest.mark.parametrize("block", ["hook", "value_prop", "proof", "cta"])
+async def test_a_forbidden_name_in_any_blocks_personalization_fields_is_refused_and_retried(block: str) -> None:
+    bad = copy.deepcopy(CLEAN)
+    bad["skeleton"][block]["personalization"]["fields"] = ["first_name", "ssn"]
+    reporter = RecordingReporter()
+    context = turn_context(available=["first_name", "company", "position"])
+    result = await scripted_llm(gullible(bad, CLEAN)).chat_turn(context, reporter)
+    assert result.retries == 1 and "ssn" not in repr(result.skeleton)
+    [retry] = [e for e in reporter.events if isinstance(e, RetryEvent)]
+    assert retry.reason.startswith(f"skeleton.{block}.personalization.fields lists ssn"), retry.reason
+
+
+def test_every_text_field_of_a_turn_is_covered() -> None:
+    """The fields smuggled into above are every string the output model has (a new field needs a row)."""
+    from jobs.agent.output import TurnOutput
+
+    def strings(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> set[str]:
+        found: set[str] = set()
+        for name, prop in schema.get("properties", {}).items():
+            options = prop.get("anyOf", [prop])
+            for option in options:
+                if "$ref" in option:
+                    found |= strings(defs[option["$ref"].rsplit("/", 1)[1]], defs, f"{prefix}{name}.")
+                elif option.get("type") == "string":
+                    found.add(f"{prefix}{name}")
+        return found
+
+    schema = TurnOutput.model_json_schema()
+    assert strings(schema, schema["$defs"], "") == set(TURN_FIELDS)
+
+
 @pytest.mark.parametrize("field", [f for f in TURN_FIELDS if f != "reply"])
 async def test_a_spam_phrase_in_any_email_field_is_refused_and_retried(field: str) -> None:
     reporter = RecordingReporter()

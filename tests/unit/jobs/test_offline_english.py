@@ -103,6 +103,8 @@ LEADS = [
     Lead(position="CFO"),
     Lead(first_name="Ana", headline="Building finance teams at Brex"),
     Lead(),
+    Lead(first_name="Ines", company="Acme Logistics"),  # a singular name ending in s: no "Logistics's"
+    Lead(first_name="Ada", company="Acme Logistics", headline="Hiring 200 warehouse staff for peak season"),
 ]
 ALLOWED = [["first_name", "company", "position"], ["first_name", "company"], ["email"]]
 
@@ -179,3 +181,25 @@ def test_the_checks_catch_the_mistakes_the_issue_reported() -> None:
                     "no verb, a bare noun phrase: '15 minutes to ROI.'"):
         assert mistake in found
     assert english_problems("Hi,\n\nWe built a onboarding tool for a 8-minute setup.\n\nBest") != []
+
+
+def test_the_opener_span_agrees_with_its_topic() -> None:
+    allowed = ["first_name", "company", "position"]
+    plural = write(standing(BRIEFS[0] + ["The hook should be about Q4 quotas"]), allowed).body
+    singular = write(standing(BRIEFS[0] + ["open with peak-season hiring"]), allowed).body
+    assert "&&One sentence on why Q4 quotas matter to %position% at %company%&&" in plural
+    assert "&&One sentence on why peak-season hiring matters to %position% at %company%&&" in singular
+
+
+def test_an_example_opener_reads_well_mid_sentence_and_with_names_ending_in_s() -> None:
+    written = write(standing(BRIEFS[0]), ["first_name", "company", "position"])  # the opener is about time-to-ROI
+    examples = {}
+    for lead in (LEADS[10], LEADS[12], LEADS[13]):
+        context = {"lead": msgspec.to_builtins(lead), "skeleton": written.skeleton,
+                   "draft_template": {"subject": written.subject, "body": written.body}}
+        examples[lead.first_name] = write_example(context, [])["body"]
+    assert "I saw you are building finance teams at Brex, so time-to-ROI is probably high on your list." \
+        in examples["Ana"]  # not "so Time-to-ROI"
+    assert "Time-to-ROI is probably on the radar at Acme Logistics this quarter." in examples["Ines"]
+    assert "I saw you are hiring 200 warehouse staff for peak season, so time-to-ROI is probably high on your list." \
+        in examples["Ada"]  # "Hiring" followed by what they hire is something they do

@@ -60,6 +60,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("sign it as Tom Baker, Head of Growth", [("signature", "Tom Baker, Head of Growth")]),
         ("Signature: Priya", [("signature", "Priya")]),
         ("my name is Priya Shah", [("signature", "Priya Shah")]),
+        ("Swap the sign-off for 'Thanks, Priya'", [("sign_off", "Thanks"), ("signature", "Priya")]),
+        ("switch my sign off to Best, Ana", [("sign_off", "Best"), ("signature", "Ana")]),  # not "to Be" + "st"
     ],
     "opener": [
         ("Open with peak-season hiring", [("opener", "peak-season hiring")]),
@@ -120,6 +122,13 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("get rid of the signature", [("remove", "signature")]),
         ("lose the opener", [("remove", "opener")]),
         ("remove the proof point", [("remove", "proof point")]),
+        ("Actually drop the DHL case study", [("remove", "DHL case study")]),
+        ("OK lose the P.S.", [("remove", "P.S")]),
+        ("Take the case study out", [("remove", "case study")]),
+        ("Leave the P.S. out please", [("remove", "P.S.")]),
+        ("I don't want the P.S.", [("remove", "P.S")]),
+        ("No need for the Salesforce line", [("remove", "Salesforce line")]),
+        ("Don't mention SOC 2 anymore", [("remove", "SOC 2")]),
     ],
     "call to action": [
         ("ask for a call instead", [("cta", "call")]),
@@ -145,6 +154,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("we now sell payroll audits", [("offer", "payroll audits")]),
         ("offer: a free ramp-time audit", [("offer", "a free ramp-time audit")]),
         ("focus on the ROI", [("focus", "ROI")]),
+        # a new offer that says who uses it keeps the audience; one sold "to" someone names a new audience
+        ("Actually we now sell Rampwise Coach, an AI tutor for new reps",
+         [("offer", "Rampwise Coach, an AI tutor for new reps")]),
+        ("we now sell Shiftly Pro to HR directors at hotels",
+         [("offer", "Shiftly Pro to HR directors at hotels"), ("audience", "HR directors at hotels")]),
     ],
     "compound": [
         ("shorter and more casual, sign it Tom", [("shorter", 1), ("tone", "casual"), ("signature", "Tom")]),
@@ -166,6 +180,9 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
          [("audience", "VPs of Sales at SaaS companies"), ("offer", "15 minutes to ROI"), ("cta", "call")]),
         ("We sell payroll software to restaurant owners",
          [("offer", "payroll software to restaurant owners"), ("audience", "restaurant owners")]),
+        ("We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half, to enterprise VPs of Sales.",
+         [("offer", "Rampwise, an onboarding platform that cuts new-rep ramp time in half"),
+          ("audience", "enterprise VPs of Sales")]),
     ],
 }
 CASES = [(kind, message, expected) for kind, rows in PHRASINGS.items() for message, expected in rows]
@@ -219,6 +236,12 @@ def test_removals_take_things_back_out_and_a_later_ask_brings_them_back() -> Non
     assert state.mentions == () and state.ps == ""
     assert standing(["remove the proof point", "add our case study with DHL"]).mentions == ("case study with DHL",)
     assert "proof" not in standing(["remove the proof point", "add our case study with DHL"]).removed
+    # a removal names what it takes out in fewer (or other) words than the request that put it in
+    assert standing(["Mention our SOC 2 Type II report", "drop the SOC 2 report"]).mentions == ()
+    assert standing(["add our case study with DHL", "Actually drop the DHL case study"]).mentions == ()
+    assert standing(["Mention our SOC 2 report", "drop the Gartner report"]).mentions == ("SOC 2 report",)
+    assert standing(["Highlight that we integrate with Salesforce",
+                     "Remove the Salesforce line from the email"]).mentions == ()
     unknown = standing(["take out the line about ramp time"])
     assert unknown.removed == ("ramp time",)
 
