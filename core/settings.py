@@ -155,6 +155,9 @@ class Settings:
     rate_limit_per_minute: int = setting(600, "RATE_LIMIT_PER_MINUTE", _number(int, 0, 1_000_000))
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))
+    # Tokens (input + output) one user may spend per UTC day; then /turn and /generate-examples answer
+    # 429 spend_limit_reached until midnight UTC (0: no limit). All of a user's API keys share it.
+    daily_token_limit: int = setting(0, "DAILY_TOKEN_LIMIT", _number(int, 0, 10**12))
     # Sessions nobody changed for this many days are erased with their runs (0: kept until deleted).
     session_retention_days: int = setting(0, "SESSION_RETENTION_DAYS", _number(int, 0, 36_500))
     worker_concurrency: int = setting(10, "WORKER_CONCURRENCY", _number(int, 1, 1_000))

@@ -149,7 +149,8 @@ async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, us
     async with deps.db.write() as conn:
         session = await lifecycle.start_run(conn, run_id=run_id, session_id=session_id, task=task, now=utcnow(),
                                             lease=lease, user_message=user_message, remember=remember)
-    started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task),
+    started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task,
+                                 user_id=session.user_id),
                       session=session)
     observe.turn_started(started)
     store = RunReporter(deps.db, run_id, wake=deps.wake)

@@ -1,6 +1,7 @@
 """The lease reaper: frees sessions whose task stopped renewing its lease (a dead worker) and fails
 the runs nobody will finish; also drops expired idempotency records and, when
-``CAMPAIGN_CHAT_SESSION_RETENTION_DAYS`` is set, erases sessions idle for longer than that. Every API
+``CAMPAIGN_CHAT_SESSION_RETENTION_DAYS`` is set, erases sessions idle for longer than that (and drops
+daily spend counts older than a month). Every API
 instance runs one; the work is idempotent, so several at once are harmless.
 """
 
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from core.ids import utcnow
 from core.settings import Settings
 from ops import observe
-from store import erase, idempotency, lifecycle
+from store import erase, idempotency, lifecycle, spend
 from store.db import Database
 from store.wake import Wake
 
@@ -26,6 +27,7 @@ MAX_INTERVAL_SECONDS = 2.0
 # query off the lease sweep's short tick.
 RETENTION_SWEEP_SECONDS = 300.0
 RETENTION_BATCH = 100  # sessions erased per transaction
+SPEND_KEPT_DAYS = 31  # daily spend counts (store.spend) older than this are dropped
 
 
 class Reaper:
@@ -51,12 +53,18 @@ class Reaper:
         for run in crashed:
             observe.lease_takeover(run.session_id, run.id)
             await self._publish(run.id)
-        if self._retention is not None and time.monotonic() >= self._next_purge:
+        if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + RETENTION_SWEEP_SECONDS
-            purged = await self.purge_idle(now)
-            if purged:
-                log.info("retention: erased %d session(s) idle for more than %s", purged, self._retention)
+            await self.housekeeping(now)
         return reaped
+
+    async def housekeeping(self, now: datetime) -> None:
+        """The slow part of the sweep: retention, and spend counts of days long gone."""
+        async with self._db.write() as conn:
+            await spend.purge_before(conn, now.date() - timedelta(days=SPEND_KEPT_DAYS))
+        purged = await self.purge_idle(now)
+        if purged:
+            log.info("retention: erased %d session(s) idle for more than %s", purged, self._retention)
 
     async def purge_idle(self, now: datetime) -> int:
         """Erase every session idle (not changed, no task) for longer than the retention; how many."""

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from core.ids import new_run_id, utcnow
 from core.settings import Settings
 from services.reaper import Reaper
-from store import runs, sessions
+from core.usage import Usage
+from store import runs, sessions, spend
 from store.db import Database
 from store.tables import idempotency_keys, run_events, runs as runs_t, sessions as sessions_t
 
@@ -79,3 +80,14 @@ async def test_the_reapers_sweep_runs_the_purge_and_zero_keeps_everything(db: Da
 def test_the_setting_is_read_and_checked() -> None:
     assert Settings.from_env({"CAMPAIGN_CHAT_SESSION_RETENTION_DAYS": "90"}).session_retention_days == 90
     assert Settings().session_retention_days == 0
+
+
+async def test_housekeeping_drops_spend_counts_older_than_a_month(db: Database, settings: Settings) -> None:
+    today = utcnow().date()
+    async with db.write() as conn:
+        for days in (0, 31, 32):
+            await spend.add(conn, user_id="spend-user", day=today - timedelta(days=days), usage=Usage(input_tokens=1))
+    await Reaper(db, settings).housekeeping(utcnow())
+    async with db.read() as conn:
+        kept = [await spend.tokens_on(conn, user_id="spend-user", day=today - timedelta(days=d)) for d in (0, 31, 32)]
+    assert kept == [1, 1, 0]
