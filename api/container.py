@@ -99,7 +99,8 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
         access = AccessChecker(verifier=verifier, keys=auth)
         container = Container(
             settings=settings, db=db, redis=redis, wake=wake, bridge=bridge, signer=signer, auth=auth,
-            sessions=SessionService(db, bridge, settings, signer), reaper=Reaper(db, settings, wake.wake),
+            sessions=SessionService(db, bridge, settings, signer, wake.wake),
+            reaper=Reaper(db, settings, wake.wake, bridge.forget),
             access=access, feed=RunFeed(db, wake.hub, access), control=RunControl(db, bridge, access, wake.wake),
             contract=CONTRACT.read_bytes(),
         )

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import msgspec
+from arq.constants import job_key_prefix, result_key_prefix
 
 from bridge.base import Dispatched
 from bridge.tokens import TokenSigner
@@ -80,6 +81,20 @@ class ArqBridge:
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not cancel run %s: %s", run_id, exc)
             return False
+
+    async def forget(self, run_ids: list[str]) -> None:
+        """Delete the jobs' records: ARQ keeps a job (with its arguments, the payload) while it is queued
+        and its result (with the arguments again) for an hour after it ran. A job deleted while queued
+        is skipped; one running now finds its run gone and the worker drops its result (arq_worker)."""
+        from redis.exceptions import RedisError
+
+        keys = [f"{prefix}{run_id}" for run_id in run_ids for prefix in (job_key_prefix, result_key_prefix)]
+        if not keys:
+            return
+        try:
+            await self._redis.delete(*keys)
+        except (RedisError, OSError) as exc:
+            log.warning("could not drop the ARQ records of %d erased run(s): %s", len(run_ids), exc)
 
     async def close(self) -> None:
         self._closing = True  # the Redis client belongs to the process's container, which closes it

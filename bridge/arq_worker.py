@@ -13,7 +13,9 @@ Safety rules, and where they come from:
 * Redis lost: ARQ's poll loop (``Worker.main``) raises on the first Redis error; :func:`run_worker`
   runs it again after ``REDIS_RETRY_SECONDS`` (running turns go on meanwhile), so a Redis restart
   needs no worker restart. Only ARQ's public surface is used: ``main``, ``main_task``, ``tasks``,
-  the ``on_startup``/``on_shutdown`` hooks and ``ctx``.
+  the ``on_startup``/``on_shutdown``/``after_job_end`` hooks and ``ctx``.
+* A run erased with its session leaves nothing in Redis: the API deletes its job and result
+  (:meth:`bridge.arq_queue.ArqBridge.forget`), and a job that was running then drops its result.
 * Health: ARQ refreshes ``<queue>:health-check`` every ``HEALTH_CHECK_INTERVAL`` seconds
   (``campaign-chat worker --check`` reads it).
 """
@@ -27,9 +29,11 @@ from typing import Any
 
 import msgspec
 from arq import Worker
+from arq.constants import result_key_prefix
 from arq.worker import func
 
 from bridge.arq_queue import JOB_FUNCTION, cancel_mark_key, health_check_key
+from core.cancel import withdraw_cancel
 from core.ids import utcnow
 from core.payloads import PayloadEnvelope
 from core.settings import Settings
@@ -59,6 +63,7 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     """The ARQ job function. Returns False when there was nothing to run (already started or gone)."""
     deps: JobDeps = ctx["deps"]
     envelope = msgspec.convert(raw, PayloadEnvelope)
+    ctx["run_id"] = envelope.run_id  # for after_job (this job's own ctx; the job id may differ from the run id)
     mark = cancel_mark_key(deps.settings.arq_queue_name, envelope.run_id)
     if await ctx["redis"].exists(mark):
         await cancel_unstarted(deps, envelope)
@@ -71,6 +76,9 @@ async def run_task(ctx: dict[str, Any], raw: dict[str, Any]) -> bool:
     try:
         return (await asyncio.shield(job)).ran
     except asyncio.CancelledError:
+        # Handled before it is re-raised: withdrawn first, or on Python 3.11.0-3.11.2 the Redis read
+        # below is itself cancelled and the job is never told to stop (see core.cancel).
+        withdraw_cancel()
         # Shutdown or an abort: tell the job which, so it records INTERRUPTED or CANCELED, and wait for
         # it to write that and release its claim before the worker moves on (or exits).
         requested = await _cancel_requested(ctx, mark)
@@ -87,12 +95,15 @@ async def _until_done(task: asyncio.Task[Any]) -> None:
         try:
             await asyncio.wait({task})
         except asyncio.CancelledError:
-            continue
+            withdraw_cancel()
 
 
 async def _cancel_requested(ctx: dict[str, Any], mark: str) -> bool:
     try:
         return bool(await ctx["redis"].exists(mark))
+    except asyncio.CancelledError:  # cancelled again while asking: the worker is stopping harder
+        withdraw_cancel()
+        return False
     except Exception:  # noqa: BLE001 - Redis gone during shutdown: treat as a shutdown, not a user cancel
         return False
 
@@ -116,6 +127,22 @@ async def startup(ctx: dict[str, Any]) -> None:
              settings.worker_concurrency)
 
 
+async def after_job(ctx: dict[str, Any]) -> None:
+    """ARQ's ``after_job_end`` hook: a job whose run was erased meanwhile (its session deleted) leaves
+    no result behind, since ARQ's result repeats the job's arguments (the payload)."""
+    deps: JobDeps | None = ctx.get("deps")
+    job_id, run_id = ctx.get("job_id"), ctx.get("run_id")
+    if deps is None or job_id is None or run_id is None:
+        return
+    try:
+        if await deps.db.run_read(runs.get, run_id) is not None:
+            return
+        await ctx["redis"].delete(result_key_prefix + job_id)
+        log.info("run %s was erased with its session; its ARQ result was dropped", run_id)
+    except Exception:  # noqa: BLE001 - the result expires with keep_result anyway
+        log.warning("could not drop the result of erased run %s", job_id, exc_info=True)
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "deps" in ctx:
         await ctx["deps"].db.dispose()
@@ -130,6 +157,7 @@ def create_worker(settings: Settings, *, handle_signals: bool = True, burst: boo
         ctx={"settings": settings},
         on_startup=startup,
         on_shutdown=shutdown,
+        after_job_end=after_job,
         max_jobs=settings.worker_concurrency,
         job_completion_wait=settings.worker_shutdown_grace_seconds,
         handle_signals=handle_signals,
@@ -168,6 +196,7 @@ async def run_worker(settings: Settings, *, handle_signals: bool = True, burst: 
     try:
         await poll
     except asyncio.CancelledError:
+        withdraw_cancel()  # closing the worker below talks to Redis (see core.cancel)
         log.info("worker stopping")
     finally:
         if not handle_signals:

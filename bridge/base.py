@@ -33,5 +33,8 @@ class Bridge(Protocol):
     async def cancel(self, run_id: str) -> bool:
         """Ask the backend to stop a run; True if it was found running here."""
 
+    async def forget(self, run_ids: list[str]) -> None:
+        """Drop what the backend itself keeps of these (erased) runs, where it keeps anything."""
+
     async def close(self) -> None:
         """Stop accepting work; running tasks end or are failed cleanly (their claims released)."""

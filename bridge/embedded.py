@@ -88,6 +88,9 @@ class EmbeddedBridge:
         finally:
             self._cancels.pop(run_id, None)
 
+    async def forget(self, run_ids: list[str]) -> None:
+        return None  # runs live in the database only
+
     async def close(self) -> None:
         self._closing = True
         process, writer = self._process, self._writer

@@ -56,6 +56,9 @@ class InlineBridge:
         await asyncio.gather(entry[0], return_exceptions=True)
         return True
 
+    async def forget(self, run_ids: list[str]) -> None:
+        return None  # runs live in the database only
+
     async def close(self) -> None:
         self._closing = True
         entries = list(self._running.values())

@@ -194,6 +194,9 @@ class TriggerBridge:
             return False
         return response.is_success
 
+    async def forget(self, run_ids: list[str]) -> None:
+        return None  # Trigger.dev keeps its runs under its own retention; it offers no way to delete one
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from core import limits
+
 UUID_PATTERN = (
     r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
     r"|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
@@ -32,6 +34,8 @@ MAX_SAMPLE_LEADS = 25
 MAX_EXAMPLE_LEADS = 50
 MAX_PRIOR_NODES = 50
 MAX_CUSTOM_FIELDS = 50
+DEFAULT_LIST_LIMIT = 50  # sessions per page of GET …?campaign_id=
+MAX_LIST_LIMIT = 200
 
 Uuid = Annotated[str, msgspec.Meta(pattern=UUID_RE)]
 # JSON Schema's `integer` also admits 3.0; accept an integral float and store it as an int.
@@ -113,7 +117,7 @@ class CreateSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 
 class ChatMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: Literal["user", "assistant"]
-    content: Annotated[str, msgspec.Meta(max_length=100_000)]
+    content: Annotated[str, msgspec.Meta(max_length=limits.MAX_STORED_MESSAGE_CHARS)]
 
 
 _UNSET: Any = msgspec.UNSET
@@ -122,20 +126,27 @@ _UNSET: Any = msgspec.UNSET
 class PatchSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Body of PATCH: only keys present are written (``UNSET`` marks an absent key)."""
 
-    messages: Annotated[list[ChatMessage], msgspec.Meta(max_length=2_000)] | None | msgspec.UnsetType = _UNSET
+    # Counts as stored (core.limits); free-form sizes are checked by limits.check_session_fields.
+    messages: Annotated[list[ChatMessage], msgspec.Meta(max_length=limits.MAX_MESSAGES)] | None | msgspec.UnsetType = _UNSET
     title: Annotated[str, msgspec.Meta(max_length=200)] | None | msgspec.UnsetType = _UNSET
     draft_subject: Annotated[str, msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
-    draft_body: Annotated[str, msgspec.Meta(max_length=50_000)] | None | msgspec.UnsetType = _UNSET
+    draft_body: Annotated[str, msgspec.Meta(max_length=limits.MAX_DRAFT_BODY_CHARS)] | None | msgspec.UnsetType = _UNSET
     skeleton: FreeObject | None | msgspec.UnsetType = _UNSET
-    skeleton_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
-    draft_history: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    skeleton_history: (
+        Annotated[list[FreeObject], msgspec.Meta(max_length=limits.MAX_SKELETON_HISTORY)] | None | msgspec.UnsetType
+    ) = _UNSET
+    draft_history: (
+        Annotated[list[FreeObject], msgspec.Meta(max_length=limits.MAX_DRAFT_HISTORY)] | None | msgspec.UnsetType
+    ) = _UNSET
     framework_version: (
         Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
         | Annotated[float, msgspec.Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
         | None
         | msgspec.UnsetType
     ) = _UNSET
-    generated_examples: Annotated[list[FreeObject], msgspec.Meta(max_length=1_000)] | None | msgspec.UnsetType = _UNSET
+    generated_examples: (
+        Annotated[list[FreeObject], msgspec.Meta(max_length=limits.MAX_GENERATED_EXAMPLES)] | None | msgspec.UnsetType
+    ) = _UNSET
     task_status: TaskStatus | None | msgspec.UnsetType = _UNSET
 
     def __post_init__(self) -> None:

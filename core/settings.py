@@ -131,11 +131,13 @@ class Settings:
     public_token_secret: str = setting("", "PUBLIC_TOKEN_SECRET", _text)
     public_token_env_id: str = setting("env_campaign_chat_local", "PUBLIC_TOKEN_ENV_ID", _text)
     public_token_ttl_seconds: int = setting(3600, "PUBLIC_TOKEN_TTL_SECONDS", _number(int, 60, 86_400))
-    # A running task renews its claim's lease every third of this (the heartbeat); a dead executor's
-    # session is free again within it.
-    claim_lease_seconds: int = setting(300, "CLAIM_LEASE_SECONDS", _number(int, 2, 86_400))
+    # A running task renews its claim's lease every third of this (the heartbeat), however long it runs;
+    # a dead executor's session is claimable again within it. Short on purpose, and independent of
+    # the job timeout: it bounds how long a crash keeps a session busy, not how long a turn may take.
+    claim_lease_seconds: int = setting(15, "CLAIM_LEASE_SECONDS", _number(int, 2, 86_400))
     # How long a dispatched run may wait in its queue before it starts, or its claim ends.
     queue_lease_seconds: int = setting(300, "QUEUE_LEASE_SECONDS", _number(int, 5, 86_400))
+    # The task's own deadline (the turn fails timed_out); the heartbeat keeps the claim until then.
     job_timeout_seconds: int = setting(240, "JOB_TIMEOUT_SECONDS", _number(int, 1, 86_400))
     host: str = setting("127.0.0.1", "HOST", _text)
     port: int = setting(8000, "PORT", _number(int, 1, 65_535))
@@ -153,6 +155,11 @@ class Settings:
     rate_limit_per_minute: int = setting(600, "RATE_LIMIT_PER_MINUTE", _number(int, 0, 1_000_000))
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))
+    # Tokens (input + output) one user may spend per UTC day; then /turn and /generate-examples answer
+    # 429 spend_limit_reached until midnight UTC (0: no limit). All of a user's API keys share it.
+    daily_token_limit: int = setting(0, "DAILY_TOKEN_LIMIT", _number(int, 0, 10**12))
+    # Sessions nobody changed for this many days are erased with their runs (0: kept until deleted).
+    session_retention_days: int = setting(0, "SESSION_RETENTION_DAYS", _number(int, 0, 36_500))
     worker_concurrency: int = setting(10, "WORKER_CONCURRENCY", _number(int, 1, 1_000))
     # TASK_BACKEND=inline: run turns in a worker process the API starts (the accept path never waits
     # for work), or, when false, on the API's own event loop.

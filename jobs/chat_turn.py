@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import limits
 from core.events import DraftEvent, ReplyEvent, Reporter, SkeletonEvent, UsageEvent
 from core.payloads import ChatTurnPayload
 from jobs.guard import JobDeps, Outcome, RunHandle, Started, TaskResult, phase, run_task
@@ -67,7 +68,9 @@ async def _turn(deps: JobDeps, started: Started, payload: ChatTurnPayload, repor
 
 def apply_result(session: SessionRow, result: TurnResult) -> tuple[dict[str, Any], dict[str, Any]]:
     """Session column values after a successful turn, and the run's output summary (contract-notes §6)."""
-    values: dict[str, Any] = {"messages": [*(session.messages or []), {"role": "assistant", "content": result.reply}]}
+    # Growing lists keep their newest entries (core.limits).
+    messages = [*(session.messages or []), {"role": "assistant", "content": result.reply}]
+    values: dict[str, Any] = {"messages": limits.newest(messages, limits.MAX_MESSAGES)}
     skeleton_changed = result.skeleton is not None and result.skeleton != session.skeleton
     if skeleton_changed:
         history = list(session.skeleton_history or [])
@@ -75,7 +78,7 @@ def apply_result(session: SessionRow, result: TurnResult) -> tuple[dict[str, Any
             history.append(session.skeleton)
         values.update(
             skeleton=result.skeleton,
-            skeleton_history=history,
+            skeleton_history=limits.newest(history, limits.MAX_SKELETON_HISTORY),
             framework_version=(session.framework_version or 0) + 1,
             generated_examples=None,  # examples were written from the old skeleton
         )
@@ -89,7 +92,7 @@ def apply_result(session: SessionRow, result: TurnResult) -> tuple[dict[str, Any
         values.update(
             draft_subject=result.draft_subject if result.draft_subject is not None else old_draft[0],
             draft_body=result.draft_body if result.draft_body is not None else old_draft[1],
-            draft_history=history,
+            draft_history=limits.newest(history, limits.MAX_DRAFT_HISTORY),
         )
     summary = {
         "reply": result.reply,

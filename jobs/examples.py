@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from typing import Any
 
+from core import limits
 from core.errors import JobError
 from core.events import ExampleEvent, Reporter, UsageEvent
 from core.payloads import ExamplesPayload, Lead
@@ -78,4 +79,6 @@ async def _examples(deps: JobDeps, started: Started, payload: ExamplesPayload, r
                                    requests=usage.requests, cost_usd=usage.cost_usd))
     summary = {"examples": sum(e["status"] == "ok" for e in examples),
                "failed": sum(e["status"] != "ok" for e in examples), "usage": usage.to_json()}
-    return TaskResult(values={"generated_examples": existing + examples}, output=summary, usage=usage)
+    # A batch appended to earlier ones keeps the newest examples (core.limits).
+    kept = limits.newest(existing + examples, limits.MAX_GENERATED_EXAMPLES)
+    return TaskResult(values={"generated_examples": kept}, output=summary, usage=usage)

@@ -13,7 +13,8 @@ deadline while a heartbeat renews the claim's lease, and ends the run through
     any other exception         -> COMPLETED_WITH_ERRORS (task_error)
 
 Why a task was stopped travels on its :class:`RunHandle`, never in a cancellation message: what
-``CancelledError`` carries differs between Python patch releases.
+``CancelledError`` carries differs between Python patch releases. A handled cancellation is withdrawn
+(:func:`core.cancel.withdraw_cancel`) before anything else is awaited, for the same reason.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from core.cancel import withdraw_cancel
 from core.errors import JobError, TurnTimedOut
 from core.events import DoneEvent, ErrorEvent, PhaseEvent, Reporter
 from core.ids import utcnow
@@ -146,7 +148,8 @@ async def run_task(deps: JobDeps, *, run_id: str, session_id: str, task: str, us
     lease = timedelta(seconds=deps.settings.claim_lease_seconds)
     session = await deps.db.run(lifecycle.start_run, run_id=run_id, session_id=session_id, task=task, now=utcnow(),
                                 lease=lease, user_message=user_message, remember=remember)
-    started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task),
+    started = Started(run=RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task,
+                                 user_id=session.user_id),
                       session=session)
     observe.turn_started(started)
     store = RunReporter(deps.db, run_id, wake=deps.wake)
@@ -177,13 +180,14 @@ async def _guarded(deps: JobDeps, started: Started, end: _Ender, reporter: Repor
     except JobError as exc:
         await _record(end.failed(RunStatus.COMPLETED_WITH_ERRORS, exc))
     except asyncio.CancelledError:
+        # Handled here: withdrawn first, so what the outcome's recording awaits (the database, a
+        # Redis wake-up) runs as in any task, on every Python (see core.cancel).
+        withdraw_cancel()
         status, failure = _STOPPED[handle.reason or StopReason.INTERRUPTED]
         await _record(end.failed(status, JobError(failure.message, code=failure.code)))
         if handle.reason is None or handle.reason is StopReason.INTERRUPTED:
             raise  # the process is stopping: let the cancellation through once the run is recorded
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()  # a stop we asked for, and handled: the task itself goes on normally
+        # A stop we asked for (cancel, claim lost), and handled: the task itself goes on normally.
     except Exception as exc:  # noqa: BLE001 - any other failure still ends the run and frees the session
         await _record(end.failed(RunStatus.COMPLETED_WITH_ERRORS, JobError(describe(exc), code="task_error")))
     else:
@@ -199,6 +203,7 @@ async def _record(outcome: Awaitable[None]) -> None:
         try:
             await asyncio.wait({task})
         except asyncio.CancelledError:
+            withdraw_cancel()
             cancelled = True
     task.result()
     if cancelled:

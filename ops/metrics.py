@@ -39,7 +39,7 @@ HTTP_REQUESTS = Counter(f"{_NS}_http_requests_total", "HTTP requests by route te
 HTTP_DURATION = Histogram(f"{_NS}_http_request_duration_seconds", "HTTP request latency by route template.",
                           ["route", "method"])
 DISPATCHES = Counter(f"{_NS}_dispatches_total",
-                     "Task dispatch attempts by task, backend and outcome (accepted, busy, dispatch_failed).",
+                     "Task dispatch attempts by task, backend and outcome (accepted, busy, spend_limited, dispatch_failed).",
                      ["task", "backend", "outcome"])
 TURNS = Counter(f"{_NS}_turns_total", "Finished tasks by task, outcome and error code.", ["task", "outcome", "code"])
 TURN_DURATION = Histogram(f"{_NS}_turn_duration_seconds", "Task duration from start to outcome.",

@@ -23,7 +23,8 @@ def _task(payload: Any) -> str:
 
 
 def dispatch_outcome(payload: Any, backend: str, outcome: str, *, reason: str | None = None) -> None:
-    """A dispatch attempt ended: ``accepted``, ``busy`` (claim conflict) or ``dispatch_failed``."""
+    """A dispatch attempt ended: ``accepted``, ``busy`` (claim conflict), ``spend_limited`` (the user's
+    daily token limit) or ``dispatch_failed``."""
     task = _task(payload)
     metrics.DISPATCHES.labels(task, backend, outcome).inc()
     fields = {"outcome": outcome, "task": task, "backend": backend, "session_id": payload.session_id}
@@ -32,6 +33,8 @@ def dispatch_outcome(payload: Any, backend: str, outcome: str, *, reason: str | 
         log.debug("task dispatched", extra={**fields, "run_id": payload.run_id})
     elif outcome == "busy":
         log.debug("claim conflict: session busy", extra={**fields, "held_by_run_id": reason})
+    elif outcome == "spend_limited":
+        log.info("daily token limit reached", extra={**fields, "spent": reason})
     else:
         log.warning("dispatch failed", extra={**fields, "run_id": payload.run_id, "cause": reason})
 

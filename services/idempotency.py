@@ -10,6 +10,7 @@ rolls its reservation back, and a request that claimed always has its record.
 - same key, other body             -> 422 ``idempotency_key_reused``
 - dispatch failed                  -> the record is dropped with the claim's release: retry freely
 - record older than the TTL        -> gone; the key may be used again
+- session deleted                  -> 404 (its records are erased with it, and a replay checks the session)
 
 Replays re-sign the original token's claims (same run scope, new ``iat``/``exp``); the token itself
 is never stored, only its claims, so the table holds no bearer credential.
@@ -29,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridge.base import Dispatched
 from bridge.tokens import TokenSigner
-from core.errors import IdempotencyInProgress, IdempotencyKeyReused
+from core.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from core.settings import Settings
-from store import idempotency
+from store import idempotency, sessions
 
 # Claims a re-mint sets afresh; everything else (sub, pub, scopes, Trigger.dev extras) is kept.
 _REISSUED = ("iss", "aud", "exp", "iat")
@@ -44,13 +45,14 @@ class IdempotencyRequest:
     user_id: str
     key: str
     request_hash: str
+    session_id: str
 
     @classmethod
     def build(cls, *, user_id: str, task: str, session_id: str, header: str, body: msgspec.Struct) -> IdempotencyRequest:
         scoped = hashlib.sha256(f"{task}\n{session_id}\n{header}".encode()).hexdigest()
         # The decoded struct re-encoded: key order, whitespace and explicit nulls do not change the hash.
         digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest()
-        return cls(user_id=user_id, key=scoped, request_hash=digest)
+        return cls(user_id=user_id, key=scoped, request_hash=digest, session_id=session_id)
 
 
 class Idempotency:
@@ -75,6 +77,10 @@ class Idempotency:
         if record.response is None:
             raise IdempotencyInProgress("The first request with this Idempotency-Key is still being dispatched; "
                                         "retry in a second to get its response.")
+        if not await conn.run_sync(sessions.owned_exists, session_id=req.session_id, user_id=req.user_id):
+            # Deleting a session erases its records, but one completed by a dispatch that was still
+            # under way may outlive it: a replay must never hand out a token for a deleted session's run.
+            raise NotFound("Session not found")
         return self.replay(record.response)
 
     async def complete(self, conn: AsyncConnection, req: IdempotencyRequest, dispatched: Dispatched) -> None:

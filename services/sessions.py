@@ -9,7 +9,8 @@ hand over to the bridge, and on a failed hand-over end the run and release the c
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import msgspec
@@ -17,9 +18,11 @@ import sqlalchemy as sa
 
 from bridge.base import Bridge, Dispatched
 from bridge.tokens import TokenSigner
-from core.errors import BadRequest, DispatchError, DispatchFailed, NotFound, SessionBusy
+from core import limits
+from core.errors import BadRequest, DispatchError, DispatchFailed, NotFound, RateLimited, SessionBusy
 from core.ids import new_run_id, utcnow
 from core.payloads import (
+    DEFAULT_LIST_LIMIT,
     TASK_STATUS_FOR,
     ChatTurnPayload,
     CreateSessionInput,
@@ -32,10 +35,12 @@ from core.payloads import (
 from core.settings import Settings
 from core.status import RunStatus
 from ops import logs, observe, tracing
+from services import pagination
 from services.idempotency import Idempotency, IdempotencyRequest
-from store import lifecycle, runs, sessions
+from store import erase, lifecycle, runs, sessions, spend
 from store.db import Database
 from store.rows import RunFailure, SessionRow
+from store.wake import Wake
 
 log = logging.getLogger("campaign_chat.sessions")
 
@@ -43,10 +48,12 @@ NO_FRAMEWORK = "Session has no framework yet. Chat first to create one."
 
 
 class SessionService:
-    def __init__(self, db: Database, bridge: Bridge, settings: Settings, signer: TokenSigner) -> None:
+    def __init__(self, db: Database, bridge: Bridge, settings: Settings, signer: TokenSigner,
+                 wake: Wake | None = None) -> None:
         self.db = db
         self.bridge = bridge
         self.settings = settings
+        self._wake = wake
         # A dispatched run holds the session this long until it starts; then its heartbeat keeps it.
         self._queue_lease = timedelta(seconds=settings.queue_lease_seconds)
         self.idempotency = Idempotency(settings, signer=signer)
@@ -55,8 +62,19 @@ class SessionService:
         return await self.db.run(sessions.create, user_id=user_id, campaign_id=body.campaign_id,
                                  node_id=body.node_id, title=body.title, now=utcnow())
 
-    async def list(self, user_id: str, campaign_id: str) -> list[SessionRow]:
-        return await self.db.run_read(sessions.list_for_campaign, user_id=user_id, campaign_id=campaign_id)
+    async def list(self, user_id: str, campaign_id: str, *, limit: int = DEFAULT_LIST_LIMIT,
+                   cursor: str | None = None) -> tuple[list[SessionRow], str | None]:
+        """One page of the user's sessions of a campaign, oldest first, and the cursor of the next page
+        (None on the last one)."""
+        after = pagination.decode(cursor) if cursor is not None else None
+        rows = await self.db.run_read(sessions.list_for_campaign, user_id=user_id, campaign_id=campaign_id,
+                                      limit=limit + 1, after=after)
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        last = rows[-1]
+        assert last.created_at is not None
+        return rows, pagination.encode(last.created_at, last.id)
 
     async def get(self, user_id: str, session_id: str) -> SessionRow:
         row = await self.db.run_read(sessions.get, user_id=user_id, session_id=session_id)
@@ -67,6 +85,7 @@ class SessionService:
     async def patch(self, user_id: str, session_id: str, body: PatchSessionInput) -> SessionRow:
         """Write only the keys present. Not blocked by a running task (documented: may race)."""
         values = body.present()
+        limits.check_session_fields(values)
         now = utcnow()
         if "task_status" in values:
             # Setting the flag by hand gets a lease like any claim; clearing it frees the session and makes
@@ -91,12 +110,29 @@ class SessionService:
         return row
 
     async def delete(self, user_id: str, session_id: str) -> None:
-        if not await self.db.run(sessions.delete, user_id=user_id, session_id=session_id):
+        """Erase the session with its runs, their events and idempotency records (store.erase). A task
+        still running loses its claim: its heartbeat stops it within a third of the lease, and it
+        writes nothing back."""
+        erased = await self.db.run(erase.erase_session, session_id=session_id, user_id=user_id)
+        if erased is None:
             raise NotFound("Session not found")
+        await self.bridge.forget(erased.run_ids)
+        await self._wake_erased(erased.run_ids)
+
+    async def _wake_erased(self, run_ids: list[str]) -> None:
+        """Subscribers of an erased run look again now, find it gone, and end (as for an unknown run)."""
+        if self._wake is None:
+            return
+        for run_id in run_ids:
+            try:
+                await self._wake(run_id)
+            except Exception:  # noqa: BLE001 - they find the run gone on their next check anyway
+                log.warning("wake-up for erased run %s was not delivered", run_id)
 
     async def start_turn(self, user_id: str, session_id: str, body: TurnInput,
                          idempotency_key: str | None = None) -> Dispatched:
         """Claim and dispatch one chat turn; with ``idempotency_key`` a retry replays the first answer."""
+        limits.check_leads(body.sampleLeads, "sampleLeads")
         run_id = new_run_id()
         payload = ChatTurnPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
         return await self._dispatch(payload, require_skeleton=False, idempotency_key=idempotency_key)
@@ -104,6 +140,7 @@ class SessionService:
     async def start_examples(self, user_id: str, session_id: str, body: ExamplesInput,
                              idempotency_key: str | None = None) -> Dispatched:
         """Claim and dispatch example generation; ``idempotency_key`` as for :meth:`start_turn`."""
+        limits.check_leads(body.leads, "leads")
         run_id = new_run_id()
         payload = ExamplesPayload(run_id=run_id, session_id=session_id, user_id=user_id, input=body)
         return await self._dispatch(payload, require_skeleton=True, idempotency_key=idempotency_key)
@@ -126,6 +163,9 @@ class SessionService:
                                       lease_until=now + self._queue_lease, require_skeleton=require_skeleton)
         with tracing.span("claim", session_id=payload.session_id):
             if idem is None:
+                if self.settings.daily_token_limit:
+                    used = await self.db.run_read(spend.tokens_on, user_id=payload.user_id, day=now.date())
+                    self._within_daily_spend(used, payload, now)
                 outcome = await sessions.claim_and_record(self.db, claim, run_values)  # one round trip on PostgreSQL
                 if not outcome.won:
                     raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
@@ -134,7 +174,10 @@ class SessionService:
                     # The key is reserved before the claim and in its transaction: a refused claim rolls it back.
                     if (replay := await self.idempotency.reserve_or_replay(conn, idem, now)) is not None:
                         log.info("idempotent replay of run %s", replay.run_id)
-                        return replay
+                        return replay  # replays spend nothing: never refused for the daily spend
+                    if self.settings.daily_token_limit:
+                        used = await conn.run_sync(spend.tokens_on, user_id=payload.user_id, day=now.date())
+                        self._within_daily_spend(used, payload, now)
                     outcome = await sessions.claim_and_record_in(conn, claim, run_values)
                     if not outcome.won:
                         raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
@@ -154,6 +197,21 @@ class SessionService:
                     await self.idempotency.complete(conn, idem, dispatched)
         observe.dispatch_outcome(payload, self.bridge.name, "accepted")
         return dispatched
+
+    def _within_daily_spend(self, used: int, payload: TaskPayload, now: datetime) -> None:
+        """Refuse a new task once its user spent ``CAMPAIGN_CHAT_DAILY_TOKEN_LIMIT`` tokens this UTC day:
+        429 ``spend_limit_reached`` until midnight UTC, before anything is claimed or stored."""
+        limit = self.settings.daily_token_limit
+        if not limit:
+            return
+        if used < limit:
+            return
+        observe.dispatch_outcome(payload, self.bridge.name, "spend_limited", reason=f"{used}/{limit}")
+        midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
+        raise RateLimited(
+            f"Daily token limit reached: {used} of {limit} tokens used today (UTC). New turns and example "
+            "generation start again at 00:00 UTC.",
+            retry_after=max(1, math.ceil((midnight - now).total_seconds())), code="spend_limit_reached")
 
     def _claim_refused(self, state: sessions.ClaimState | None, payload: TaskPayload, now: Any, *,
                        require_skeleton: bool) -> Exception:

@@ -66,6 +66,6 @@ async def forget(conn: AsyncConnection, *, user_id: str, key: str) -> None:
     await conn.execute(sa.delete(t).where(_owned(user_id, key), t.c.response.is_(None)))
 
 
-async def purge_expired(conn: AsyncConnection, *, now: datetime) -> int:
-    """Delete every expired record (the lease reaper calls this); the number deleted."""
-    return (await conn.execute(sa.delete(t).where(t.c.expires_at <= now))).rowcount or 0
+def purge_expired(conn: sa.Connection, *, now: datetime) -> int:
+    """Delete every expired record (the lease reaper calls this, a unit of work); the number deleted."""
+    return conn.execute(sa.delete(t).where(t.c.expires_at <= now)).rowcount or 0

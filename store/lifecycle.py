@@ -4,13 +4,16 @@ Everything that moves a run to a terminal status goes through :func:`end_run`: t
 failure, timeout, cancel, shutdown), the lease reaper, a cancel of a queued run, a refused or
 undispatchable run, and an operator's release. In one transaction it
 
+0. counts the run's usage towards its user's spend of the day (``store.spend``, the daily cap),
+   whatever becomes of the run;
 1. moves the run row to its terminal status (with ``completed_at``, the ``TaskRunError``, usage,
    output and the last events, so a subscriber that sees the status has every event too), but only
    from the statuses the caller expects (a run that already ended is never reopened);
 2. releases the session's claim, only if this run still holds it, writing ``last_run`` (what a
    polling client reads), the session's summed ``usage`` and, on success, the new content;
 3. when the claim had moved on, records why instead: the session was deleted (CANCELED,
-   ``session_deleted``) or taken over (SYSTEM_FAILURE, ``claim_lost``; the result is discarded).
+   ``session_deleted``; unless the run was erased with it, see :mod:`store.erase`) or taken over
+   (SYSTEM_FAILURE, ``claim_lost``; the result is discarded).
 
 :func:`start_run` is the other end: PENDING → EXECUTING exactly once, the session read while the
 run holds its claim, the user's message and what the session remembers from the request (its
@@ -28,9 +31,10 @@ import msgspec
 import sqlalchemy as sa
 
 from core.errors import RunNotStartable
+from core.limits import MAX_MESSAGES, newest
 from core.status import ACTIVE_STATUSES, RunStatus
 from core.usage import Usage
-from store import runs, sessions
+from store import runs, sessions, spend
 from store.rows import ClaimedSession, LastRun, RunFailure, RunRow, SessionMemory
 
 SESSION_DELETED = RunFailure("session_deleted", "the session was deleted during the task; the result was discarded")
@@ -55,10 +59,11 @@ class RunRef:
     public_id: str
     session_id: str
     task: str
+    user_id: str | None = None  # whose daily spend the run's usage counts towards
 
     @classmethod
     def of(cls, run: RunRow) -> RunRef:
-        return cls(id=run.id, public_id=run.public_id, session_id=run.session_id, task=run.task)
+        return cls(id=run.id, public_id=run.public_id, session_id=run.session_id, task=run.task, user_id=run.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,9 @@ def end_run(
     ``events`` the last unflushed events, stored with sequence numbers from ``first_seq``.
     ``force_release`` frees the claim even when the run row had already ended (reaper, operator)."""
     succeeded = status is RunStatus.COMPLETED_SUCCESSFULLY
+    if usage is not None and run.user_id is not None:
+        # Spent whatever becomes of the run (even erased with its session meanwhile): the daily cap counts it.
+        spend.add(conn, user_id=run.user_id, day=now.date(), usage=usage)
     finished = runs.finish(
         conn, run.id, status=status, now=now, from_statuses=from_statuses,
         output=output if succeeded else None, error=failure.task_run_error() if failure else None,
@@ -143,7 +151,8 @@ def start_run(
         status = RunStatus.CANCELED if deleted else RunStatus.SYSTEM_FAILURE
         runs.finish(conn, run_id, status=status, now=now, error=failure.task_run_error())
         raise RunNotStartable(failure.message, status=status, code=failure.code)
-    ref = RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task)
+    ref = RunRef(id=run_id, public_id=session.run_id or run_id, session_id=session_id, task=task,
+                 user_id=session.user_id)
     if session.lease_expires_at is None or session.lease_expires_at - LEASE_MARGIN <= now:
         end_run(conn, ref, RunStatus.TIMED_OUT, now=now, failure=LEASE_ENDED_BEFORE_START)
         raise RunNotStartable(LEASE_ENDED_BEFORE_START.message, status=RunStatus.TIMED_OUT,
@@ -151,8 +160,8 @@ def start_run(
     values: dict[str, Any] = {"lease_expires_at": now + lease}
     messages = session.messages
     if user_message is not None:
-        # Stored before any model call: a failed turn keeps what the user said.
-        messages = [*(messages or []), {"role": "user", "content": user_message}]
+        # Stored before any model call: a failed turn keeps what the user said. The newest kept (core.limits).
+        messages = newest([*(messages or []), {"role": "user", "content": user_message}], MAX_MESSAGES)
         values.update(messages=messages, updated_at=now)
     if remember is not None and (columns := remember.columns()):
         values.update(columns, updated_at=now)

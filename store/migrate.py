@@ -18,7 +18,7 @@ from store.db import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration this code knows; tests/store keep it equal to the scripts' head.
-HEAD_REVISION = "0003_session_memory"
+HEAD_REVISION = "0004_daily_usage"
 # Any fixed 64-bit number: serialises concurrent `migrate` runs (API and workers starting together).
 _PG_LOCK_ID = 727_312_004
 

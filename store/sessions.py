@@ -39,12 +39,16 @@ def create(
     return row
 
 
-def list_for_campaign(conn: sa.Connection, *, user_id: str, campaign_id: str) -> list[SessionRow]:
-    stmt = (
-        sa.select(*_public)
-        .where(t.c.user_id == user_id, t.c.campaign_id == campaign_id)
-        .order_by(t.c.created_at, t.c.id)
-    )
+def list_for_campaign(conn: sa.Connection, *, user_id: str, campaign_id: str, limit: int,
+                            after: tuple[datetime, str] | None = None) -> list[SessionRow]:
+    """Up to ``limit`` of the user's sessions of the campaign in ``(created_at, id)`` order, strictly
+    after the position ``after`` (the last row of the previous page) when given."""
+    conditions = [t.c.user_id == user_id, t.c.campaign_id == campaign_id]
+    if after is not None:
+        created_at, session_id = after
+        conditions.append(sa.or_(t.c.created_at > created_at,
+                                 sa.and_(t.c.created_at == created_at, t.c.id > session_id)))
+    stmt = sa.select(*_public).where(*conditions).order_by(t.c.created_at, t.c.id).limit(limit)
     return [session_row(row._mapping) for row in conn.execute(stmt)]
 
 
@@ -62,6 +66,10 @@ def get_claimed(conn: sa.Connection, *, session_id: str, claim_run_id: str) -> C
 
 def exists(conn: sa.Connection, session_id: str) -> bool:
     return (conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
+
+
+def owned_exists(conn: sa.Connection, *, session_id: str, user_id: str) -> bool:
+    return (conn.execute(sa.select(t.c.id).where(_owned(session_id, user_id)))).first() is not None
 
 
 def update_fields(

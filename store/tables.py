@@ -78,6 +78,7 @@ sessions = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index("ix_chat_sessions_owner_campaign", "user_id", "campaign_id", "created_at"),
     sa.Index("ix_chat_sessions_lease", "lease_expires_at"),
+    sa.Index("ix_chat_sessions_updated", "updated_at"),
 )
 
 runs = sa.Table(
@@ -129,4 +130,15 @@ idempotency_keys = sa.Table(
     sa.Column("response", JSONType, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# Spend per user per UTC day (the daily token cap); outlives the runs it was counted from.
+daily_usage = sa.Table(
+    "daily_usage",
+    metadata,
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("input_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float(), nullable=False, server_default="0"),
 )

@@ -14,7 +14,8 @@ from litestar.params import FromPath, FromQuery
 
 from api.deps import Body, Sessions, UserId, json_body
 from core.errors import BadRequest
-from core.payloads import UUID_RE, CreateSessionInput, ExamplesInput, PatchSessionInput, TurnInput
+from core.payloads import (DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UUID_RE, CreateSessionInput, ExamplesInput,
+                           PatchSessionInput, TurnInput)
 
 _uuid = re.compile(UUID_RE)
 # Visible ASCII only (no spaces: proxies may trim them), 1-255 characters, as the contract documents.
@@ -27,6 +28,14 @@ def _check_uuid(value: str | None, name: str, where: str) -> str:
     if not _uuid.match(value):
         raise BadRequest(f"Invalid value for `{name}`: expected a UUID", field=name)
     return value
+
+
+def _list_limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_LIST_LIMIT
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_LIST_LIMIT:
+        raise BadRequest(f"Invalid value for `limit`: an integer from 1 to {MAX_LIST_LIMIT}", field="limit")
+    return int(value)
 
 
 def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
@@ -54,9 +63,11 @@ class SessionController(Controller):
         return {"session": await sessions.create(user_id, request_data)}
 
     @get("/")
-    async def list_sessions(self, user_id: UserId, sessions: Sessions,
-                            campaign_id: FromQuery[str | None] = None) -> dict[str, Any]:
-        return {"sessions": await sessions.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"))}
+    async def list_sessions(self, user_id: UserId, sessions: Sessions, campaign_id: FromQuery[str | None] = None,
+                            limit: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None) -> dict[str, Any]:
+        rows, next_cursor = await sessions.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"),
+                                                limit=_list_limit(limit), cursor=cursor)
+        return {"sessions": rows, "next_cursor": next_cursor}
 
     @get("/{session_id:str}")
     async def fetch(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str]) -> dict[str, Any]:

@@ -20,6 +20,9 @@ draft_body                                             yes                      
 example subject (also: at most 60 characters), body    none left at all           yes
 =====================================================  =========================  ============
 
+Sizes, so what is stored fits the session's caps (core.limits): the reply, the draft body, the
+skeleton as JSON and an example's body each have a maximum; the model is asked to shorten.
+
 Every rule reads text through :func:`core.text.normalize` (NFKC, invisible characters removed), so
 "act\\u200b now", a fullwidth "％ssn％" or a zero-width character inside a placeholder is judged as
 the reader would see it.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import re
 
+from core import limits
 from core.text import normalize
 from jobs.agent.output import BLOCK_NAMES, ExampleOutput, TurnOutput
 
@@ -146,10 +150,20 @@ def email_text_problems(field: str, text: str, allowed: set[str]) -> list[str]:
     return template_problems(field, text, allowed) + spam_problems(field, text)
 
 
+def size_problems(sizes: list[tuple[str, int, int]]) -> list[str]:
+    """(field, size, cap) triples over their cap: what is stored must fit the session's caps (core.limits)."""
+    return [f"{field} is {size} characters; keep it to {cap} or fewer." for field, size, cap in sizes if size > cap]
+
+
 def turn_problems(out: TurnOutput, allowed: list[str]) -> list[str]:
     """Every rule a turn's output must pass (coverage per field: see the module docstring)."""
     names = set(allowed)
-    problems: list[str] = []
+    problems: list[str] = size_problems([
+        ("reply", len(out.reply), limits.MAX_REPLY_CHARS),
+        ("draft_body", len(out.draft_body or ""), limits.MAX_DRAFT_BODY_CHARS),
+        ("the skeleton (as JSON)", limits.json_chars(out.skeleton.as_json()) if out.skeleton else 0,
+         limits.MAX_SKELETON_CHARS),
+    ])
     if not out.reply.strip():
         problems.append("reply is empty: tell the user what you did or what you need.")
     problems += template_problems("reply", out.reply, names)
@@ -174,7 +188,8 @@ def turn_problems(out: TurnOutput, allowed: list[str]) -> list[str]:
 
 
 def example_problems(out: ExampleOutput) -> list[str]:
-    problems = rendered_problems("subject", out.subject) + rendered_problems("body", out.body)
+    problems = size_problems([("body", len(out.body), limits.MAX_EXAMPLE_BODY_CHARS)])
+    problems += rendered_problems("subject", out.subject) + rendered_problems("body", out.body)
     if not out.body.strip():
         problems.append("body is empty: write the email for this lead.")
     problems += subject_problems(out.subject)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core import payloads
+from core import limits, payloads
 from tests.conftest import ROOT, Api
 
 BASE = "/api/campaigns/ai-chat-sessions"
@@ -83,3 +83,88 @@ async def test_a_body_over_the_configured_size_is_413_before_anything_else(api_f
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
     fits = await api.client.post(f"{BASE}/{session['id']}/turn", json={"message": "x" * 3000}, headers=api.headers)
     assert fits.status_code == 202
+
+
+def test_the_contract_publishes_the_storage_caps_the_code_enforces() -> None:
+    patch = SCHEMAS["PatchSessionRequest"]["properties"]
+    assert patch["messages"]["maxItems"] == limits.MAX_MESSAGES
+    assert SCHEMAS["ChatMessage"]["properties"]["content"]["maxLength"] == limits.MAX_STORED_MESSAGE_CHARS
+    assert patch["skeleton_history"]["maxItems"] == limits.MAX_SKELETON_HISTORY
+    assert patch["draft_history"]["maxItems"] == limits.MAX_DRAFT_HISTORY
+    assert patch["generated_examples"]["maxItems"] == limits.MAX_GENERATED_EXAMPLES
+    assert patch["draft_body"]["maxLength"] == limits.MAX_DRAFT_BODY_CHARS
+    custom = SCHEMAS["Lead"]["properties"]["custom_fields"]
+    assert custom["additionalProperties"]["maxLength"] == limits.MAX_CUSTOM_FIELD_CHARS
+    description = CONTRACT["info"]["description"]
+    for number in (f"{limits.MAX_SKELETON_CHARS}", f"{limits.MAX_EXAMPLE_CHARS}", f"{limits.MAX_DRAFT_CHARS}",
+                   f"{limits.MAX_CUSTOM_FIELD_CHARS}", f"newest {limits.MAX_MESSAGES} `messages`",
+                   "`field_too_large`"):
+        assert number in description, number
+
+
+def sized(chars: int) -> dict[str, str]:
+    """A skeleton whose compact JSON is exactly ``chars`` characters."""
+    return {"hook": "h" * (chars - len('{"hook":""}'))}
+
+
+async def test_patch_free_form_values_hold_at_their_cap(api: Api) -> None:
+    session = await api.create_session()
+    url = f"{BASE}/{session['id']}"
+    over = await api.client.patch(url, json={"skeleton": sized(limits.MAX_SKELETON_CHARS + 1)}, headers=api.headers)
+    assert over.status_code == 400, over.text
+    assert (over.json()["code"], over.json()["field"]) == ("field_too_large", "skeleton")
+    assert (await api.get_session(session["id"]))["skeleton"] is None  # nothing stored
+    at = await api.client.patch(url, json={"skeleton": sized(limits.MAX_SKELETON_CHARS)}, headers=api.headers)
+    assert at.status_code == 200, at.text
+
+    examples = [{"lead_id": str(i)} for i in range(limits.MAX_GENERATED_EXAMPLES)]
+    big = {"lead_id": "x", "body": "b" * limits.MAX_EXAMPLE_CHARS}
+    over = await api.client.patch(url, json={"generated_examples": [*examples[:3], big]}, headers=api.headers)
+    assert (over.status_code, over.json()["code"], over.json()["field"]) == (400, "field_too_large",
+                                                                             "generated_examples[3]")
+    over = await api.client.patch(url, json={"generated_examples": [*examples, {}]}, headers=api.headers)
+    assert (over.status_code, over.json()["code"], over.json()["field"]) == (400, "validation_error",
+                                                                             "generated_examples")
+    assert (await api.client.patch(url, json={"generated_examples": examples}, headers=api.headers)).status_code == 200
+
+
+@pytest.mark.parametrize("route", ["turn", "generate-examples"])
+async def test_a_custom_field_value_over_its_cap_is_refused_before_anything_is_claimed(api: Api, route: str) -> None:
+    session = await api.create_session()
+    url = f"{BASE}/{session['id']}"
+    await api.client.patch(url, json={"skeleton": {"hook": "h"}}, headers=api.headers)
+    leads_key, extra = ("sampleLeads", {"message": "hi"}) if route == "turn" else ("leads", {})
+    lead = {"first_name": "Ada", "custom_fields": {"note": "n" * (limits.MAX_CUSTOM_FIELD_CHARS + 1)}}
+    over = await api.client.post(f"{url}/{route}", json={**extra, leads_key: [lead]}, headers=api.headers)
+    assert over.status_code == 400, over.text
+    assert (over.json()["code"], over.json()["field"]) == ("field_too_large", f"{leads_key}[0].custom_fields.note")
+    assert (await api.get_session(session["id"]))["task_status"] is None
+    lead["custom_fields"]["note"] = "n" * limits.MAX_CUSTOM_FIELD_CHARS
+    at = await api.client.post(f"{url}/{route}", json={**extra, leads_key: [lead]}, headers=api.headers)
+    assert at.status_code == 202, at.text
+    await api.wait_idle(session["id"])
+
+
+async def test_a_turn_and_an_appended_batch_keep_the_newest_entries_at_the_cap(api: Api) -> None:
+    session = await api.create_session()
+    url = f"{BASE}/{session['id']}"
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(limits.MAX_MESSAGES)]
+    examples = [{"lead_id": f"old{i}", "status": "ok"} for i in range(limits.MAX_GENERATED_EXAMPLES)]
+    patched = await api.client.patch(url, json={"messages": messages}, headers=api.headers)
+    assert patched.status_code == 200, patched.text
+
+    assert (await api.turn(session["id"], "Write an intro email for VPs of Sales")).status_code == 202
+    done = await api.wait_idle(session["id"])
+    assert len(done["messages"]) == limits.MAX_MESSAGES
+    assert done["messages"][:-2] == messages[2:]
+    assert [m["role"] for m in done["messages"][-2:]] == ["user", "assistant"]
+
+    await api.client.patch(url, json={"skeleton": {"hook": "h"}, "generated_examples": examples}, headers=api.headers)
+    batch = await api.client.post(f"{url}/generate-examples", json={"leads": [{"first_name": "Ada", "lead_id": "new1"},
+                                                                             {"first_name": "Bo", "lead_id": "new2"}]},
+                                  headers=api.headers)
+    assert batch.status_code == 202, batch.text
+    done = await api.wait_idle(session["id"], timeout=30)
+    assert len(done["generated_examples"]) == limits.MAX_GENERATED_EXAMPLES
+    assert [e["lead_id"] for e in done["generated_examples"][-2:]] == ["new1", "new2"]
+    assert done["generated_examples"][0]["lead_id"] == "old2"

@@ -33,7 +33,7 @@ async def test_list_returns_the_callers_sessions_for_one_campaign_oldest_first(a
     assert response.status_code == 200
     assert [s["id"] for s in response.json()["sessions"]] == [first["id"], second["id"]]
     foreign = await api.client.get(BASE, params={"campaign_id": campaign}, headers=api.other_headers)
-    assert foreign.json() == {"sessions": []}
+    assert foreign.json() == {"sessions": [], "next_cursor": None}
 
 
 async def test_patch_writes_only_the_keys_present(api: Api) -> None:

@@ -21,6 +21,7 @@ from store.redis import redis_client
 from core.payloads import payload_from_builtins
 from store import runs
 from store.db import Database
+from tests.support.harness import wait_for
 from tests.support.workers import WorkerPool
 
 pytestmark = pytest.mark.timeout(180)
@@ -257,3 +258,36 @@ async def test_unique_queue_per_test_keeps_other_queues_untouched(api_factory, w
     finally:
         await other.cleanup([])
 
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return await value == expected
+
+
+async def arq_records(pool: WorkerPool, run_id: str) -> list[str]:
+    """Which of ARQ's records of ``run_id`` exist in Redis (job: queued, result: ran)."""
+    redis = redis_client(pool.redis_url)
+    try:
+        return [kind for kind in ("job", "result") if await redis.exists(f"arq:{kind}:{run_id}")]
+    finally:
+        await redis.aclose()
+
+
+async def test_deleting_a_session_drops_what_redis_keeps_of_its_runs(api_factory, workers) -> None:
+    """ARQ keeps a queued job and, for an hour, a finished job's result; both repeat the payload."""
+    api = await api_factory(task_backend="arq", redis_url=workers.redis_url, arq_queue_name=workers.queue)
+    ran, queued = await api.create_session(), await api.create_session()
+    await workers.start()
+    ran_id = await start_turn(api, ran["id"], workers, "We sell payroll software to restaurants")
+    await api.wait_idle(ran["id"], timeout=30)
+    # ARQ stores the result once the job function returned, just after the session was released.
+    await wait_for(lambda: _equals(arq_records(workers, ran_id), ["result"]), "ARQ to store the result")
+    assert (await api.client.delete(f"/api/campaigns/ai-chat-sessions/{ran['id']}", headers=api.headers)).status_code == 200
+    assert await arq_records(workers, ran_id) == []
+
+    for worker in workers.started:
+        assert worker.terminate() == 0
+    queued_id = await start_turn(api, queued["id"], workers, "We sell payroll software to restaurants")
+    assert await arq_records(workers, queued_id) == ["job"]
+    assert (await api.client.delete(f"/api/campaigns/ai-chat-sessions/{queued['id']}", headers=api.headers)).status_code == 200
+    assert await arq_records(workers, queued_id) == []

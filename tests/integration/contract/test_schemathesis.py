@@ -37,7 +37,8 @@ def test_live_server_conforms_to_the_contract(
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
+    # On failure, the server's own error lines (with their tracebacks) say why, not just the status.
+    assert result.returncode == 0, output[-8000:] + "\nserver errors: " + json.dumps(error_lines(server.logs()))[-6000:]
     summary = output.strip().splitlines()[-1]
     assert "failure" not in summary and "error" not in summary, summary
     assert error_lines(server.logs()) == []

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from core.ids import utcnow
+from core.settings import Settings
 from tests.support.harness import (FAST_LEASE, FAST_LEASE_ENV, LEASE_SECONDS, events_of, provider_env, run_row,
-                                  start_turn, start_worker, wait_for)
+                                  session_row, start_turn, start_worker, wait_for)
 from tests.support.provider import provider
 from tests.support.workers import WorkerPool
 
@@ -72,6 +76,42 @@ async def test_a_killed_worker_loses_the_lease_the_run_is_crashed_and_the_sessio
         assert done["last_run"]["id"] == next_run and done["last_run"]["status"] == "succeeded", done["last_run"]
         assert [m["role"] for m in done["messages"]] == ["user", "user", "assistant"]
         assert (await run_row(pg_url, run_id))["status"] == "CRASHED"  # a redelivery never reopens it
+
+
+async def test_with_default_settings_a_killed_workers_session_is_free_within_the_lease(
+    api_factory: Any, workers: WorkerPool, pg_url: str, record_property: Any
+) -> None:
+    """The recovery time after ``kill -9`` with the shipped defaults (no test lease): the claim is
+    takeable once its lease ends, at most ``CAMPAIGN_CHAT_CLAIM_LEASE_SECONDS`` (15 s) after the kill,
+    since the heartbeat renewed it at most a third of a lease before; the reaper's next sweep then
+    writes ``last_run`` and clears ``task_status``. Measured from the kill to each of the two."""
+    lease = Settings().claim_lease_seconds
+    assert lease <= 15
+    with provider("held") as held:
+        api = await api_factory(task_backend="arq", redis_url=workers.redis_url, arq_queue_name=workers.queue)
+        reaper_interval = api.app.state.container.reaper.interval
+        worker = await start_worker(workers, **provider_env(held.url))
+        session = await api.create_session()
+        run_id = await start_turn(api, session["id"], FIRST)
+        workers.run_ids.append(run_id)
+        await wait_for(lambda: asyncio.sleep(0, held.requests >= 1), "the model request", timeout=30)
+
+        killed_at, killed = utcnow(), time.monotonic()
+        worker.process.kill()
+        await asyncio.to_thread(worker.process.wait)
+        claimable_at = (await session_row(pg_url, session["id"]))["lease_expires_at"]
+        freed = await api.wait_idle(session["id"], timeout=lease + reaper_interval + 15)
+        recovered = time.monotonic() - killed
+
+    claimable = (claimable_at - killed_at).total_seconds()
+    record_property("claimable_after_kill_seconds", round(claimable, 2))
+    record_property("freed_after_kill_seconds", round(recovered, 2))
+    assert claimable_at - killed_at <= timedelta(seconds=lease)  # a new turn may claim it from then on
+    # The sweep after the lease ended; a second of slack for the sweep and this loop's polling.
+    assert recovered <= lease + reaper_interval + 1.0, (claimable, recovered)
+    assert freed["last_run"]["id"] == run_id and freed["last_run"]["error"]["code"] == "lease_expired"
+    assert freed["messages"] == [{"role": "user", "content": FIRST}]  # what the user said is kept
+    assert (await run_row(pg_url, run_id))["status"] == "CRASHED"
 
 
 async def test_a_frozen_worker_that_wakes_after_its_lease_cannot_land_a_late_write(

@@ -167,3 +167,20 @@ async def test_worker_check_reports_health_of_the_queue(workers) -> None:
 def test_arq_job_timeout_comes_after_our_own_deadline() -> None:
     for job_timeout in (1, 60, 240, 3600):
         assert arq_timeout_seconds(Settings(job_timeout_seconds=job_timeout)) > job_timeout
+
+
+async def test_a_job_whose_session_is_deleted_while_it_runs_leaves_no_result_in_redis(pg_api, workers, held) -> None:
+    """ARQ stores a finished job's result with its arguments (the payload); an erased run's must go."""
+    worker = await workers.start(**provider_env(held.url))
+    session = await pg_api.create_session()
+    run_id = await start_turn(pg_api, workers, session["id"])
+    await in_flight(held)
+    deleted = await pg_api.client.delete(f"/api/campaigns/ai-chat-sessions/{session['id']}", headers=pg_api.headers)
+    assert deleted.status_code == 200, deleted.text
+    held.gate.set()
+    await wait_for(lambda: asyncio.sleep(0, f"run {run_id} was erased" in worker.logs()), "the job to end")
+    redis = redis_client(workers.redis_url)
+    try:
+        assert not await redis.exists(f"arq:result:{run_id}")
+    finally:
+        await redis.aclose()

@@ -84,7 +84,7 @@ async def test_a_completed_record_lasts_until_it_expires_then_is_purged(db: Data
         record = await idempotency.get(conn, user_id=USER, key="k")
         assert record is not None and record.response == {"runId": "run_1", "tokenClaims": {}}
     async with db.write() as conn:
-        assert await idempotency.purge_expired(conn, now=start + timedelta(seconds=121)) >= 1
+        assert await conn.run_sync(idempotency.purge_expired, now=start + timedelta(seconds=121)) >= 1
         assert await idempotency.get(conn, user_id=USER, key="k") is None
 
 

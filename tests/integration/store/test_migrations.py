@@ -1,5 +1,6 @@
 """Migrations on both engines: 0003_session_memory adds the session's memory to existing rows (NULL:
-never given) and comes back off cleanly; the code's known head is the scripts' head."""
+never given) and comes back off cleanly; 0004_daily_usage adds the spend table and the idle-session
+index, and comes back off; the code's known head is the scripts' head."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from core.ids import utcnow
-from store import sessions
+from core.usage import Usage
+from store import sessions, spend
 from store.db import Database
 from store.migrate import HEAD_REVISION, _config, database_revision, script_head, upgrade
 
@@ -60,8 +62,8 @@ async def columns(db: Database) -> set[str]:
         return await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("chat_sessions")})
 
 
-def test_the_known_head_is_the_scripts_head_and_it_is_the_session_memory() -> None:
-    assert script_head() == HEAD_REVISION == "0003_session_memory"
+def test_the_known_head_is_the_scripts_head_and_it_is_the_daily_usage() -> None:
+    assert script_head() == HEAD_REVISION == "0004_daily_usage"
 
 
 async def test_session_memory_comes_to_existing_sessions_as_never_given_and_goes_back_off(empty_db: Database) -> None:
@@ -82,3 +84,27 @@ async def test_session_memory_comes_to_existing_sessions_as_never_given_and_goes
     assert not {"available_var_names", "sequence_context"} & await columns(empty_db)
     assert await upgrade(empty_db) == HEAD_REVISION
     assert {"available_var_names", "sequence_context"} <= await columns(empty_db)
+
+
+async def tables_and_indexes(db: Database) -> tuple[set[str], set[str]]:
+    async with db.read() as conn:
+        return await conn.run_sync(lambda c: (set(sa.inspect(c).get_table_names()),
+                                              {i["name"] for i in sa.inspect(c).get_indexes("chat_sessions")}))
+
+
+async def test_daily_usage_comes_with_its_index_and_goes_back_off(empty_db: Database) -> None:
+    assert await upgrade(empty_db, "0003_session_memory") == "0003_session_memory"
+    tables, indexes = await tables_and_indexes(empty_db)
+    assert "daily_usage" not in tables and "ix_chat_sessions_updated" not in indexes
+
+    assert await upgrade(empty_db) == HEAD_REVISION
+    tables, indexes = await tables_and_indexes(empty_db)
+    assert "daily_usage" in tables and "ix_chat_sessions_updated" in indexes
+    async with empty_db.write() as conn:
+        await conn.run_sync(spend.add, user_id="u1", day=utcnow().date(), usage=Usage(input_tokens=7, output_tokens=3))
+        await conn.run_sync(spend.add, user_id="u1", day=utcnow().date(), usage=Usage(input_tokens=1, output_tokens=1))
+        assert await conn.run_sync(spend.tokens_on, user_id="u1", day=utcnow().date()) == 12
+
+    await downgrade(empty_db, "0003_session_memory")
+    tables, indexes = await tables_and_indexes(empty_db)
+    assert "daily_usage" not in tables and "ix_chat_sessions_updated" not in indexes

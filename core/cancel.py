@@ -1,0 +1,32 @@
+"""Handling a cancellation without tripping over it: one helper for every ``except CancelledError``
+block that goes on awaiting (to record a run's outcome, ask Redis why, close connections) before it
+re-raises or carries on.
+
+Why it exists: a caught ``CancelledError`` leaves the task's cancel request counted
+(``Task.cancelling() > 0``). ``asyncio.timeout()`` decides whether its own expiry became a
+``TimeoutError`` from that count, and Python 3.11.0-3.11.2 (Debian 12's ``python3``) compare it
+with zero where 3.11.3+ compare it with the count at entry. So on 3.11.2, inside a handler that did
+not withdraw the request, every ``asyncio.timeout`` that expires raises ``CancelledError`` instead
+of ``TimeoutError``: redis-py's zero-second "anything to read?" probe, run before each command,
+then aborts the command, and the handler dies before it records anything. Withdrawing the request
+(:meth:`asyncio.Task.uncancel`, the documented way to say "handled") makes every later await
+behave the same on every 3.11+; the handler re-raises ``CancelledError`` itself when it means to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def withdraw_cancel() -> int:
+    """Withdraw every cancel request pending on the current task; how many there were.
+
+    Call it first thing in an ``except asyncio.CancelledError`` block that awaits anything. A cancel
+    that arrives later is counted (and delivered) afresh.
+    """
+    task = asyncio.current_task()
+    withdrawn = 0
+    while task is not None and task.cancelling() > 0:
+        task.uncancel()
+        withdrawn += 1
+    return withdrawn
