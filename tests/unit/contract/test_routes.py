@@ -75,3 +75,70 @@ def test_chat_stream_events_match_the_published_union() -> None:
         fields = {f.encode_name for f in msgspec.structs.fields(cls)}
         assert fields | {"type"} == set(published["properties"]) == set(published["required"])
         assert published["properties"]["type"] == {"const": tag}
+
+
+def _resolve(schema: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    ref = schema.get("$ref")
+    if not ref:
+        return None, schema
+    _, _, section, name = ref.split("/")
+    return ref, CONTRACT["components"][section][name]
+
+
+def _refuses_nul(schema: dict[str, Any]) -> bool:
+    import re
+
+    if "enum" in schema:
+        return all(not isinstance(v, str) or "\x00" not in v for v in schema["enum"])
+    pattern = schema.get("pattern")
+    return pattern is not None and not any(re.search(pattern, s) for s in ("\x00", "a\x00", "\x00b", "a\x00b"))
+
+
+def _walk_request_schema(schema: dict[str, Any], where: str, seen: set[str], problems: list[str]) -> None:
+    ref, schema = _resolve(schema)
+    if ref in seen:
+        return
+    if ref:
+        seen.add(ref)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for i, sub in enumerate(schema.get(key, [])):
+            _walk_request_schema(sub, f"{where}.{key}[{i}]", seen, problems)
+    if "type" not in schema and any(key in schema for key in ("oneOf", "anyOf", "allOf")):
+        return  # a composition: its branches were checked
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ["string", "object", "array"])
+    if "string" in types and not _refuses_nul(schema) and "const" not in schema:
+        problems.append(f"{where}: a string without a pattern that refuses U+0000")
+    if "object" in types and schema.get("additionalProperties") is not False and ref != "#/components/schemas/Lead":
+        if not _refuses_nul(schema.get("propertyNames", {})):
+            problems.append(f"{where}: object keys may hold U+0000")
+        extra = schema.get("additionalProperties")
+        if not isinstance(extra, dict):
+            problems.append(f"{where}: free-form values are not constrained")
+        else:
+            _walk_request_schema(extra, f"{where}.*", seen, problems)
+    for name, sub in (schema.get("properties") or {}).items():
+        _walk_request_schema(sub, f"{where}.{name}", seen, problems)
+    if "array" in types and isinstance(schema.get("items"), dict):
+        _walk_request_schema(schema["items"], f"{where}[]", seen, problems)
+
+
+def test_the_contract_states_the_nul_rule_for_every_request_string_at_any_depth() -> None:
+    """The server refuses U+0000 in every string it keeps (PostgreSQL cannot store it), so the published
+    schemas must say so everywhere, free-form objects included (recursively, through FreeValue), or a
+    fuzzer generating schema-valid data finds requests the server refuses. A lead's extra keys are the
+    exception: ignored by the server, unconstrained in the contract."""
+    problems: list[str] = []
+    for path, item in CONTRACT["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                _walk_request_schema(body, f"{method.upper()} {path}", set(), problems)
+            for parameter in operation.get("parameters", []) + item.get("parameters", []):
+                _, parameter = _resolve(parameter)
+                if parameter.get("in") != "path":
+                    _walk_request_schema(parameter["schema"], f"{method.upper()} {path} {parameter['name']}", set(),
+                                         problems)
+    assert problems == []
