@@ -20,6 +20,7 @@ from litestar.response import Stream
 from api.deps import Services
 from api.guards import public
 from core.errors import RealtimeError
+from services.realtime import params
 from services.realtime.access import Caller
 
 log = logging.getLogger("campaign_chat.realtime")
@@ -58,11 +59,10 @@ async def _disconnected(request: Request[Any, Any, Any]) -> None:
 
 @get(RUN_PATH, opt=TOKEN_AUTH)
 async def subscribe_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    run_id, q = request.path_params["run_id"], request.query_params
+    run_id, q = params.run_id(request.path_params["run_id"]), request.query_params
+    shape = params.shape_params(q.get("offset"), q.get("handle"), q.get("live"), q.get("cursor"), q.get("expired_handle"))
     skip = frozenset(c.strip() for c in (q.get("skipColumns") or "").split(",") if c.strip())
-    work = asyncio.ensure_future(container.feed.shape(
-        await _caller(request, container), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
-        skip=skip))
+    work = asyncio.ensure_future(container.feed.shape(await _caller(request, container), run_id, shape, skip=skip))
     # A long-poll whose client went away must not hold a connection (or a graceful shutdown) for 20 s.
     gone = asyncio.ensure_future(_disconnected(request))
     try:
@@ -79,9 +79,9 @@ async def subscribe_run(request: Request[Any, Any, Any], container: Services) ->
 
 @get(STREAM_PATH, opt=TOKEN_AUTH)
 async def stream_run(request: Request[Any, Any, Any], container: Services) -> Stream:
-    run_id, key = request.path_params["run_id"], request.path_params["key"]
-    body = await container.feed.open_stream(await _caller(request, container), run_id, key,
-                                            request.headers.get("last-event-id"))
+    run_id, key = params.run_id(request.path_params["run_id"]), params.stream_key(request.path_params["key"])
+    after = params.last_event_seq(request.headers.get("last-event-id"))
+    body = await container.feed.open_stream(await _caller(request, container), run_id, key, after)
     headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
                "X-Accel-Buffering": "no"}
     return Stream(body, media_type="text/event-stream", headers=headers)
@@ -89,14 +89,14 @@ async def stream_run(request: Request[Any, Any, Any], container: Services) -> St
 
 @get(RETRIEVE_PATH, opt=TOKEN_AUTH)
 async def retrieve_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    caller = await _caller(request, container)
-    return _json(request, await container.control.retrieve(caller, request.path_params["run_id"]))
+    run_id = params.run_id(request.path_params["run_id"])
+    return _json(request, await container.control.retrieve(await _caller(request, container), run_id))
 
 
 @post(CANCEL_PATH, status_code=200, opt=TOKEN_AUTH)
 async def cancel_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    caller = await _caller(request, container)
-    return _json(request, await container.control.cancel(caller, request.path_params["run_id"]))
+    run_id = params.run_id(request.path_params["run_id"])
+    return _json(request, await container.control.cancel(await _caller(request, container), run_id))
 
 
 @route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200,
