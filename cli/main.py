@@ -23,21 +23,12 @@ from store.migrate import upgrade
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     shared_metrics = _metrics_shared_with_the_embedded_worker(settings)
-    import uvicorn
-
+    from api import server
     from api.app import create_app
 
     app = create_app(settings)
     try:
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            log_config=None,  # our structured logging (ops.logs) handles uvicorn's loggers too
-            lifespan="on",
-        )
+        server.run(app, settings, host=args.host or settings.host, port=args.port or settings.port)
     finally:
         if shared_metrics is not None:
             shutil.rmtree(shared_metrics, ignore_errors=True)
