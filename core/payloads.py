@@ -133,6 +133,11 @@ class CreateSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     node_id: Uuid
     title: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
+    def __post_init__(self) -> None:
+        # UUIDs are case-insensitive: stored in lower case, so any spelling finds the same campaign.
+        msgspec.structs.force_setattr(self, "campaign_id", self.campaign_id.lower())
+        msgspec.structs.force_setattr(self, "node_id", self.node_id.lower())
+
 
 class ChatMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: Literal["user", "assistant"]

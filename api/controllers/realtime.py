@@ -17,6 +17,7 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
+from api.cors import CORS_PREFLIGHT, cors_headers
 from api.deps import Services
 from api.guards import public
 from core.errors import RealtimeError
@@ -29,14 +30,6 @@ RUN_PATH = "/realtime/v1/runs/{run_id:str}"
 STREAM_PATH = "/realtime/v1/streams/{run_id:str}/{key:str}"
 RETRIEVE_PATH = "/api/v3/runs/{run_id:str}"
 CANCEL_PATH = "/api/v2/runs/{run_id:str}/cancel"
-
-
-def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Access-Control-Expose-Headers": "*"}
-    if origin:
-        headers["Vary"] = "Origin"
-    return headers
 
 
 def _json(request: Request[Any, Any, Any], body: Any, status: int = 200, extra: dict[str, str] | None = None) -> Response[Any]:
@@ -82,7 +75,9 @@ async def stream_run(request: Request[Any, Any, Any], container: Services) -> St
     run_id, key = params.run_id(request.path_params["run_id"]), params.stream_key(request.path_params["key"])
     after = params.last_event_seq(request.headers.get("last-event-id"))
     body = await container.feed.open_stream(await _caller(request, container), run_id, key, after)
-    headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
+    # Trigger.dev sends no-cache here; no-store says the same to an SSE client and also keeps the
+    # events out of any cache on the way.
+    headers = {**cors_headers(request), "Cache-Control": "no-store", "Connection": "keep-alive",
                "X-Accel-Buffering": "no"}
     return Stream(body, media_type="text/event-stream", headers=headers)
 
@@ -100,7 +95,7 @@ async def cancel_run(request: Request[Any, Any, Any], container: Services) -> Re
 
 
 @route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200,
-       opt=public("CORS preflight"))
+       opt={**public("CORS preflight"), CORS_PREFLIGHT: True})
 async def preflight(request: Request[Any, Any, Any]) -> Response[Any]:
     headers = {
         **cors_headers(request),

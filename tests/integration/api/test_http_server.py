@@ -73,6 +73,7 @@ def test_a_header_past_the_limit_is_431_at_once_and_the_server_does_not_grow(
     status, headers, body = parse(read_until_closed(sock, time.monotonic() + SLACK))
     assert status == 431 and body["code"] == "headers_too_large", body
     assert headers["connection"] == "close" and headers["content-type"] == "application/json"
+    assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store"
 
     # Many connections streaming endless headers (what took the server from 717 MB to 1.4 GB): each is
     # refused, and the server's memory stays put while they push 200 MB at it.
