@@ -23,7 +23,7 @@ from jobs.guard import JobDeps
 from jobs.llm import FrameworkLLM
 from ops import probes
 from services.auth import KeyAuthenticator
-from services.ratelimit import build_limiter
+from services.ratelimit import FailureThrottle, build_limiter
 from services.reaper import Reaper
 from services.realtime.access import AccessChecker
 from services.realtime.control import RunControl
@@ -95,8 +95,8 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
         if settings.task_backend == "inline":
             # A cancel request published by another instance stops the run if it executes here.
             wake.hub.on_cancel(bridge.cancel)
-        auth = KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds,
-                                limiter=build_limiter(settings, redis))
+        auth = KeyAuthenticator(db, ttl_seconds=settings.auth_cache_seconds, limiter=build_limiter(settings, redis),
+                                failures=FailureThrottle(settings.auth_failures_per_minute))
         access = AccessChecker(verifier=verifier, keys=auth)
         container = Container(
             settings=settings, db=db, redis=redis, wake=wake, bridge=bridge, signer=signer, auth=auth,

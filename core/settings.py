@@ -162,6 +162,8 @@ class Settings:
     otlp_endpoint: str = setting("", "OTLP_ENDPOINT", _text)
     rate_limit_per_minute: int = setting(600, "RATE_LIMIT_PER_MINUTE", _number(int, 0, 1_000_000))
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
+    # Failed API-key lookups per client address per minute before 429 auth_throttled (0 disables).
+    auth_failures_per_minute: int = setting(20, "AUTH_FAILURES_PER_MINUTE", _number(int, 0, 1_000_000))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))
     worker_concurrency: int = setting(10, "WORKER_CONCURRENCY", _number(int, 1, 1_000))
     # TASK_BACKEND=inline: run turns in a worker process the API starts (the accept path never waits

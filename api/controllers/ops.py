@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from api.deps import Services
-from api.guards import public
+from api.guards import client_address, public
 from core.errors import Unavailable
 from ops import metrics
 
@@ -50,7 +50,7 @@ async def metrics_endpoint(request: Request[Any, Any, Any], container: Services)
     settings = container.settings
     server = request.scope.get("server") or ("", 0)
     if not (private_bind(settings.host) and private_bind(str(server[0]))):
-        await container.auth.user_for(request.headers.get("authorization"))
+        await container.auth.user_for(request.headers.get("authorization"), client_address(request))
     queue = settings.arq_queue_name if container.redis is not None else None
     body, content_type = await metrics.render(container.busy_sessions, redis=container.redis, queue_name=queue)
     return Response(body, media_type=content_type)

@@ -19,7 +19,7 @@ from litestar.response import Stream
 
 from api.cors import CORS_PREFLIGHT, cors_headers
 from api.deps import Services
-from api.guards import public
+from api.guards import client_address, public
 from core.errors import RealtimeError
 from services.realtime import params
 from services.realtime.access import Caller
@@ -42,7 +42,7 @@ TOKEN_AUTH = public("Trigger.dev realtime route: authorised by the run's public 
 
 
 async def _caller(request: Request[Any, Any, Any], container: Services) -> Caller:
-    return await container.access.caller(request.headers.get("authorization"))
+    return await container.access.caller(request.headers.get("authorization"), client_address(request))
 
 
 async def _disconnected(request: Request[Any, Any, Any]) -> None:
