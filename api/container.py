@@ -101,7 +101,7 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
         container = Container(
             settings=settings, db=db, redis=redis, wake=wake, bridge=bridge, signer=signer, auth=auth,
             sessions=SessionService(db, bridge, settings, signer), reaper=Reaper(db, settings, wake.wake),
-            access=access, feed=RunFeed(db, wake.hub, access), control=RunControl(db, bridge, access, wake.wake),
+            access=access, feed=RunFeed(db, wake.hub, access, per_caller=settings.realtime_connections_per_token), control=RunControl(db, bridge, access, wake.wake),
             contract=CONTRACT.read_bytes(),
         )
         reaper = asyncio.create_task(container.reaper.run_forever(), name="lease-reaper")

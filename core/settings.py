@@ -162,6 +162,9 @@ class Settings:
     otlp_endpoint: str = setting("", "OTLP_ENDPOINT", _text)
     rate_limit_per_minute: int = setting(600, "RATE_LIMIT_PER_MINUTE", _number(int, 0, 1_000_000))
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
+    # Realtime shape requests and streams one public token (or API key) may hold open at once per
+    # process; one more is 429 realtime_connection_limit.
+    realtime_connections_per_token: int = setting(20, "REALTIME_CONNECTIONS_PER_TOKEN", _number(int, 1, 10_000))
     # Failed API-key lookups per client address per minute before 429 auth_throttled (0 disables).
     auth_failures_per_minute: int = setting(20, "AUTH_FAILURES_PER_MINUTE", _number(int, 0, 1_000_000))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))

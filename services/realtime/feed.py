@@ -17,6 +17,7 @@ from jobs.reporter import STREAM_KEY
 from services.realtime import shape
 from services.realtime.access import AccessChecker, Caller, not_found
 from services.realtime.params import ShapeParams
+from services.realtime.slots import CallerSlots, Slot
 from store import runs
 from store.db import Database
 from store.rows import RunEvent, RunRow
@@ -44,17 +45,26 @@ def _frame(row: RunEvent) -> bytes:
 
 
 class RunFeed:
-    def __init__(self, db: Database, hub: WakeHub, access: AccessChecker, *, long_poll_seconds: float = LONG_POLL_SECONDS) -> None:
+    def __init__(self, db: Database, hub: WakeHub, access: AccessChecker, *, long_poll_seconds: float = LONG_POLL_SECONDS,
+                 per_caller: int = 20) -> None:
         self._db = db
         self._hub = hub
         self._access = access
         self.long_poll_seconds = long_poll_seconds
+        self.slots = CallerSlots(per_caller)  # concurrent shape requests and streams per credential
 
     async def _load(self, run_id: str) -> RunRow | None:
         async with self._db.read() as conn:
             return await runs.get(conn, run_id)
 
     async def shape(self, caller: Caller, run_id: str, params: ShapeParams, *, skip: frozenset[str]) -> ShapeReply:
+        slot = self.slots.acquire(caller.credential)
+        try:
+            return await self._shape(caller, run_id, params, skip)
+        finally:
+            slot.release()
+
+    async def _shape(self, caller: Caller, run_id: str, params: ShapeParams, skip: frozenset[str]) -> ShapeReply:
         run = self._access.check(caller, "read", await self._load(run_id))
         skip = skip | _token_skips(caller)
         expected = shape.handle(run)
@@ -96,10 +106,22 @@ class RunFeed:
 
     async def open_stream(self, caller: Caller, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
         """Check access now (so errors get a status), then return the SSE body iterator from seq ``after``."""
-        run = self._access.check(caller, "read", await self._load(run_id))
-        return self._events(run.id, key, after)
+        slot = self.slots.acquire(caller.credential)
+        try:
+            run = self._access.check(caller, "read", await self._load(run_id))
+        except BaseException:
+            slot.release()
+            raise
+        return self._events(run.id, key, after, slot)
 
-    async def _events(self, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
+    async def _events(self, run_id: str, key: str, after: int, slot: Slot) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._frames(run_id, key, after):
+                yield chunk
+        finally:
+            slot.release()
+
+    async def _frames(self, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
         with self._hub.watch(run_id) as watcher:
             yield b": ping\n\n"
             last_sent = time.monotonic()

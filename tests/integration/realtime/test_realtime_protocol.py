@@ -260,3 +260,44 @@ async def test_malformed_run_ids_and_stream_keys_are_400_on_every_realtime_route
         response = await api.client.request(method, path, headers=token, timeout=5)
         assert response.status_code == 400, (path, response.text)
         assert response.json()["code"] == "invalid_parameter"
+
+
+async def test_one_token_holds_a_bounded_number_of_realtime_requests_at_once(api_factory: Any) -> None:
+    model = BlockingModel()
+    api = await api_factory(llm=model, realtime_connections_per_token=2)
+    session = await api.create_session()
+    turn = (await api.turn(session["id"])).json()
+    await model.entered.wait()
+    raw_token = turn["publicAccessToken"]
+    token = bearer(raw_token)
+    slots = api.app.state.container.feed.slots
+    snap = await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=token)
+    live = (f"/realtime/v1/runs/{turn['runId']}?cursor=&handle={snap.headers['electric-handle']}&live=true"
+            f"&offset={snap.headers['electric-offset']}")
+    # A long-poll and the chat stream of the running turn: both stay open while it runs.
+    held = [asyncio.ensure_future(api.client.get(live, headers=token, timeout=60)),
+            asyncio.ensure_future(api.client.get(f"/realtime/v1/streams/{turn['runId']}/chat", headers=token, timeout=60))]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while slots.held(raw_token) < 2:
+        assert loop.time() < deadline, "the two requests never held their places"
+        await asyncio.sleep(0.01)
+    for method, path in [("GET", f"/realtime/v1/runs/{turn['runId']}?offset=-1"),
+                         ("GET", f"/realtime/v1/streams/{turn['runId']}/chat")]:
+        refused = await api.client.request(method, path, headers=token)
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {"error": "Too many concurrent requests", "code": "realtime_connection_limit"}
+        assert refused.headers["retry-after"] == "1" and refused.headers["access-control-allow-origin"] == "*"
+    # The owner's API key is another credential: not affected.
+    assert (await api.client.get(f"/api/v3/runs/{turn['runId']}", headers=api.headers)).status_code == 200
+    assert (await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=api.headers)).status_code == 200
+    for request in held:  # the clients go away: their places are free again
+        request.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
+    deadline = loop.time() + 10
+    while slots.held(raw_token):
+        assert loop.time() < deadline, "places were not released when their requests ended"
+        await asyncio.sleep(0.01)
+    assert (await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=token)).status_code == 200
+    model.release.set()
+    await api.wait_idle(session["id"])
