@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from api.cors import cors_headers, is_realtime
 from core.errors import ApiError, BadRequest
+from store.migrate import is_missing_schema
 
 log = logging.getLogger("campaign_chat.api")
 
@@ -60,9 +61,20 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request_id = request.scope.get("state", {}).get("request_id", "")
+    if is_missing_schema(exc):
+        return not_migrated(request_id)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {"error": "Internal server error", "code": "internal_error", "request_id": request_id}
     return _response(HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+NOT_MIGRATED_MESSAGE = "The database is not migrated for this release: run `campaign-chat migrate`"
+
+
+def not_migrated(request_id: str) -> Response[Any]:
+    """A table or column this release uses is missing: say so plainly (one log line, no traceback)."""
+    log.error("the database is not migrated for this release: run `campaign-chat migrate`")
+    return _response(503, {"error": NOT_MIGRATED_MESSAGE, "code": "not_migrated", "request_id": request_id})
 
 
 def decode_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> BadRequest:

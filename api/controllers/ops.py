@@ -10,7 +10,7 @@ from litestar import Request, Response, get
 from api.deps import Services
 from api.guards import client_address, public
 from core.errors import Unavailable
-from ops import metrics
+from ops import metrics, probes
 
 
 @get("/health", sync_to_thread=False, opt=public("liveness probe"))
@@ -28,6 +28,10 @@ async def ready(container: Services) -> dict[str, Any]:
     """200 when every dependency answers; 503 naming the failing ones otherwise."""
     checks = await container.readiness()
     failing = sorted(name for name, result in checks.items() if result != "ok")
+    unmigrated = [result.removeprefix("error: ") for result in checks.values() if result.startswith(probes.NOT_MIGRATED)]
+    if unmigrated:
+        raise Unavailable(f"Not ready: the database is {unmigrated[0]}", code="not_migrated", failing=failing,
+                          checks=checks)
     if failing:
         raise Unavailable(f"Not ready: {', '.join(failing)} unavailable", failing=failing, checks=checks)
     return {"status": "ok", "checks": checks}

@@ -19,10 +19,12 @@ from litestar.response import Stream
 
 from api.cors import CORS_PREFLIGHT, cors_headers
 from api.deps import Services
+from api.errors import NOT_MIGRATED_MESSAGE
 from api.guards import client_address, public
 from core.errors import RealtimeError
 from services.realtime import params
 from services.realtime.access import Caller
+from store.migrate import is_missing_schema
 
 log = logging.getLogger("campaign_chat.realtime")
 
@@ -119,6 +121,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_missing_schema(exc):
+        log.error("the database is not migrated for this release: run `campaign-chat migrate`")
+        return _json(request, {"error": NOT_MIGRATED_MESSAGE, "code": "not_migrated"}, 503)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(request, {"error": "Something went wrong"}, 500)
 
