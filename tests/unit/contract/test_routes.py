@@ -142,3 +142,31 @@ def test_the_contract_states_the_nul_rule_for_every_request_string_at_any_depth(
                     _walk_request_schema(parameter["schema"], f"{method.upper()} {path} {parameter['name']}", set(),
                                          problems)
     assert problems == []
+
+
+def test_the_contract_publishes_the_connection_limits_and_codes_the_server_uses() -> None:
+    from api import server
+    from core.settings import Settings as Defaults
+
+    defaults = Defaults()
+    text = " ".join(CONTRACT["info"]["description"].split())
+    for stated in (f"`CAMPAIGN_CHAT_MAX_HEADER_BYTES` ({defaults.max_header_bytes // 1024} KiB",
+                   f"`CAMPAIGN_CHAT_HEADER_TIMEOUT_SECONDS` ({defaults.header_timeout_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_BODY_TIMEOUT_SECONDS` ({defaults.body_timeout_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_KEEP_ALIVE_SECONDS` ({defaults.keep_alive_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_MAX_CONNECTIONS` ({defaults.max_connections})",
+                   f"`CAMPAIGN_CHAT_AUTH_FAILURES_PER_MINUTE` times in the current minute (default "
+                   f"{defaults.auth_failures_per_minute})"):
+        assert stated in text, stated
+    responses = CONTRACT["components"]["responses"]
+    documented = {"408": "RequestTimeout", "431": "HeadersTooLarge", "503": "Unavailable"}
+    for status, reason, code, _ in (server.HEAD_TOO_LARGE, server.HEAD_TIMEOUT, server.TOO_MANY, server.MALFORMED):
+        assert code in text, code
+        if str(status) in documented:
+            assert f"`code: {code}`" in responses[documented[str(status)]]["description"], code
+    assert "`code: auth_throttled`" in responses["RateLimited"]["description"]
+    for path, item in CONTRACT["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                for status in documented:  # the server's own limits apply to every operation
+                    assert status in operation["responses"], (method, path, status)
