@@ -7,12 +7,15 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, MethodNotAllowedException
+from litestar.handlers.base import BaseRouteHandler
 
 from api.container import running
 from api.controllers.ops import contract, health, metrics_endpoint, private_bind, ready
 from api.controllers.realtime import realtime_router
+from api.cors import CORS_PREFLIGHT
 from api.controllers.sessions import SessionController
 from api.deps import SERVICES
 from api.errors import api_error_handler, http_error_handler, internal_error_handler
@@ -48,9 +51,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool | None = None,
         handlers.append(metrics_endpoint)
     app = Litestar(
         route_handlers=handlers,
-        guards=[require_api_key],
+        guards=[_refuse_undocumented_options, require_api_key],  # a refused method before any key check
         dependencies=SERVICES,
-        before_request=_refuse_undocumented_options,
         lifespan=[lifespan],
         exception_handlers={
             ApiError: api_error_handler,
@@ -88,8 +90,9 @@ def _documented_methods(app: Litestar) -> dict[str, str]:
     return allowed
 
 
-async def _refuse_undocumented_options(request: Request[Any, Any, Any]) -> None:
-    # The sessions API is called server-to-server with a secret key; it documents no OPTIONS/CORS.
-    if request.method == "OPTIONS" and request.url.path.startswith("/api/campaigns/"):
-        allow = request.app.state.allowed_methods.get(request.scope.get("path_template", ""), "")
+async def _refuse_undocumented_options(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    # Only the Trigger.dev-compatible routes answer OPTIONS (browsers preflight them). The sessions API
+    # is called server-to-server with a secret key and documents no OPTIONS/CORS, nor do the probes.
+    if connection.scope.get("method") == "OPTIONS" and not handler.opt.get(CORS_PREFLIGHT):
+        allow = connection.app.state.allowed_methods.get(connection.scope.get("path_template", ""), "")
         raise MethodNotAllowedException(headers={"Allow": allow})

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from api.container import Container
 from api.errors import decode_error
 from core.errors import BadRequest, UnsupportedMediaType
+from core.payloads import MAX_JSON_DEPTH, nests_deeper_than
 from services.sessions import SessionService
 
 T = TypeVar("T")
@@ -37,7 +38,10 @@ def session_service(state: State) -> SessionService:
 
 
 def json_body(kind: type[T]) -> Provide:
-    """A dependency that decodes the request body into the strict struct ``kind`` (400 naming the field)."""
+    """A dependency that decodes the request body into the strict struct ``kind`` (400 naming the field).
+
+    Refused with 400 before the decoder sees them: bodies nested deeper than ``MAX_JSON_DEPTH`` and
+    bytes that are not UTF-8 (both used to escape the decoder as exceptions, i.e. 500s)."""
     decoder = msgspec.json.Decoder(kind)
 
     async def decode(request: Request[Any, Any, Any]) -> T:
@@ -47,12 +51,18 @@ def json_body(kind: type[T]) -> Provide:
         raw = await request.body()
         if not raw:
             raise BadRequest("Request body is empty: send a JSON object", code="invalid_json")
+        if nests_deeper_than(raw, MAX_JSON_DEPTH):
+            raise BadRequest(f"Request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+                             code="validation_error")
         try:
             body = decoder.decode(raw)
         except msgspec.DecodeError as exc:
             raise decode_error(exc) from None
-        if b"\\u0000" in raw and _has_nul(msgspec.json.decode(raw)):
-            # PostgreSQL text and JSONB cannot hold U+0000; refuse it on every engine alike.
+        except UnicodeDecodeError:
+            raise BadRequest("Request body is not valid UTF-8", code="invalid_json") from None
+        if b"\\u0000" in raw and _has_nul(msgspec.to_builtins(body)):
+            # PostgreSQL text and JSONB cannot hold U+0000; refuse it on every engine alike. Checked on
+            # what was decoded, so keys the contract ignores (a lead's extra columns) do not count.
             raise BadRequest("Strings must not contain the NUL character (U+0000)", code="validation_error")
         return body
 

@@ -26,4 +26,12 @@ async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], handle
     if handler.opt.get(PUBLIC):
         return
     container = connection.app.state.container
-    connection.state.user_id = await container.auth.admit(connection.headers.get("authorization"))
+    connection.state.user_id = await container.auth.admit(connection.headers.get("authorization"),
+                                                          client_address(connection))
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The caller's address (uvicorn takes it from X-Forwarded-For when the peer is a trusted proxy:
+    FORWARDED_ALLOW_IPS, 127.0.0.1 by default)."""
+    client = connection.scope.get("client")
+    return client[0] if client else None

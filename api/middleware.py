@@ -2,7 +2,8 @@
 
 Every request, 404s and 405s included, gets a request id (``X-Request-Id`` in and out), one access
 log line, a request span, and a count by route *template* (never the raw path: ids would explode the
-label set) and status.
+label set) and status. Every response carries ``X-Content-Type-Options: nosniff`` and, unless the
+handler chose otherwise, ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ log = logging.getLogger("campaign_chat.http")
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
 _QUIET_ROUTES = {"/health", "/health/ready", "/metrics"}  # probes and scrapes: counted, not logged at INFO
+
+
+# On every response: no MIME sniffing of our JSON, and nothing kept by caches (every answer is per
+# caller and per moment: sessions, tokens, run states). A handler that sets its own Cache-Control keeps it.
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _with_standard_headers(headers: list[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    out = [*headers, (b"x-request-id", request_id.encode()), _NOSNIFF]
+    if not any(name.lower() == b"cache-control" for name, _ in headers):
+        out.append(_NO_STORE)
+    return out
 
 
 class RequestMiddleware:
@@ -45,8 +59,7 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = _with_standard_headers(message.get("headers") or [], request_id)
             await send(message)
 
         with bound(request_id=request_id), tracing.continued(headers), \

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -30,7 +31,15 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _unb64(text: str) -> bytes:
+    """Strict unpadded base64url, as JWS requires (RFC 7515 §2). Python's decoder alone would also take
+    the standard alphabet's ``+`` and ``/``, padding, and silently skip any other character, so
+    many spellings would verify as the same token."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not unpadded base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -90,7 +99,8 @@ class PublicClaims:
 
 
 def verify(token: str, secret: str, *, leeway: int = 0, now: int | None = None) -> PublicClaims:
-    """Check signature, header, ``pub``, ``iss``, ``aud`` and ``exp``; raise :class:`TokenError` otherwise."""
+    """Check encoding, signature, header, ``pub``, ``iss``, ``aud``, ``exp`` and ``nbf`` (when present);
+    raise :class:`TokenError` otherwise."""
     try:
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = json.loads(_unb64(header_b64))
@@ -109,8 +119,11 @@ def verify(token: str, secret: str, *, leeway: int = 0, now: int | None = None) 
         raise TokenError("token issuer or audience mismatch")
     exp = claims.get("exp")
     current = int(time.time()) if now is None else now
-    if not isinstance(exp, int) or exp + leeway <= current:
+    if not isinstance(exp, int) or isinstance(exp, bool) or exp + leeway <= current:
         raise TokenError("token expired")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf - leeway > current):
+        raise TokenError("token not valid yet (nbf)")
     scopes = claims.get("scopes") or []
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise TokenError("bad token scopes")

@@ -12,32 +12,23 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import ConfigError
+from core.errors import ConfigError, NotMigrated
 from core.ids import utcnow
 from core.settings import Settings
 from ops.process import configure_process
 from store import keys
 from store.db import Database
-from store.migrate import upgrade
+from store.migrate import require_schema, upgrade
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     shared_metrics = _metrics_shared_with_the_embedded_worker(settings)
-    import uvicorn
-
+    from api import server
     from api.app import create_app
 
     app = create_app(settings)
     try:
-        uvicorn.run(
-            app,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            log_config=None,  # our structured logging (ops.logs) handles uvicorn's loggers too
-            lifespan="on",
-        )
+        server.run(app, settings, host=args.host or settings.host, port=args.port or settings.port)
     finally:
         if shared_metrics is not None:
             shutil.rmtree(shared_metrics, ignore_errors=True)
@@ -57,24 +48,27 @@ def _metrics_shared_with_the_embedded_worker(settings: Settings) -> Path | None:
     return path
 
 
-async def _with_db(settings: Settings, work: Callable[[Database], Any]) -> Any:
+async def _with_db(settings: Settings, work: Callable[[Database], Any], *, check_schema: bool = True) -> Any:
+    """Run ``work`` on the configured database, which must hold this release's schema (else
+    :class:`NotMigrated`, which :func:`main` turns into a plain message and exit status 3). The embedded
+    SQLite database migrates itself, as ``serve`` does; PostgreSQL waits for ``campaign-chat migrate``."""
     db = Database(settings.database_url)
     try:
+        if check_schema:
+            await require_schema(db, migrate=settings.is_sqlite)
         return await work(db)
     finally:
         await db.dispose()
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    revision = asyncio.run(_with_db(settings, upgrade))
+    revision = asyncio.run(_with_db(settings, upgrade, check_schema=False))
     print(f"database at revision {revision}")
     return 0
 
 
 def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> keys.NewKey:
-        if settings.is_sqlite:
-            await upgrade(db)
         async with db.write() as conn:
             return await keys.create(conn, user_id=args.user_id, label=args.label, now=utcnow())
 
@@ -161,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"campaign-chat: configuration error: {exc}", file=sys.stderr)
         return 2
+    except NotMigrated as exc:
+        print(f"campaign-chat: database {exc}", file=sys.stderr)
+        return 3
 
 
 def _register_optional_commands() -> None:

@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from cli.main import EXTRA_COMMANDS
+from cli.main import EXTRA_COMMANDS, _with_db
 from core.settings import Settings
 
 
@@ -25,6 +25,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if settings.task_backend != "arq":
         logging.getLogger("campaign_chat.worker").warning(
             "TASK_BACKEND=%s: this worker only runs jobs that an API with TASK_BACKEND=arq enqueues", settings.task_backend)
+    asyncio.run(_with_db(settings, lambda db: asyncio.sleep(0)))  # a plain message if the database is not migrated
     # The worker is built inside the running loop, so ARQ's signal handlers are bound to it.
     asyncio.run(run_worker(settings))
     return 0

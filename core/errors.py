@@ -14,6 +14,7 @@
     │   ├── RateLimited             429 rate_limited / spend_limit_reached (Retry-After)
     │   ├── DispatchFailed          500 dispatch_failed (+ reason; the claim is already released)
     │   └── Unavailable             503 unavailable / not_migrated (+ failing, checks)
+    ├── NotMigrated                 the database schema is not the one this release needs (run `migrate`)
     ├── RealtimeError               a Trigger.dev-shaped error on the realtime routes {"error", …}
     ├── TokenError                  a public access token cannot be trusted (becomes a RealtimeError)
     ├── DispatchError               a bridge could not hand a task over (becomes DispatchFailed)
@@ -140,6 +141,10 @@ class Unavailable(ApiError):
         super().__init__(message, code=code)
         self.failing = failing
         self.checks = checks
+
+
+class NotMigrated(CampaignChatError):
+    """The database has no schema, or another migration than this release's; the message says what to run."""
 
 
 class RealtimeError(CampaignChatError):

@@ -7,6 +7,9 @@ Request bodies are decoded straight into these strict msgspec structs; the const
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate, count
+from operator import sub
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -36,10 +39,31 @@ MAX_PRIOR_NODES = 50
 MAX_CUSTOM_FIELDS = 50
 DEFAULT_LIST_LIMIT = 50  # sessions per page of GET …?campaign_id=
 MAX_LIST_LIMIT = 200
+# How deeply arrays and objects may nest in a request body (the body itself is level 1). Deeper is
+# refused before decoding: a decoder (and every encoder after it) recurses once per level.
+MAX_JSON_DEPTH = 64
 
 Uuid = Annotated[str, msgspec.Meta(pattern=UUID_RE)]
 # JSON Schema's `integer` also admits 3.0; accept an integral float and store it as an int.
 NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)] | Annotated[float, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # opener +1, closer -1 (after subtracting 1)
+
+
+def nests_deeper_than(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` nests arrays/objects more than ``limit`` levels deep.
+
+    Counting brackets is enough for almost every body (it cannot nest deeper than it has openers);
+    otherwise strings are cut out and the running depth is summed in C (itertools), never a Python loop
+    per byte. Malformed JSON gets some answer here and its real error from the decoder."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    steps = _JSON_STRING.sub(b"", raw).translate(_BRACKET_STEP, _NOT_BRACKETS)
+    # depth after byte i = sum(step) - (i + 1): steps are 2 for an opener and 0 for a closer.
+    return max(map(sub, accumulate(steps), count(1)), default=0) > limit
 
 
 def _integral(struct: msgspec.Struct, *names: str) -> None:
@@ -113,6 +137,11 @@ class CreateSessionInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     campaign_id: Uuid
     node_id: Uuid
     title: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+    def __post_init__(self) -> None:
+        # UUIDs are case-insensitive: stored in lower case, so any spelling finds the same campaign.
+        msgspec.structs.force_setattr(self, "campaign_id", self.campaign_id.lower())
+        msgspec.structs.force_setattr(self, "node_id", self.node_id.lower())
 
 
 class ChatMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

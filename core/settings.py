@@ -144,6 +144,16 @@ class Settings:
     log_level: str = setting("INFO", "LOG_LEVEL", _upper_choice(*LOG_LEVELS))
     log_format: str = setting("auto", "LOG_FORMAT", _choice(*LOG_FORMATS))
     max_body_bytes: int = setting(1_048_576, "MAX_BODY_BYTES", _number(int, 1024, 64 * 1_048_576))
+    # `serve`'s HTTP server (api/server.py): the request line and headers, 431 beyond.
+    max_header_bytes: int = setting(32_768, "MAX_HEADER_BYTES", _number(int, 1024, 1_048_576))
+    # A request head must arrive within this of the connection opening (or of its first byte), a body
+    # within the next setting of its head: 408 and the connection closed otherwise.
+    header_timeout_seconds: float = setting(10.0, "HEADER_TIMEOUT_SECONDS", _number(float, 0.5, 600))
+    body_timeout_seconds: float = setting(30.0, "BODY_TIMEOUT_SECONDS", _number(float, 0.5, 3_600))
+    # An idle kept-alive connection is closed after this.
+    keep_alive_seconds: float = setting(5.0, "KEEP_ALIVE_SECONDS", _number(float, 0.5, 600))
+    # Open connections per `serve` process; one more is answered 503 and closed.
+    max_connections: int = setting(1_000, "MAX_CONNECTIONS", _number(int, 1, 1_000_000))
     turn_token_limit: int = setting(200_000, "TURN_TOKEN_LIMIT", _number(int, 100, 10_000_000))
     example_concurrency: int = setting(4, "EXAMPLE_CONCURRENCY", _number(int, 1, 64))
     arq_queue_name: str = setting("campaign-chat:queue", "ARQ_QUEUE_NAME", _text)
@@ -154,6 +164,11 @@ class Settings:
     otlp_endpoint: str = setting("", "OTLP_ENDPOINT", _text)
     rate_limit_per_minute: int = setting(600, "RATE_LIMIT_PER_MINUTE", _number(int, 0, 1_000_000))
     auth_cache_seconds: float = setting(5.0, "AUTH_CACHE_SECONDS", _number(float, 0, 300))
+    # Realtime shape requests and streams one public token (or API key) may hold open at once per
+    # process; one more is 429 realtime_connection_limit.
+    realtime_connections_per_token: int = setting(20, "REALTIME_CONNECTIONS_PER_TOKEN", _number(int, 1, 10_000))
+    # Failed API-key lookups per client address per minute before 429 auth_throttled (0 disables).
+    auth_failures_per_minute: int = setting(20, "AUTH_FAILURES_PER_MINUTE", _number(int, 0, 1_000_000))
     idempotency_ttl_seconds: int = setting(86_400, "IDEMPOTENCY_TTL_SECONDS", _number(int, 60, 30 * 86_400))
     # Tokens (input + output) one user may spend per UTC day; then /turn and /generate-examples answer
     # 429 spend_limit_reached until midnight UTC (0: no limit). All of a user's API keys share it.

@@ -100,6 +100,53 @@ class RedisWindow:
             raise _refuse(self._limit, int(ms_left) / 1000)
 
 
+class FailureThrottle:
+    """Failed authentications per client address, in a fixed one-minute window, counted in this process.
+
+    An address with ``limit`` failures in the window gets 429 ``auth_throttled`` for the rest of it,
+    before any key lookup: guessing keys costs a database query each, and nothing else bounds them
+    (the per-key limit needs a key). The table is cleared when the window turns; past
+    :data:`MAX_ADDRESSES` in one window, new addresses share one bucket, so a flood from many
+    addresses is throttled as one rather than growing the table. ``limit`` 0 turns it off.
+    """
+
+    MAX_ADDRESSES = 100_000
+    OVERFLOW = "*"
+
+    def __init__(self, limit: int, *, clock: Any = time.time) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._window = -1
+        self._failures: dict[str, int] = {}
+
+    def _turn(self) -> float:
+        now = self._clock()
+        window = int(now // WINDOW_SECONDS)
+        if window != self._window:
+            self._window, self._failures = window, {}
+        return now
+
+    def _bucket(self, address: str) -> str:
+        return address if address in self._failures or len(self._failures) < self.MAX_ADDRESSES else self.OVERFLOW
+
+    def check(self, address: str) -> None:
+        """Raise :class:`RateLimited` (``auth_throttled``) while ``address`` is over its failures."""
+        if self._limit == 0:
+            return
+        now = self._turn()
+        if self._failures.get(self._bucket(address), 0) >= self._limit:
+            retry = max(1, math.ceil((self._window + 1) * WINDOW_SECONDS - now))
+            raise RateLimited(f"Too many failed authentications from this address; retry in {retry} s.",
+                              retry_after=retry, code="auth_throttled")
+
+    def failed(self, address: str) -> None:
+        if self._limit == 0:
+            return
+        self._turn()
+        bucket = self._bucket(address)
+        self._failures[bucket] = self._failures.get(bucket, 0) + 1
+
+
 def build_limiter(settings: Settings, redis: Any = None) -> Limiter:
     if settings.rate_limit_per_minute == 0:
         return Unlimited()

@@ -287,10 +287,10 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(tmp_path: Path, **env_extra: str) -> LiveServer:
+def start_server(tmp_path: Path, *, migrate: bool = True, **env_extra: str) -> LiveServer:
     port = free_port()
     env = base_env(tmp_path, **env_extra)
-    if not env.get("DATABASE_URL", "sqlite").startswith("sqlite"):
+    if migrate and not env.get("DATABASE_URL", "sqlite").startswith("sqlite"):
         run_cli(["migrate"], env)
     log_path = tmp_path / f"server-{port}.log"
     handle = log_path.open("wb")

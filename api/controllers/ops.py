@@ -8,9 +8,9 @@ from typing import Any
 from litestar import Request, Response, get
 
 from api.deps import Services
-from api.guards import public
+from api.guards import client_address, public
 from core.errors import Unavailable
-from ops import metrics
+from ops import metrics, probes
 
 
 @get("/health", sync_to_thread=False, opt=public("liveness probe"))
@@ -28,6 +28,10 @@ async def ready(container: Services) -> dict[str, Any]:
     """200 when every dependency answers; 503 naming the failing ones otherwise."""
     checks = await container.readiness()
     failing = sorted(name for name, result in checks.items() if result != "ok")
+    unmigrated = [result.removeprefix("error: ") for result in checks.values() if result.startswith(probes.NOT_MIGRATED)]
+    if unmigrated:
+        raise Unavailable(f"Not ready: the database is {unmigrated[0]}", code="not_migrated", failing=failing,
+                          checks=checks)
     if failing:
         raise Unavailable(f"Not ready: {', '.join(failing)} unavailable", failing=failing, checks=checks)
     return {"status": "ok", "checks": checks}
@@ -50,7 +54,7 @@ async def metrics_endpoint(request: Request[Any, Any, Any], container: Services)
     settings = container.settings
     server = request.scope.get("server") or ("", 0)
     if not (private_bind(settings.host) and private_bind(str(server[0]))):
-        await container.auth.user_for(request.headers.get("authorization"))
+        await container.auth.user_for(request.headers.get("authorization"), client_address(request))
     queue = settings.arq_queue_name if container.redis is not None else None
     body, content_type = await metrics.render(container.busy_sessions, redis=container.redis, queue_name=queue)
     return Response(body, media_type=content_type)

@@ -17,10 +17,14 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
+from api.cors import CORS_PREFLIGHT, cors_headers
 from api.deps import Services
-from api.guards import public
+from api.errors import NOT_MIGRATED_MESSAGE
+from api.guards import client_address, public
 from core.errors import RealtimeError
+from services.realtime import params
 from services.realtime.access import Caller
+from store.migrate import is_missing_schema
 
 log = logging.getLogger("campaign_chat.realtime")
 
@@ -28,14 +32,6 @@ RUN_PATH = "/realtime/v1/runs/{run_id:str}"
 STREAM_PATH = "/realtime/v1/streams/{run_id:str}/{key:str}"
 RETRIEVE_PATH = "/api/v3/runs/{run_id:str}"
 CANCEL_PATH = "/api/v2/runs/{run_id:str}/cancel"
-
-
-def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Access-Control-Expose-Headers": "*"}
-    if origin:
-        headers["Vary"] = "Origin"
-    return headers
 
 
 def _json(request: Request[Any, Any, Any], body: Any, status: int = 200, extra: dict[str, str] | None = None) -> Response[Any]:
@@ -48,7 +44,7 @@ TOKEN_AUTH = public("Trigger.dev realtime route: authorised by the run's public 
 
 
 async def _caller(request: Request[Any, Any, Any], container: Services) -> Caller:
-    return await container.access.caller(request.headers.get("authorization"))
+    return await container.access.caller(request.headers.get("authorization"), client_address(request))
 
 
 async def _disconnected(request: Request[Any, Any, Any]) -> None:
@@ -58,11 +54,10 @@ async def _disconnected(request: Request[Any, Any, Any]) -> None:
 
 @get(RUN_PATH, opt=TOKEN_AUTH)
 async def subscribe_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    run_id, q = request.path_params["run_id"], request.query_params
+    run_id, q = params.run_id(request.path_params["run_id"]), request.query_params
+    shape = params.shape_params(q.get("offset"), q.get("handle"), q.get("live"), q.get("cursor"), q.get("expired_handle"))
     skip = frozenset(c.strip() for c in (q.get("skipColumns") or "").split(",") if c.strip())
-    work = asyncio.ensure_future(container.feed.shape(
-        await _caller(request, container), run_id, offset=q.get("offset"), handle=q.get("handle"), live=q.get("live") == "true",
-        skip=skip))
+    work = asyncio.ensure_future(container.feed.shape(await _caller(request, container), run_id, shape, skip=skip))
     # A long-poll whose client went away must not hold a connection (or a graceful shutdown) for 20 s.
     gone = asyncio.ensure_future(_disconnected(request))
     try:
@@ -79,28 +74,30 @@ async def subscribe_run(request: Request[Any, Any, Any], container: Services) ->
 
 @get(STREAM_PATH, opt=TOKEN_AUTH)
 async def stream_run(request: Request[Any, Any, Any], container: Services) -> Stream:
-    run_id, key = request.path_params["run_id"], request.path_params["key"]
-    body = await container.feed.open_stream(await _caller(request, container), run_id, key,
-                                            request.headers.get("last-event-id"))
-    headers = {**cors_headers(request), "Cache-Control": "no-cache", "Connection": "keep-alive",
+    run_id, key = params.run_id(request.path_params["run_id"]), params.stream_key(request.path_params["key"])
+    after = params.last_event_seq(request.headers.get("last-event-id"))
+    body = await container.feed.open_stream(await _caller(request, container), run_id, key, after)
+    # Trigger.dev sends no-cache here; no-store says the same to an SSE client and also keeps the
+    # events out of any cache on the way.
+    headers = {**cors_headers(request), "Cache-Control": "no-store", "Connection": "keep-alive",
                "X-Accel-Buffering": "no"}
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
 @get(RETRIEVE_PATH, opt=TOKEN_AUTH)
 async def retrieve_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    caller = await _caller(request, container)
-    return _json(request, await container.control.retrieve(caller, request.path_params["run_id"]))
+    run_id = params.run_id(request.path_params["run_id"])
+    return _json(request, await container.control.retrieve(await _caller(request, container), run_id))
 
 
 @post(CANCEL_PATH, status_code=200, opt=TOKEN_AUTH)
 async def cancel_run(request: Request[Any, Any, Any], container: Services) -> Response[Any]:
-    caller = await _caller(request, container)
-    return _json(request, await container.control.cancel(caller, request.path_params["run_id"]))
+    run_id = params.run_id(request.path_params["run_id"])
+    return _json(request, await container.control.cancel(await _caller(request, container), run_id))
 
 
 @route([RUN_PATH, STREAM_PATH, RETRIEVE_PATH, CANCEL_PATH], http_method=HttpMethod.OPTIONS, status_code=200,
-       opt=public("CORS preflight"))
+       opt={**public("CORS preflight"), CORS_PREFLIGHT: True})
 async def preflight(request: Request[Any, Any, Any]) -> Response[Any]:
     headers = {
         **cors_headers(request),
@@ -124,6 +121,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_missing_schema(exc):
+        log.error("the database is not migrated for this release: run `campaign-chat migrate`")
+        return _json(request, {"error": NOT_MIGRATED_MESSAGE, "code": "not_migrated"}, 503)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(request, {"error": "Something went wrong"}, 500)
 

@@ -23,11 +23,13 @@ IDEMPOTENCY_KEY_RE = re.compile(r"[!-~]{1,255}")
 
 
 def _check_uuid(value: str | None, name: str, where: str) -> str:
+    """The UUID in canonical lower case: ids are case-insensitive (the contract's pattern admits A-F),
+    and everything is stored and compared in lower case."""
     if value is None or value == "":
         raise BadRequest(f"Missing required {where} parameter `{name}`", field=name)
     if not _uuid.match(value):
         raise BadRequest(f"Invalid value for `{name}`: expected a UUID", field=name)
-    return value
+    return value.lower()
 
 
 def _list_limit(value: str | None) -> int:

@@ -33,6 +33,7 @@ def not_found() -> RealtimeError:
 class Caller:
     claims: PublicClaims | None = None
     user_id: str | None = None
+    credential: str = ""  # the token or key presented: what concurrent realtime requests are counted by
 
     def may(self, action: str, run: RunRow) -> bool:
         if self.user_id is not None:
@@ -47,19 +48,19 @@ class AccessChecker:
         self._verifier = verifier
         self._keys = keys
 
-    async def caller(self, authorization: str | None) -> Caller:
+    async def caller(self, authorization: str | None, client: str | None = None) -> Caller:
         token = bearer(authorization)
         if token is None:
             raise RealtimeError(401, {"error": "Invalid or Missing API key"})
         if token.startswith(KEY_PREFIX):
             try:
-                return Caller(user_id=await self._keys.admit(authorization))
+                return Caller(user_id=await self._keys.admit(authorization, client), credential=token)
             except Unauthorized:
                 raise RealtimeError(401, {"error": "Invalid or Missing API key"}) from None
             except RateLimited as exc:
-                raise RealtimeError(429, {"error": exc.message}, exc.headers) from None
+                raise RealtimeError(429, {"error": exc.message, "code": exc.code}, exc.headers) from None
         try:
-            return Caller(claims=self._verifier.verify(token))
+            return Caller(claims=self._verifier.verify(token), credential=token)
         except TokenError:
             raise invalid() from None
 

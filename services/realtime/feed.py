@@ -14,11 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.errors import RealtimeError
 from core.ids import utcnow
 from jobs.reporter import STREAM_KEY
 from services.realtime import shape
 from services.realtime.access import AccessChecker, Caller, not_found
+from services.realtime.params import ShapeParams
+from services.realtime.slots import CallerSlots, Slot
 from store import runs
 from store.db import Database
 from store.rows import RunEvent, RunRow
@@ -39,16 +40,6 @@ def _cursor() -> str:
     return str(time.time_ns() // 1_000_000)
 
 
-def parse_last_event_id(value: str | None) -> int:
-    """``<ms>-<seq>`` (what we send as ``id:``) → seq; absent → 0 (from the start)."""
-    if not value:
-        return 0
-    _, _, seq = value.strip().rpartition("-")
-    if not seq.isdigit():
-        raise RealtimeError(400, {"error": f"Invalid Last-Event-ID {value!r}: expected <ms>-<seq>"})
-    return int(seq)
-
-
 def _frame(row: RunEvent) -> bytes:
     ms = int(row.created_at.timestamp() * 1000)
     data = json.dumps(row.event, separators=(",", ":"))
@@ -56,25 +47,33 @@ def _frame(row: RunEvent) -> bytes:
 
 
 class RunFeed:
-    def __init__(self, db: Database, hub: WakeHub, access: AccessChecker, *, long_poll_seconds: float = LONG_POLL_SECONDS) -> None:
+    def __init__(self, db: Database, hub: WakeHub, access: AccessChecker, *, long_poll_seconds: float = LONG_POLL_SECONDS,
+                 per_caller: int = 20) -> None:
         self._db = db
         self._hub = hub
         self._access = access
         self.long_poll_seconds = long_poll_seconds
+        self.slots = CallerSlots(per_caller)  # concurrent shape requests and streams per credential
 
     async def _load(self, run_id: str) -> RunRow | None:
         return await self._db.run_read(runs.get, run_id)
 
-    async def shape(self, caller: Caller, run_id: str, *, offset: str | None, handle: str | None, live: bool,
-                    skip: frozenset[str]) -> ShapeReply:
+    async def shape(self, caller: Caller, run_id: str, params: ShapeParams, *, skip: frozenset[str]) -> ShapeReply:
+        slot = self.slots.acquire(caller.credential)
+        try:
+            return await self._shape(caller, run_id, params, skip)
+        finally:
+            slot.release()
+
+    async def _shape(self, caller: Caller, run_id: str, params: ShapeParams, skip: frozenset[str]) -> ShapeReply:
         run = self._access.check(caller, "read", await self._load(run_id))
         skip = skip | _token_skips(caller)
         expected = shape.handle(run)
-        seen = shape.offset_version(offset)
-        if handle and handle != expected and seen is not None:
+        seen, offset = params.version, params.offset
+        if params.handle and params.handle != expected and seen is not None:
             # A handle we never issued: tell the client to start over (Electric's must-refetch).
             return ShapeReply([shape.MUST_REFETCH], {"electric-handle": expected}, status=409)
-        if not live or seen is None:
+        if not params.live or seen is None:
             return self._reply(run, "insert", skip, live=False)
         with self._hub.watch(run.id) as watcher:
             deadline = time.monotonic() + self.long_poll_seconds
@@ -106,13 +105,24 @@ class RunFeed:
             headers["electric-cursor"] = _cursor()
         return headers
 
-    async def open_stream(self, caller: Caller, run_id: str, key: str, last_event_id: str | None) -> AsyncIterator[bytes]:
-        """Check access now (so errors get a status), then return the SSE body iterator."""
-        run = self._access.check(caller, "read", await self._load(run_id))
-        after = parse_last_event_id(last_event_id)
-        return self._events(run.id, key, after)
+    async def open_stream(self, caller: Caller, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
+        """Check access now (so errors get a status), then return the SSE body iterator from seq ``after``."""
+        slot = self.slots.acquire(caller.credential)
+        try:
+            run = self._access.check(caller, "read", await self._load(run_id))
+        except BaseException:
+            slot.release()
+            raise
+        return self._events(run.id, key, after, slot)
 
-    async def _events(self, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
+    async def _events(self, run_id: str, key: str, after: int, slot: Slot) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._frames(run_id, key, after):
+                yield chunk
+        finally:
+            slot.release()
+
+    async def _frames(self, run_id: str, key: str, after: int) -> AsyncIterator[bytes]:
         with self._hub.watch(run_id) as watcher:
             yield b": ping\n\n"
             last_sent = time.monotonic()

@@ -122,14 +122,6 @@ def offset(run: RunRow) -> str:
     return f"{int(run.updated_at.timestamp() * 1000)}_{run.version}"
 
 
-def offset_version(text: str | None) -> int | None:
-    """The version a client's offset names; None for ``-1``, absent or foreign offsets (snapshot)."""
-    if not text or text == "-1":
-        return None
-    _, _, version = text.rpartition("_")
-    return int(version) if version.isdigit() else None
-
-
 def handle(run: RunRow) -> str:
     return HANDLE_PREFIX + run.public_id
 

@@ -26,7 +26,8 @@ def test_the_contract_publishes_the_limits_the_code_enforces() -> None:
     assert SCHEMAS["LeadText"]["maxLength"] == 1_000
     assert SCHEMAS["SequenceContext"]["properties"]["prior_nodes"]["maxItems"] == payloads.MAX_PRIOR_NODES
     description = CONTRACT["info"]["description"]
-    for number in ("1 MiB", "8000", "100 `availableVarNames`", "25 `sampleLeads`", "50 `leads`", "50 `custom_fields`"):
+    for number in ("1 MiB", "8000", "100 `availableVarNames`", "25 `sampleLeads`", "50 `leads`", "50 `custom_fields`",
+                   f"{payloads.MAX_JSON_DEPTH} levels deep"):
         assert number in description, number
     idem = CONTRACT["components"]["parameters"]["IdempotencyKey"]["schema"]
     assert (idem["minLength"], idem["maxLength"]) == (1, 255)

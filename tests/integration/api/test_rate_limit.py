@@ -115,3 +115,72 @@ def test_the_contract_documents_429_with_retry_after_on_every_authenticated_oper
             authenticated = op.get("security", contract["security"]) != []
             documented = op["responses"].get("429") == {"$ref": "#/components/responses/RateLimited"}
             assert documented == authenticated, (method, path)
+
+
+async def test_failed_authentication_is_throttled_per_address_without_a_lookup(api_factory: Any,
+                                                                                monkeypatch: Any) -> None:
+    import httpx
+
+    from store import keys
+    from tests.conftest import make_key
+
+    api = await api_factory(auth_failures_per_minute=3, auth_cache_seconds=0)
+    lookups = []
+    resolve = keys.resolve
+
+    async def counted(conn: Any, key: str) -> Any:
+        lookups.append(key)
+        return await resolve(conn, key)
+
+    monkeypatch.setattr(keys, "resolve", counted)
+    assert (await api.client.get(list_url(), headers=api.headers)).status_code == 200  # a key known to work here
+    wrong = {"Authorization": "Bearer cc_live_guess"}
+    for _ in range(3):
+        assert (await api.client.get(list_url(), headers=wrong)).status_code == 401
+    before = len(lookups)
+    refused = await api.client.get(list_url(), headers=wrong)
+    assert refused.status_code == 429 and refused.json()["code"] == "auth_throttled"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    fresh = await make_key(api.app.state.container.db)  # valid, but never seen from here: not looked up either
+    assert (await api.client.get(list_url(), headers={"Authorization": f"Bearer {fresh.key}"})).status_code == 429
+    realtime = await api.client.get("/api/v3/runs/run_x", headers=wrong)
+    assert realtime.status_code == 429 and realtime.json()["code"] == "auth_throttled"
+    assert realtime.headers["access-control-allow-origin"] == "*" and realtime.headers["retry-after"]
+    assert len(lookups) == before  # throttled requests cost no database query
+    # A key that worked here before still does (a client behind the same NAT as the guesser) ...
+    assert (await api.client.get(list_url(), headers=api.headers)).status_code == 200
+    # ... and another address is not affected.
+    transport = httpx.ASGITransport(app=api.app, client=("203.0.113.9", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as elsewhere:
+        assert (await elsewhere.get(list_url(), headers=wrong)).status_code == 401
+        assert (await elsewhere.get(list_url(), headers={"Authorization": f"Bearer {fresh.key}"})).status_code == 200
+
+
+def test_the_failure_throttle_forgets_when_the_minute_turns_and_bounds_its_table() -> None:
+    from services.ratelimit import FailureThrottle
+
+    now = [60.0]
+    throttle = FailureThrottle(2, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    try:
+        throttle.check("a")
+    except RateLimited as exc:
+        assert exc.code == "auth_throttled" and exc.headers["Retry-After"] == "60"
+    else:
+        raise AssertionError("an address past its failures was let through")
+    throttle.check("b")
+    now[0] = 120.0
+    throttle.check("a")  # a new window
+
+    small = FailureThrottle(1, clock=lambda: now[0])
+    small.MAX_ADDRESSES = 2
+    for address in ("x", "y", "z1", "z2"):
+        small.failed(address)
+    assert set(small._failures) == {"x", "y", FailureThrottle.OVERFLOW}
+    try:
+        small.check("z3")  # every address past the table's size shares the overflow bucket
+    except RateLimited:
+        pass
+    else:
+        raise AssertionError("the overflow bucket did not throttle")

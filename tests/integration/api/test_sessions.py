@@ -36,6 +36,26 @@ async def test_list_returns_the_callers_sessions_for_one_campaign_oldest_first(a
     assert foreign.json() == {"sessions": [], "next_cursor": None}
 
 
+async def test_ids_are_case_insensitive(api: Api) -> None:
+    """The contract's UUID pattern admits A-F: an id in upper case names the same session or campaign."""
+    campaign = str(uuid.uuid4())
+    session = await api.create_session(campaign_id=campaign.upper(), node_id=str(uuid.uuid4()).upper())
+    assert session["campaign_id"] == campaign and session["node_id"] == session["node_id"].lower()
+    url = f"{BASE}/{session['id'].upper()}"
+    fetched = await api.client.get(url, headers=api.headers)
+    assert fetched.status_code == 200 and fetched.json()["session"]["id"] == session["id"]
+    patched = await api.client.patch(url, json={"title": "upper"}, headers=api.headers)
+    assert patched.status_code == 200 and patched.json()["session"]["title"] == "upper"
+    turn = await api.client.post(f"{url}/turn", json={"message": "hi"}, headers=api.headers)
+    assert turn.status_code == 202, turn.text
+    await api.wait_idle(session["id"])
+    for spelling in (campaign, campaign.upper()):
+        listed = await api.client.get(BASE, params={"campaign_id": spelling}, headers=api.headers)
+        assert [s["id"] for s in listed.json()["sessions"]] == [session["id"]], spelling
+    assert (await api.client.delete(url, headers=api.headers)).status_code == 200
+    assert (await api.client.get(f"{BASE}/{session['id']}", headers=api.headers)).status_code == 404
+
+
 async def test_patch_writes_only_the_keys_present(api: Api) -> None:
     session = await api.create_session()
     url = f"{BASE}/{session['id']}"

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
 from store.keys import hash_key
-from tests.conftest import ROOT, base_env, run_cli
+from tests.conftest import ROOT, base_env, run_cli, start_server, stop_server
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(tmp_path: Path) -> None:
@@ -44,3 +54,54 @@ def test_an_invalid_setting_stops_the_command_with_a_clear_message(tmp_path: Pat
                             text=True, timeout=30)
     assert result.returncode == 2
     assert "TASK_BACKEND='kafka' is invalid: use one of inline, arq, trigger" in result.stderr
+
+
+@pytest.fixture
+def empty_pg_url(service_env: dict[str, str]) -> Iterator[str]:
+    """A PostgreSQL database nobody has migrated yet."""
+    base = make_url(service_env["TEST_DATABASE_URL"])
+    name = f"cc_empty_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_dsn = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_every_command_on_an_unmigrated_database_says_so_and_what_to_run(tmp_path: Path, empty_pg_url: str) -> None:
+    env = base_env(tmp_path, DATABASE_URL=empty_pg_url)
+    for args in (["keys", "create"], ["keys", "list"], ["keys", "revoke", "key_0123"], ["runs", "list"],
+                 ["sessions", "release", str(uuid.uuid4())], ["worker"]):
+        result = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 3, (args, result.stderr[-2000:])
+        assert "not migrated" in result.stderr and "run `campaign-chat migrate`" in result.stderr, args
+        assert "Traceback" not in result.stderr, (args, result.stderr[-2000:])
+    run_cli(["migrate"], env)
+    assert run_cli(["keys", "create"], env).strip().splitlines()[-1].startswith("cc_live_")
+
+
+def test_serve_on_an_unmigrated_database_is_not_ready_and_says_what_to_run(tmp_path: Path, empty_pg_url: str) -> None:
+    server = start_server(tmp_path, migrate=False, DATABASE_URL=empty_pg_url)
+    try:
+        ready = httpx.get(server.url + "/health/ready", timeout=10)
+        assert ready.status_code == 503 and ready.json()["code"] == "not_migrated", ready.text
+        assert "run `campaign-chat migrate`" in ready.json()["error"] and ready.json()["failing"] == ["database"]
+        refused = httpx.get(server.url + f"/api/campaigns/ai-chat-sessions/{uuid.uuid4()}",
+                            headers={"Authorization": "Bearer cc_live_whatever"}, timeout=10)
+        assert refused.status_code == 503 and refused.json()["code"] == "not_migrated", refused.text
+        assert "campaign-chat migrate" in refused.json()["error"]
+        run_cli(["migrate"], server.env)
+        assert httpx.get(server.url + "/health/ready", timeout=10).status_code == 200
+        logs = server.logs()
+        assert "not migrated" in logs and "campaign-chat migrate" in logs
+        assert "Traceback" not in logs and "UndefinedTable" not in logs
+    finally:
+        stop_server(server)

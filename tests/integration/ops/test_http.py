@@ -51,3 +51,50 @@ async def test_not_ready_names_redis_when_the_arq_backend_cannot_reach_it(api_fa
     body = ready.json()
     assert body["code"] == "unavailable" and "redis" in body["error"]
     assert body["checks"]["database"] == "ok" and body["checks"]["redis"] != "ok"
+
+
+async def test_every_answer_carries_nosniff_and_no_store_and_every_error_is_json(api: Api) -> None:
+    session = await api.create_session()
+    url = f"/api/campaigns/ai-chat-sessions/{session['id']}"
+    turn = (await api.turn(session["id"])).json()
+    await api.wait_idle(session["id"])
+    token = {"Authorization": f"Bearer {turn['publicAccessToken']}"}
+    requests: list[tuple[str, str, dict[str, str], int]] = [
+        ("GET", "/health", {}, 200),
+        ("GET", "/health/ready", {}, 200),
+        ("GET", "/openapi.yaml", {}, 200),
+        ("GET", url, api.headers, 200),
+        ("GET", url, {}, 401),
+        ("PATCH", url, {**api.headers, "content-type": "text/plain"}, 415),
+        ("GET", "/no/such/route", {}, 404),
+        ("GET", "/realtime/v1/nothing", {}, 404),
+        ("DELETE", "/health", {}, 405),
+        ("OPTIONS", "/health", {}, 405),
+        ("HEAD", "/health", {}, 405),
+        ("PUT", url, api.headers, 405),
+        ("OPTIONS", url, api.headers, 405),
+        ("OPTIONS", "/api/campaigns/ai-chat-sessions", api.headers, 405),
+        ("PUT", f"/realtime/v1/runs/{turn['runId']}", token, 405),
+        ("OPTIONS", f"/realtime/v1/runs/{turn['runId']}", {}, 200),
+        ("GET", f"/realtime/v1/runs/{turn['runId']}?offset=-1", token, 200),
+        ("GET", f"/realtime/v1/runs/{turn['runId']}?offset=-1", {}, 401),
+        ("GET", f"/realtime/v1/streams/{turn['runId']}/chat", token, 200),
+        ("GET", f"/api/v3/runs/{turn['runId']}", token, 200),
+    ]
+    for method, path, headers, status in requests:
+        response = await api.client.request(method, path, headers=headers)
+        where = f"{method} {path}"
+        assert response.status_code == status, (where, response.text)
+        assert response.headers["x-content-type-options"] == "nosniff", where
+        assert response.headers["cache-control"] == "no-store", where
+        if status >= 400 and method != "HEAD":
+            assert response.headers["content-type"] == "application/json", where
+            # The realtime routes answer in Trigger.dev's shape ({"error"}, a code where Trigger.dev has one).
+            assert ({"error"} if path.startswith("/realtime/") else {"error", "code"}) <= set(response.json()), where
+        if status == 405:
+            allowed = [m.strip() for m in response.headers["allow"].split(",")]
+            assert allowed and "HEAD" not in allowed, where
+            # Only the realtime routes answer OPTIONS (the CORS preflight); elsewhere it is refused.
+            assert ("OPTIONS" in allowed) == path.startswith("/realtime/"), where
+        if path.startswith("/realtime/"):
+            assert response.headers["access-control-allow-origin"] == "*", where

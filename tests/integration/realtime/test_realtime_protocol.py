@@ -209,3 +209,95 @@ async def test_a_handle_we_never_issued_gets_must_refetch_with_the_real_handle(a
     assert response.status_code == 409
     assert response.json() == [{"headers": {"control": "must-refetch"}}]
     assert response.headers["electric-handle"] == f"run-{turn['runId']}"
+
+
+async def test_a_last_event_id_past_any_sequence_number_is_400_at_once(api: Any) -> None:
+    """``1-9223372036854775808`` used to reach the query: PostgreSQL refused it after the 200 had started,
+    cutting the stream. Anything but ``<ms>-<seq>`` in ASCII digits within the column's range is 400."""
+    turn = await finished_turn(api)
+    url = f"/realtime/v1/streams/{turn['runId']}/chat"
+    token = bearer(turn["publicAccessToken"])
+    for bad in ("1-9223372036854775808", "1-2147483648", "1-1_0", "1-\u0661".encode(), "1- 2", "-1", "1-", "x"):
+        response = await api.client.get(url, headers={**token, "Last-Event-ID": bad}, timeout=5)
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["code"] == "invalid_parameter" and response.json()["param"] == "Last-Event-ID"
+        assert response.headers["access-control-allow-origin"] == "*"
+    edge = await api.client.get(url, headers={**token, "Last-Event-ID": "1-2147483647"}, timeout=5)
+    assert edge.status_code == 200 and "data:" not in edge.text  # in range: nothing after it
+
+
+async def test_malformed_shape_parameters_are_400_at_once_not_a_long_poll(api: Any) -> None:
+    """``offset=1_é_999`` used to be read as version 999: a 20 s long-poll, then 200."""
+    turn = await finished_turn(api)
+    token = bearer(turn["publicAccessToken"])
+    url = f"/realtime/v1/runs/{turn['runId']}"
+    handle = f"run-{turn['runId']}"
+    cases = [
+        ("offset", f"?cursor=&handle={handle}&live=true&offset=1_%C3%A9_999"),
+        ("offset", f"?handle={handle}&live=true&offset=1_1_0"),
+        ("offset", f"?handle={handle}&live=true&offset=1_9999999999"),
+        ("offset", f"?handle={handle}&live=true&offset=1_%D9%A1"),
+        ("offset", f"?handle={handle}&live=true&offset=%201_1"),
+        ("offset", "?offset=abc"),
+        ("handle", "?handle=run%20x&live=true&offset=1_1"),
+        ("handle", "?handle=run-%C3%A9&offset=-1"),
+        ("expired_handle", "?expired_handle=%00&offset=-1"),
+        ("cursor", f"?cursor=%C3%A9&handle={handle}&live=true&offset=1_1"),
+        ("live", "?live=yes&offset=-1"),
+    ]
+    for param, query in cases:
+        response = await api.client.get(url + query, headers=token, timeout=5)
+        assert response.status_code == 400, (query, response.text)
+        assert response.json()["param"] == param and response.json()["code"] == "invalid_parameter", query
+
+
+async def test_malformed_run_ids_and_stream_keys_are_400_on_every_realtime_route(api: Any) -> None:
+    turn = await finished_turn(api)
+    token = bearer(turn["publicAccessToken"])
+    for method, path in [("GET", "/realtime/v1/runs/run_%C3%A9?offset=-1"), ("GET", "/realtime/v1/streams/run_%C3%A9/chat"),
+                         ("GET", f"/realtime/v1/streams/{turn['runId']}/ch%20at"), ("GET", "/api/v3/runs/run%2Bx"),
+                         ("POST", "/api/v2/runs/" + "r" * 200 + "/cancel")]:
+        response = await api.client.request(method, path, headers=token, timeout=5)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["code"] == "invalid_parameter"
+
+
+async def test_one_token_holds_a_bounded_number_of_realtime_requests_at_once(api_factory: Any) -> None:
+    model = BlockingModel()
+    api = await api_factory(llm=model, realtime_connections_per_token=2)
+    session = await api.create_session()
+    turn = (await api.turn(session["id"])).json()
+    await model.entered.wait()
+    raw_token = turn["publicAccessToken"]
+    token = bearer(raw_token)
+    slots = api.app.state.container.feed.slots
+    snap = await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=token)
+    live = (f"/realtime/v1/runs/{turn['runId']}?cursor=&handle={snap.headers['electric-handle']}&live=true"
+            f"&offset={snap.headers['electric-offset']}")
+    # A long-poll and the chat stream of the running turn: both stay open while it runs.
+    held = [asyncio.ensure_future(api.client.get(live, headers=token, timeout=60)),
+            asyncio.ensure_future(api.client.get(f"/realtime/v1/streams/{turn['runId']}/chat", headers=token, timeout=60))]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while slots.held(raw_token) < 2:
+        assert loop.time() < deadline, "the two requests never held their places"
+        await asyncio.sleep(0.01)
+    for method, path in [("GET", f"/realtime/v1/runs/{turn['runId']}?offset=-1"),
+                         ("GET", f"/realtime/v1/streams/{turn['runId']}/chat")]:
+        refused = await api.client.request(method, path, headers=token)
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {"error": "Too many concurrent requests", "code": "realtime_connection_limit"}
+        assert refused.headers["retry-after"] == "1" and refused.headers["access-control-allow-origin"] == "*"
+    # The owner's API key is another credential: not affected.
+    assert (await api.client.get(f"/api/v3/runs/{turn['runId']}", headers=api.headers)).status_code == 200
+    assert (await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=api.headers)).status_code == 200
+    for request in held:  # the clients go away: their places are free again
+        request.cancel()
+    await asyncio.gather(*held, return_exceptions=True)
+    deadline = loop.time() + 10
+    while slots.held(raw_token):
+        assert loop.time() < deadline, "places were not released when their requests ended"
+        await asyncio.sleep(0.01)
+    assert (await api.client.get(f"/realtime/v1/runs/{turn['runId']}?offset=-1", headers=token)).status_code == 200
+    model.release.set()
+    await api.wait_idle(session["id"])

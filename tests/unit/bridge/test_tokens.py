@@ -68,3 +68,44 @@ def test_tampered_foreign_expired_and_unsigned_tokens_are_refused() -> None:
         with pytest.raises(TokenError):
             verify(token, SECRET)
         assert name
+
+
+def _token_whose_signature_has_url_safe_characters() -> str:
+    for n in range(500):
+        token = mint(SECRET, sub="env_1", scopes=run_scopes(f"run_{n}"), ttl_seconds=600)
+        if set(token.rsplit(".", 1)[1]) & {"-", "_"}:
+            return token
+    raise AssertionError("no token with - or _ in its signature")
+
+
+def test_only_the_exact_unpadded_base64url_spelling_of_a_token_verifies() -> None:
+    """Python's base64 decoder would also read the standard alphabet (+ /), padding, and skip characters it
+    does not know: one token, many accepted spellings. JWS allows exactly one."""
+    token = _token_whose_signature_has_url_safe_characters()
+    assert verify(token, SECRET).scopes
+    header, payload, signature = token.split(".")
+    standard = signature.replace("-", "+").replace("_", "/")
+    spellings = {
+        "standard alphabet": f"{header}.{payload}.{standard}",
+        "padded signature": f"{header}.{payload}.{signature}=",
+        "padded payload": f"{header}.{payload}{'=' * (-len(payload) % 4) or '===='}.{signature}",
+        "stray character": f"{header}.{payload}.{signature[:10]}!{signature[10:]}",
+        "whitespace": f"{header}.{payload}.{signature[:10]} {signature[10:]}",
+    }
+    for name, spelling in spellings.items():
+        with pytest.raises(TokenError):
+            verify(spelling, SECRET)
+        assert name
+
+
+def test_a_token_is_refused_before_its_nbf() -> None:
+    now = int(time.time())
+    claims = {"sub": "env_1", "pub": True, "scopes": ["read:runs:run_a"], "iss": ISSUER, "aud": AUDIENCE,
+              "iat": now, "exp": now + 600}
+    early = jwt.encode({**claims, "nbf": now + 300}, SECRET, algorithm="HS256", headers={"alg": "HS256"})
+    with pytest.raises(TokenError, match="nbf"):
+        verify(early, SECRET)
+    assert verify(jwt.encode({**claims, "nbf": now - 1}, SECRET, algorithm="HS256"), SECRET).scopes
+    for bad in ("soon", True, 1.5):
+        with pytest.raises(TokenError):
+            verify(jwt.encode({**claims, "nbf": bad}, SECRET, algorithm="HS256"), SECRET)

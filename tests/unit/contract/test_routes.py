@@ -102,3 +102,98 @@ def test_the_sessions_memory_has_the_requests_types_and_bounds() -> None:
                 {"sequence_context": {"position": -1}}):
         with pytest.raises(msgspec.ValidationError):
             session_row({**ids, **bad})
+
+
+def _resolve(schema: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    ref = schema.get("$ref")
+    if not ref:
+        return None, schema
+    _, _, section, name = ref.split("/")
+    return ref, CONTRACT["components"][section][name]
+
+
+def _refuses_nul(schema: dict[str, Any]) -> bool:
+    import re
+
+    if "enum" in schema:
+        return all(not isinstance(v, str) or "\x00" not in v for v in schema["enum"])
+    pattern = schema.get("pattern")
+    return pattern is not None and not any(re.search(pattern, s) for s in ("\x00", "a\x00", "\x00b", "a\x00b"))
+
+
+def _walk_request_schema(schema: dict[str, Any], where: str, seen: set[str], problems: list[str]) -> None:
+    ref, schema = _resolve(schema)
+    if ref in seen:
+        return
+    if ref:
+        seen.add(ref)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for i, sub in enumerate(schema.get(key, [])):
+            _walk_request_schema(sub, f"{where}.{key}[{i}]", seen, problems)
+    if "type" not in schema and any(key in schema for key in ("oneOf", "anyOf", "allOf")):
+        return  # a composition: its branches were checked
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ["string", "object", "array"])
+    if "string" in types and not _refuses_nul(schema) and "const" not in schema:
+        problems.append(f"{where}: a string without a pattern that refuses U+0000")
+    if "object" in types and schema.get("additionalProperties") is not False and ref != "#/components/schemas/Lead":
+        if not _refuses_nul(schema.get("propertyNames", {})):
+            problems.append(f"{where}: object keys may hold U+0000")
+        extra = schema.get("additionalProperties")
+        if not isinstance(extra, dict):
+            problems.append(f"{where}: free-form values are not constrained")
+        else:
+            _walk_request_schema(extra, f"{where}.*", seen, problems)
+    for name, sub in (schema.get("properties") or {}).items():
+        _walk_request_schema(sub, f"{where}.{name}", seen, problems)
+    if "array" in types and isinstance(schema.get("items"), dict):
+        _walk_request_schema(schema["items"], f"{where}[]", seen, problems)
+
+
+def test_the_contract_states_the_nul_rule_for_every_request_string_at_any_depth() -> None:
+    """The server refuses U+0000 in every string it keeps (PostgreSQL cannot store it), so the published
+    schemas must say so everywhere, free-form objects included (recursively, through FreeValue), or a
+    fuzzer generating schema-valid data finds requests the server refuses. A lead's extra keys are the
+    exception: ignored by the server, unconstrained in the contract."""
+    problems: list[str] = []
+    for path, item in CONTRACT["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            if body:
+                _walk_request_schema(body, f"{method.upper()} {path}", set(), problems)
+            for parameter in operation.get("parameters", []) + item.get("parameters", []):
+                _, parameter = _resolve(parameter)
+                if parameter.get("in") != "path":
+                    _walk_request_schema(parameter["schema"], f"{method.upper()} {path} {parameter['name']}", set(),
+                                         problems)
+    assert problems == []
+
+
+def test_the_contract_publishes_the_connection_limits_and_codes_the_server_uses() -> None:
+    from api import server
+    from core.settings import Settings as Defaults
+
+    defaults = Defaults()
+    text = " ".join(CONTRACT["info"]["description"].split())
+    for stated in (f"`CAMPAIGN_CHAT_MAX_HEADER_BYTES` ({defaults.max_header_bytes // 1024} KiB",
+                   f"`CAMPAIGN_CHAT_HEADER_TIMEOUT_SECONDS` ({defaults.header_timeout_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_BODY_TIMEOUT_SECONDS` ({defaults.body_timeout_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_KEEP_ALIVE_SECONDS` ({defaults.keep_alive_seconds:g} s)",
+                   f"`CAMPAIGN_CHAT_MAX_CONNECTIONS` ({defaults.max_connections})",
+                   f"`CAMPAIGN_CHAT_AUTH_FAILURES_PER_MINUTE` times in the current minute (default "
+                   f"{defaults.auth_failures_per_minute})"):
+        assert stated in text, stated
+    responses = CONTRACT["components"]["responses"]
+    documented = {"408": "RequestTimeout", "431": "HeadersTooLarge", "503": "Unavailable"}
+    for status, reason, code, _ in (server.HEAD_TOO_LARGE, server.HEAD_TIMEOUT, server.TOO_MANY, server.MALFORMED):
+        assert code in text, code
+        if str(status) in documented:
+            assert f"`code: {code}`" in responses[documented[str(status)]]["description"], code
+    assert "`code: auth_throttled`" in responses["RateLimited"]["description"]
+    for path, item in CONTRACT["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                for status in documented:  # the server's own limits apply to every operation
+                    assert status in operation["responses"], (method, path, status)
