@@ -22,7 +22,7 @@ from core.errors import NotMigrated
 from core.settings import Settings
 from jobs.guard import JobDeps
 from jobs.llm import FrameworkLLM
-from ops import probes
+from ops import metrics, probes
 from services.auth import KeyAuthenticator
 from services.ratelimit import FailureThrottle, build_limiter
 from services.reaper import Reaper
@@ -89,6 +89,7 @@ async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None
     """Build the container, start its background work, and take it all down again on exit."""
     async with AsyncExitStack() as stack:
         db = Database(settings.database_url)
+        metrics.count_statements(db.sync_engines(), "api")
         stack.push_async_callback(db.dispose)
         if migrate:
             await upgrade(db)

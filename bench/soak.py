@@ -67,7 +67,8 @@ async def run(args: argparse.Namespace) -> int:
     queue = f"soak-{uuid.uuid4().hex}"
     database_url = await fresh_database(base_db, "cc_soak")
     tmp = Path(tempfile.mkdtemp(prefix="campaign-chat-soak-"))
-    env = service_env(tmp, DATABASE_URL=database_url, TASK_BACKEND="arq", REDIS_URL=redis_url,
+    (tmp / "metrics").mkdir()  # shared by the API and the workers: /metrics then counts all of them
+    env = service_env(tmp, PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"), DATABASE_URL=database_url, TASK_BACKEND="arq", REDIS_URL=redis_url,
                       CAMPAIGN_CHAT_ARQ_QUEUE_NAME=queue, CAMPAIGN_CHAT_WORKER_CONCURRENCY=str(args.worker_concurrency))
     stack = Stack(tmp=tmp, env=env)
     record = Record()
@@ -102,6 +103,7 @@ async def run(args: argparse.Namespace) -> int:
             for sampler in (api_rss, *worker_rss):
                 await sampler.stop()
             server_side = await _server_latency(clients)
+            statements = await _statements(clients)
             await clients.aclose()
         session_rows, run_rows = await load_state(database_url)
         violations = check(record, session_rows, run_rows, args.turns)
@@ -109,6 +111,8 @@ async def run(args: argparse.Namespace) -> int:
             violations["finished within --max-seconds"] = [f"the load phase overran {args.max_seconds}s"]
         report = _report(args, record, run_rows, violations, wall, api_rss, worker_rss)
         report["server_side_ms"] = server_side
+        report["db_statements_per_turn"] = {process: round(n / max(1, len(record.accepted)), 1)
+                                            for process, n in statements.items()}
         _print(report)
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
@@ -148,6 +152,21 @@ async def _server_latency(clients: Clients) -> dict[str, dict[str, float]]:
         total = rows[-1][1]
         bound = lambda q: next((le for le, n in rows if n >= q * total), float("inf"))  # noqa: E731
         out[name] = {"p50_le": bound(0.5) * 1000, "p99_le": bound(0.99) * 1000, "n": total}
+    return out
+
+
+async def _statements(clients: Clients) -> dict[str, float]:
+    """SQL statements sent over the run, by process kind (``campaign_chat_db_statements_total``): the
+    workers' share is what running the turns costs, the API's includes every poll and subscriber."""
+    try:
+        text = (await clients.http.get("/metrics")).text
+    except Exception:  # noqa: BLE001 - an optional figure
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("campaign_chat_db_statements_total{"):
+            process = line[line.index('process="') + 9:].split('"', 1)[0]
+            out[process] = out.get(process, 0.0) + float(line.split()[-1])
     return out
 
 
@@ -217,6 +236,10 @@ def _print(r: dict) -> None:
           f"(both accepted one after the other: {r['double_submits_both_accepted_in_turn']})")
     cpu = r["cpu_ms_per_turn"]
     print(f"CPU per accepted turn: API {cpu['api']} ms, workers {cpu['workers']} ms")
+    statements = r.get("db_statements_per_turn") or {}
+    print("SQL statements per accepted turn: " + (", ".join(f"{k} {v}" for k, v in sorted(statements.items()))
+                                                  or "not read (/metrics unavailable)")
+          + "   (worker: running the turn; api: its dispatch plus every poll and subscriber)")
     failed = False
     for name, result in r["invariants"].items():
         print(f"[{'ok' if result['ok'] else 'FAIL'}] {name}" + ("" if result["ok"] else f" ({result['count']})"))

@@ -41,6 +41,7 @@ from core.status import RunStatus
 from jobs.execute import execute_raw
 from jobs.guard import JobDeps, RunHandle, StopReason
 from jobs.llm_factory import build_llm
+from ops import metrics
 from store import lifecycle, runs
 from store.db import Database
 from store.redis import redis_client
@@ -121,6 +122,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         return  # the poll loop was restarted after a Redis outage: everything is already here
     settings: Settings = ctx["settings"]
     db = Database(settings.database_url)
+    metrics.count_statements(db.sync_engines(), "worker")
     wake = publisher(settings, db, ctx["redis"])
     ctx.update(deps=JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=wake), running=set())
     log.info("worker ready: queue=%s database=%s concurrency=%d", settings.arq_queue_name, db.dialect,

@@ -29,6 +29,7 @@ from core.payloads import TaskPayload, payload_from_builtins
 from core.settings import Settings
 from jobs.execute import execute
 from jobs.guard import JobDeps, RunHandle, StopReason
+from ops import metrics
 from ops.process import configure_process
 from store.db import Database
 from store import runs
@@ -144,6 +145,7 @@ async def main(fd: int) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024 * 1024)
     db = Database(settings.database_url)
+    metrics.count_statements(db.sync_engines(), "worker")
     from jobs.llm_factory import build_llm  # the heavy imports (pydantic-ai, providers) live here only
 
     deps = JobDeps(db=db, settings=settings, llm=build_llm(settings))
@@ -168,8 +170,6 @@ async def main(fd: int) -> None:
         await asyncio.gather(listener, return_exceptions=True)
         writer.close()
         await db.dispose()
-        from ops import metrics
-
         metrics.process_exited()  # multiprocess mode: this process's live gauges stop counting
 
 

@@ -37,6 +37,7 @@ from jobs.execute import execute_raw
 from jobs.guard import JobDeps, Outcome
 from jobs.llm_factory import build_llm
 from jobs.reporter import BatchingReporter, fold
+from ops import metrics
 from store.db import Database
 from store.redis import redis_client
 from store.wake import publisher
@@ -85,6 +86,7 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
     settings = Settings.from_env(env)
     raw = payload_path.read_bytes()
     db = Database(settings.database_url)
+    metrics.count_statements(db.sync_engines(), "worker")
     redis = redis_client(settings.redis_url) if settings.uses_redis else None
     lines = LineReporter(out or sys.stdout.buffer)
     try:

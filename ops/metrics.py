@@ -60,6 +60,10 @@ QUEUE_DEPTH = Gauge(f"{_NS}_arq_queue_depth", "Jobs waiting in the ARQ queue (re
                     multiprocess_mode="mostrecent")
 REALTIME_SUBSCRIBERS = Gauge(f"{_NS}_realtime_subscribers", "Realtime subscriptions currently connected.",
                              multiprocess_mode="livesum")
+DB_STATEMENTS = Counter(f"{_NS}_db_statements_total",
+                        "SQL statements sent to the database, by the kind of process that sent them (api, worker). "
+                        "BEGIN/COMMIT count only where we send them ourselves (SQLite's BEGIN IMMEDIATE).",
+                        ["process"])
 SCRAPE_ERRORS = Counter(f"{_NS}_metrics_scrape_errors_total",
                         "Scrape-time gauges that could not be read, by source.", ["source"])
 
@@ -72,6 +76,20 @@ def subscriber_connected() -> None:
 def subscriber_disconnected() -> None:
     """Call when a realtime subscription ends (always, in a ``finally``)."""
     REALTIME_SUBSCRIBERS.dec()
+
+
+def count_statements(engines: list[Any], process: str) -> None:
+    """Count every statement ``engines`` send (``DB_STATEMENTS``): the soak divides it by the turns, so a
+    change that adds round trips to a turn shows up as a number."""
+    from sqlalchemy import event
+
+    counter = DB_STATEMENTS.labels(process)
+
+    def _counted(*_args: Any) -> None:
+        counter.inc()
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", _counted)
 
 
 def multiprocess_dir() -> str | None:

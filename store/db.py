@@ -98,6 +98,13 @@ class Database:
         async with self.read() as conn:
             return await conn.run_sync(work, *args, **kwargs)
 
+    def sync_engines(self) -> list[sa.Engine]:
+        """Every engine that sends statements (for instrumentation: ``ops.metrics.count_statements``)."""
+        engines = [self.engine.sync_engine]
+        if self._threads is not None:
+            engines.append(self._threads.engine)
+        return engines
+
     async def ping(self) -> None:
         async with self.read() as conn:
             await conn.exec_driver_sql("SELECT 1")

@@ -46,3 +46,8 @@ def test_short_soak_keeps_every_invariant(tmp_path: Path, service_env: dict[str,
     assert report["realtime"].get("sdk ok", 0) == 2
     assert not any(key.endswith("failed") for key in report["realtime"])
     assert report["api_rss_mib"]["peak"] > 0
+    # The regression figures it prints: statements per turn were counted in every process (a turn's own
+    # run takes at least its start, one event batch and its end).
+    statements = report["db_statements_per_turn"]
+    assert statements["worker"] >= 3 and statements["api"] > 0, statements
+    assert "SQL statements per accepted turn: api" in done.stdout
