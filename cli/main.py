@@ -10,15 +10,16 @@ import sys
 import tempfile
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, NotMigrated
 from core.ids import utcnow
 from core.settings import Settings
 from ops.process import configure_process
-from store import keys
-from store.db import Database
-from store.migrate import require_schema, upgrade
+
+if TYPE_CHECKING:  # the store (and SQLAlchemy) load when a command runs, not for `--help`
+    from store import keys
+    from store.db import Database
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -52,6 +53,9 @@ async def _with_db(settings: Settings, work: Callable[[Database], Any], *, check
     """Run ``work`` on the configured database, which must hold this release's schema (else
     :class:`NotMigrated`, which :func:`main` turns into a plain message and exit status 3). The embedded
     SQLite database migrates itself, as ``serve`` does; PostgreSQL waits for ``campaign-chat migrate``."""
+    from store.db import Database
+    from store.migrate import require_schema
+
     db = Database(settings.database_url)
     try:
         if check_schema:
@@ -62,12 +66,16 @@ async def _with_db(settings: Settings, work: Callable[[Database], Any], *, check
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from store.migrate import upgrade
+
     revision = asyncio.run(_with_db(settings, upgrade, check_schema=False))
     print(f"database at revision {revision}")
     return 0
 
 
 def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    from store import keys
+
     async def work(db: Database) -> keys.NewKey:
         async with db.write() as conn:
             return await keys.create(conn, user_id=args.user_id, label=args.label, now=utcnow())
@@ -80,6 +88,8 @@ def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from store import keys
+
     async def work(db: Database) -> bool:
         async with db.write() as conn:
             return await keys.revoke(conn, key_or_id=args.key, now=utcnow())
@@ -92,6 +102,8 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    from store import keys
+
     async def work(db: Database) -> list[Any]:
         async with db.read() as conn:
             return await keys.list_keys(conn, user_id=args.user_id)

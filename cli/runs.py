@@ -12,18 +12,18 @@ import json
 import logging
 import sys
 from datetime import datetime
-from typing import Any
-
-import msgspec
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from cli.main import EXTRA_COMMANDS, _with_db
 from core.ids import utcnow
 from core.settings import Settings
 from core.status import RunStatus
-from store import lifecycle, runs, sessions
-from store.db import Database
-from store.rows import RunFailure, RunRow
+
+if TYPE_CHECKING:  # the store (and SQLAlchemy) load when a command runs, not for `--help`
+    import sqlalchemy as sa
+
+    from store.db import Database
+    from store.rows import RunRow
 
 log = logging.getLogger("campaign_chat.cli.runs")
 
@@ -51,6 +51,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    from store import runs
+
     async def work(db: Database) -> list[Any]:
         return await db.run_read(runs.list_runs, session_id=args.session, status=args.status, limit=args.limit)
 
@@ -73,10 +75,14 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _plain(value: Any) -> Any:
+    import msgspec
+
     return msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
+    from store import runs
+
     def read(conn: sa.Connection) -> tuple[Any, list[Any]]:
         run = runs.get(conn, args.run_id)
         return run, runs.events_after(conn, run_id=run.id, after_seq=0, limit=10_000) if run else []
@@ -121,6 +127,9 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _release(settings: Settings, args: argparse.Namespace) -> int:
+    from store import lifecycle, runs, sessions
+    from store.rows import RunFailure
+
     operator = args.by or getpass.getuser()
     reason = f"the claim was released by an operator ({operator}): {args.reason}"
 

@@ -21,6 +21,7 @@ from ops import observe
 from store import erase, idempotency, lifecycle, spend
 from store.db import Database
 from store.lifecycle import RunRef
+from store.migrate import is_missing_schema
 from store.wake import Wake
 
 log = logging.getLogger("campaign_chat.reaper")
@@ -98,7 +99,11 @@ class Reaper:
                 reaped = await self.sweep()
                 if reaped:
                     log.warning("lease reaper freed %d expired claims", reaped)
-            except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+            except Exception as exc:  # noqa: BLE001 - a failed sweep is retried on the next tick
+                if is_missing_schema(exc):
+                    # Not migrated yet: serve already said so (and /health/ready does); no traceback per tick.
+                    log.debug("lease reaper: the database is not migrated")
+                    continue
                 log.exception("lease reaper failed")
 
 
