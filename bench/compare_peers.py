@@ -798,9 +798,8 @@ ROWS = [
 NOTES = """\
 Ratio = ours ÷ peer (throughput: higher is better; latency, CPU, RSS: lower is better). Each figure is the
 best of the N rounds; a yes/no must hold in every round.
-¹ turn_load.py over the timed storm window, summed over every --server-pid (ours: the API, and the worker
-  with arq). The embedded default runs the turns in the API process, so turns running during the window
-  count here; with arq the worker's share is in the first row, the API's alone in the "API process only" row.
+¹ turn_load.py over the timed storm window, summed over every --server-pid (ours: the API and its worker
+  process, the embedded one or the ARQ one), so turns running during the window count here; with arq the worker's share is in the first row, the API's alone in the "API process only" row.
 ² ours: every run the storm created ended COMPLETED_SUCCESSFULLY and no session was left busy (read from
   the database); peers: turn_load.py saw every session idle again after the storm.
 ³ ours: storm end → no session busy and every run terminal, the database read every 50 ms, no HTTP polling
