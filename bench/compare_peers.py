@@ -470,7 +470,7 @@ def python_children(root: int) -> list[int]:
 
 def start_ours(ctx: Ctx) -> Server:
     data = ctx.tmp / "ours"
-    env = ours_env(data)
+    env = ours_env(data, **dict(item.split("=", 1) for item in ctx.args.ours_env))
     port = free_port()
     log_path = ctx.tmp / "ours.log"
     proc = ctx.procs.spawn("ours", cc(ctx, "serve", "--host", "127.0.0.1", "--port", str(port)), env=env,
@@ -875,6 +875,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll-ms", type=float, default=10.0)
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--cli-times", type=int, default=5)
+    p.add_argument("--ours-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for ours (embedded), e.g. CAMPAIGN_CHAT_EMBEDDED_WORKER_NICE=0; repeatable")
     p.add_argument("--lg-jobs", type=int, default=100, help="LG_JOBS for start_langgraph.sh (100 = tuned)")
     p.add_argument("--no-warmup", action="store_true")
     p.add_argument("--settle-s", type=float, default=2.0, help="pause between runs")
