@@ -5,7 +5,8 @@ event loop only accepts work: a burst of turns queues in the worker, the accept 
 Nothing to set up: no Redis, no separate command. One socket pair links the two processes, one JSON
 object per line:
 
-    API -> worker   {"run": <task payload>}        run it (the run row is already PENDING)
+    API -> worker   {"go": true}                   the database is ready: pick up pending runs, then run
+                    {"run": <task payload>}        run it (the run row is already PENDING)
                     {"cancel": <run id>}           stop it if it runs here; the worker answers
                     {"stop": true}                 shut down: grace, then interrupt what still runs
     worker -> API   {"wake": <run id>}             a run changed: wake this API's subscribers
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -139,15 +141,21 @@ class EmbeddedBridge:
             await asyncio.sleep(delay)
 
     async def _run_once(self) -> int:
-        ours, theirs = socket.socketpair()
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bridge.embedded_worker", str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),), env=os.environ.copy())
-        finally:
-            theirs.close()
+        early = _take_prestarted()
+        if early is not None:
+            ours, self._process = early  # type: ignore[assignment]
+        else:
+            ours, theirs = socket.socketpair()
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bridge.embedded_worker", str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),), env=os.environ.copy())
+            finally:
+                theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours, limit=64 * 1024 * 1024)
         self._writer = writer
+        # The database is migrated by now; a worker started early waits for this before it reads it.
+        writer.write(_encode({"go": True}) + b"\n")
         self._ready.set()
         try:
             await self._read(reader)
@@ -169,6 +177,54 @@ class EmbeddedBridge:
                 answer = self._cancels.get(message["canceled"])
                 if answer is not None and not answer.done():
                     answer.set_result(bool(message.get("found")))
+
+
+class _EarlyProcess:
+    """A worker started with ``subprocess.Popen`` before the event loop existed, seen through the part of
+    ``asyncio.subprocess.Process`` the bridge uses (pid, returncode, wait, kill)."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        while (code := self._popen.poll()) is None:  # no child watcher for a Popen: look every 50 ms
+            await asyncio.sleep(0.05)
+        return code
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._popen.kill()
+
+
+_prestarted: tuple[socket.socket, _EarlyProcess] | None = None
+
+
+def prestart() -> None:
+    """Start the worker process now, before the API imports its framework and builds the app: its own
+    imports (pydantic-ai, about a second of CPU) then overlap the API's instead of following them. The
+    bridge adopts it when it starts; any later restart spawns as usual. ``serve`` calls this once."""
+    global _prestarted
+    ours, theirs = socket.socketpair()
+    try:
+        popen = subprocess.Popen([sys.executable, "-m", "bridge.embedded_worker", str(theirs.fileno())],
+                                 pass_fds=(theirs.fileno(),), env=os.environ.copy())
+    finally:
+        theirs.close()
+    _prestarted = (ours, _EarlyProcess(popen))
+
+
+def _take_prestarted() -> tuple[socket.socket, _EarlyProcess] | None:
+    global _prestarted
+    early, _prestarted = _prestarted, None
+    if early is not None and early[1].returncode is not None:  # it died before the API came up
+        early[0].close()
+        return None
+    return early
 
 
 def worker_pids(bridge: Any) -> list[int]:

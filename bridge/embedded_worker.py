@@ -51,6 +51,7 @@ class EmbeddedWorker:
         self._running: dict[str, tuple[asyncio.Task[Any], RunHandle]] = {}
         self._slots = asyncio.Semaphore(deps.settings.worker_concurrency)
         self._stopping = asyncio.Event()
+        self.go = asyncio.Event()  # the API says the database is ready (it may start us before migrating)
 
     def send(self, message: dict[str, Any]) -> None:
         if not self._writer.is_closing():
@@ -113,6 +114,14 @@ class EmbeddedWorker:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def wait_for_go(self) -> bool:
+        """Until the API says go (True) or the worker is told to stop first (False)."""
+        go, stop = asyncio.ensure_future(self.go.wait()), asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({go, stop}, return_when=asyncio.FIRST_COMPLETED)
+        go.cancel()
+        stop.cancel()
+        return self.go.is_set()
+
     async def drain(self) -> None:
         """Shutdown: the grace period for running turns, then interrupt the rest; wait for their records."""
         tasks = [task for task, _ in self._running.values()]
@@ -131,6 +140,8 @@ async def _listen(worker: EmbeddedWorker, reader: asyncio.StreamReader) -> None:
             message = _decode(line)
             if "run" in message:
                 worker.enqueue(payload_from_builtins(message["run"]))
+            elif message.get("go"):
+                worker.go.set()
             elif "cancel" in message:
                 asyncio.create_task(worker.cancel(message["cancel"]))
             elif message.get("stop"):
@@ -157,6 +168,8 @@ async def main(fd: int) -> None:
         loop.add_signal_handler(sig, worker.stop)
     listener = asyncio.create_task(_listen(worker, reader))
     try:
+        if not await worker.wait_for_go():
+            return  # the API went away (or stopped us) before it was ready
         picked = await worker.pick_up_pending()
         log.info("embedded worker ready: concurrency=%d, %d pending run(s) picked up", settings.worker_concurrency,
                  picked)

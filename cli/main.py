@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # the store (and SQLAlchemy) load when a command runs, not fo
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     shared_metrics = _metrics_shared_with_the_embedded_worker(settings)
+    if settings.task_backend == "inline" and settings.embedded_worker:
+        from bridge.embedded import prestart
+
+        prestart()  # its imports overlap the API's below: both are ready in about the time of the slower
     from api import server
     from api.app import create_app
 

@@ -140,3 +140,43 @@ async def test_sigterm_gives_a_running_turn_its_grace_then_records_it_interrupte
     await restarted.http.aclose()
     assert after["task_status"] is None and after["last_run"]["id"] == run_id
     assert after["last_run"]["error"]["code"] == "interrupted"
+
+
+def test_a_worker_started_before_the_database_is_migrated_waits_for_go(tmp_path: Any) -> None:
+    """`serve` starts the worker before the API migrates the embedded database (so their start-ups
+    overlap); the worker must not read the database until the API says go. Started on a data dir whose
+    database has no tables yet, it stays up once its agents are built, then reads (and is ready) once
+    the database is migrated and it is told go."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_CHAT_")}
+    env.update(CAMPAIGN_CHAT_DATA_DIR=str(tmp_path / "data"), CAMPAIGN_CHAT_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
+    ours, theirs = socket.socketpair()
+    worker = subprocess.Popen([sys.executable, "-m", "bridge.embedded_worker", str(theirs.fileno())], cwd=ROOT,
+                              pass_fds=(theirs.fileno(),), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    theirs.close()
+    seen: list[str] = []
+    try:
+        assert worker.stdout is not None
+        deadline = time.monotonic() + 60
+        while not any("framework LLM" in line for line in seen):  # its imports and agents are done
+            assert time.monotonic() < deadline and worker.poll() is None, "".join(seen)[-3000:]
+            seen.append(worker.stdout.readline().decode())
+        with pytest.raises(subprocess.TimeoutExpired):  # and now it waits (it used to read, and die)
+            worker.wait(timeout=1.5)
+        subprocess.run([sys.executable, "-m", "cli.main", "migrate"], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=120)
+        ours.sendall(b'{"go":true}\n')
+        ours.sendall(b'{"stop":true}\n')
+        output = "".join(seen) + worker.communicate(timeout=60)[0].decode()
+        assert worker.returncode == 0, output[-3000:]
+        assert "embedded worker ready" in output and "no such table" not in output, output[-3000:]
+    finally:
+        ours.close()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
