@@ -32,12 +32,14 @@ from jobs.guard import JobDeps, RunHandle, StopReason
 from ops import metrics
 from ops.process import configure_process
 from store.db import Database
+from store.migrate import is_missing_schema
 from store import runs
 from store.wake import publisher
 
 log = logging.getLogger("campaign_chat.embedded_worker")
 
 BACKEND = "inline"
+MIGRATION_POLL_SECONDS = 2.0  # how often a worker on an unmigrated database looks again
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -73,6 +75,25 @@ class EmbeddedWorker:
             with contextlib.suppress(msgspec.ValidationError):
                 self.enqueue(payload_from_builtins(raw))
         return len(payloads)
+
+    async def pick_up_pending_once_migrated(self) -> int | None:
+        """:meth:`pick_up_pending`, waiting (one plain warning, no traceback) while the database has no
+        schema yet: `serve` on an unmigrated PostgreSQL database starts, says so, and answers 503 until
+        `campaign-chat migrate` has run. None when told to stop first."""
+        warned = False
+        while not self._stopping.is_set():
+            try:
+                return await self.pick_up_pending()
+            except Exception as exc:
+                if not is_missing_schema(exc):
+                    raise
+                if not warned:
+                    log.warning("embedded worker: the database is not migrated; waiting for `campaign-chat migrate`")
+                    warned = True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(MIGRATION_POLL_SECONDS):
+                    await self._stopping.wait()
+        return None
 
     async def run(self) -> None:
         """Take queued runs until told to stop; each runs in its own task, at most ``concurrency`` at once."""
@@ -170,7 +191,9 @@ async def main(fd: int) -> None:
     try:
         if not await worker.wait_for_go():
             return  # the API went away (or stopped us) before it was ready
-        picked = await worker.pick_up_pending()
+        picked = await worker.pick_up_pending_once_migrated()
+        if picked is None:
+            return  # told to stop while waiting for the schema
         log.info("embedded worker ready: concurrency=%d, %d pending run(s) picked up", settings.worker_concurrency,
                  picked)
         # Ready at full priority (a start-up on a busy machine is not starved); from now on the

@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -63,11 +63,11 @@ def service_env() -> dict[str, str]:
     return _service_env()
 
 
-@pytest.fixture(scope="session")
-def pg_url(service_env: dict[str, str]) -> Iterator[str]:
-    """A fresh PostgreSQL database for this pytest run, migrated to head."""
+@contextmanager
+def scratch_pg_database(service_env: dict[str, str], prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server (its URL), dropped afterwards."""
     base = make_url(service_env["TEST_DATABASE_URL"])
-    name = f"cc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin_dsn = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
 
     async def admin(sql: str) -> None:
@@ -78,16 +78,23 @@ def pg_url(service_env: dict[str, str]) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def migrate() -> None:
-        db = Database(url)
-        await upgrade(db)
-        await db.dispose()
 
-    asyncio.run(migrate())
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture(scope="session")
+def pg_url(service_env: dict[str, str]) -> Iterator[str]:
+    """A fresh PostgreSQL database for this pytest run, migrated to head."""
+    with scratch_pg_database(service_env, "cc_test") as url:
+        async def migrate() -> None:
+            db = Database(url)
+            await upgrade(db)
+            await db.dispose()
+
+        asyncio.run(migrate())
+        yield url
 
 
 @pytest.fixture(scope="session")

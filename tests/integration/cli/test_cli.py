@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -12,13 +10,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from store.keys import hash_key
-from tests.conftest import ROOT, base_env, run_cli, start_server, stop_server
+from tests.conftest import ROOT, base_env, run_cli, scratch_pg_database, start_server, stop_server
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(tmp_path: Path) -> None:
@@ -59,20 +55,8 @@ def test_an_invalid_setting_stops_the_command_with_a_clear_message(tmp_path: Pat
 @pytest.fixture
 def empty_pg_url(service_env: dict[str, str]) -> Iterator[str]:
     """A PostgreSQL database nobody has migrated yet."""
-    base = make_url(service_env["TEST_DATABASE_URL"])
-    name = f"cc_empty_{os.getpid()}_{secrets.token_hex(3)}"
-    admin_dsn = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_pg_database(service_env, "cc_empty") as url:
+        yield url
 
 
 def test_every_command_on_an_unmigrated_database_says_so_and_what_to_run(tmp_path: Path, empty_pg_url: str) -> None:
