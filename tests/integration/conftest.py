@@ -5,12 +5,14 @@ Node and the Trigger.dev SDK. Fakes only where we cannot reach: model providers 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pydantic_ai.models
 import pytest
 
+from tests.support.harness import PROVIDER_KEY
+from tests.support.provider import Provider, provider
 from tests.support.workers import WorkerPool
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
@@ -22,3 +24,11 @@ async def workers(tmp_path: Path, redis_url: str, database_url: str) -> AsyncIte
     pool = WorkerPool(tmp_path=tmp_path, redis_url=redis_url, database_url=database_url)
     yield pool
     await pool.cleanup()
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
+    """An OpenAI-compatible provider that holds every answer until the test releases it."""
+    monkeypatch.setenv("OPENAI_API_KEY", PROVIDER_KEY)
+    with provider("held") as model:
+        yield model

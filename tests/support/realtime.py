@@ -147,3 +147,14 @@ async def stored_events(database_url: str, run_id: str) -> list[dict[str, Any]]:
     finally:
         await conn.close()
     return [json.loads(r["event"]) if isinstance(r["event"], str) else r["event"] for r in rows]
+
+
+def merge_deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat events with consecutive reply deltas joined: backends may batch the reply differently."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if event["type"] == "reply_delta" and out and out[-1]["type"] == "reply_delta":
+            out[-1] = {"type": "reply_delta", "text": out[-1]["text"] + event["text"]}
+        else:
+            out.append(dict(event))
+    return out

@@ -4,7 +4,6 @@ Live servers on the embedded SQLite default (the worker's wake-ups reach subscri
 a slow model is an OpenAI-compatible stub held open by the test (tests/support/provider.py).
 """
 
-from __future__ import annotations
 
 import asyncio
 import os
@@ -15,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.harness import PROVIDER_KEY, provider_env, wait_for
-from tests.support.provider import Provider, provider
+from tests.support.harness import provider_env, wait_for
+from tests.support.provider import Provider
 
 BASE = "/api/campaigns/ai-chat-sessions"
 pytestmark = pytest.mark.timeout(180)
@@ -62,12 +61,6 @@ class Client:
 
         return await wait_for(check, f"session {session_id} to be idle", timeout=timeout)
 
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("OPENAI_API_KEY", PROVIDER_KEY)
-    with provider("held") as model:
-        yield model
 
 
 async def test_a_burst_of_turns_is_accepted_at_once_and_every_turn_finishes(live_server_factory: Any) -> None:

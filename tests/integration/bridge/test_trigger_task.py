@@ -22,6 +22,7 @@ from store import runs
 from store.db import Database
 from store.migrate import HEAD_REVISION, script_head
 from tests.support.fake_trigger import FakeTrigger
+from tests.support.realtime import merge_deltas
 
 SECRET = "tr_dev_entry_0123456789abcdef"
 
@@ -43,16 +44,6 @@ def fake() -> Iterator[Platform]:
     platform = Platform()
     yield platform
     platform.fake.close()
-
-
-def merge_deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for event in events:
-        if event["type"] == "reply_delta" and out and out[-1]["type"] == "reply_delta":
-            out[-1] = {"type": "reply_delta", "text": out[-1]["text"] + event["text"]}
-        else:
-            out.append(dict(event))
-    return out
 
 
 def run_entry_lines(tmp_path: Path, payload: dict[str, Any], *, database_url: str, trigger_run_id: str,

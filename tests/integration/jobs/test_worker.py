@@ -1,17 +1,15 @@
 """The ARQ worker process: shutdown mid-turn, health, timeouts, cancellation, redelivery.
 
 A turn is held "in flight" the way a slow model holds it: the worker's model is an OpenAI-compatible
-stub (tests/faults/provider.py, mode ``held``) that answers only once the test opens its gate. The
+stub (tests/support/provider.py, mode ``held``) that answers only once the test opens its gate. The
 test waits until the model has been called (the turn is running), and can let it answer.
 """
 
-from __future__ import annotations
 
 import asyncio
 import subprocess
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,8 @@ from bridge.tokens import TokenSigner
 from core.settings import Settings
 from store.redis import redis_client
 from tests.conftest import ROOT
-from tests.support.harness import PROVIDER_KEY, provider_env, run_row, wait_for, wait_run_status
-from tests.support.provider import Provider, provider
+from tests.support.harness import provider_env, run_row, wait_for, wait_run_status
+from tests.support.provider import Provider
 from tests.support.workers import WorkerPool
 
 pytestmark = pytest.mark.timeout(180)
@@ -36,12 +34,6 @@ def database_url(pg_url: str) -> str:
     """Workers are separate processes: they share the test's PostgreSQL database."""
     return pg_url
 
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    monkeypatch.setenv("OPENAI_API_KEY", PROVIDER_KEY)
-    with provider("held") as model:
-        yield model
 
 
 async def in_flight(model: Provider, calls: int = 1) -> None:

@@ -7,24 +7,22 @@ through PostgreSQL NOTIFY). The terminal status must reach the subscriber within
 written; without the wake-up that follows the outcome it would take the whole minute.
 """
 
-from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from store import runs
-from store.db import Database
 from tests.conftest import ROOT, Api, base_env
-from tests.support.harness import PROVIDER_KEY, provider_env, wait_for
-from tests.support.provider import Provider, provider
+from tests.support.harness import provider_env, wait_for
+from tests.support.provider import Provider
 from tests.support.models import BlockingModel
 from tests.support.fake_trigger import FakeTrigger, FakeRun
 from tests.support.workers import WorkerPool
@@ -41,12 +39,6 @@ def database_url(pg_url: str) -> str:
     """Workers and the Trigger.dev job are other processes: they share the test's PostgreSQL database."""
     return pg_url
 
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provider]:
-    monkeypatch.setenv("OPENAI_API_KEY", PROVIDER_KEY)
-    with provider("held") as model:
-        yield model
 
 
 def without_fallback_poll(api: Api) -> None:

@@ -22,6 +22,7 @@ from tests.support.openai_stub import StubHttpError, openai_stub
 from tests.support.realtime import SdkProcess, start_turn, stored_events
 from tests.support.fake_trigger import FakeTrigger, Recorded
 from tests.support.trigger_worker import SECRET_KEY, TriggerBuild, WorkerLauncher
+from tests.support.realtime import merge_deltas
 
 from core.settings import Settings
 
@@ -65,16 +66,6 @@ async def trigger_api(platform: tuple[FakeTrigger, WorkerLauncher], pg_url: str,
                         task_backend="trigger", trigger_api_url=fake.url, trigger_secret_key=SECRET_KEY)
     async with app_factory(settings) as start:
         yield await start()
-
-
-def merge_deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for event in events:
-        if event["type"] == "reply_delta" and out and out[-1]["type"] == "reply_delta":
-            out[-1] = {"type": "reply_delta", "text": out[-1]["text"] + event["text"]}
-        else:
-            out.append(dict(event))
-    return out
 
 
 async def follow(base_url: str, run_id: str, token: str) -> list[dict[str, Any]]:
