@@ -80,11 +80,6 @@ def update_fields(
     return session_row(row._mapping) if row else None
 
 
-def delete(conn: sa.Connection, *, user_id: str, session_id: str) -> bool:
-    result = conn.execute(sa.delete(t).where(_owned(session_id, user_id)))
-    return result.rowcount == 1
-
-
 def _claim_statement(*, require_skeleton: bool) -> sa.Update:
     """The claim, built once: bound per call with sid, uid, now, status, run_id, lease."""
     free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= sa.bindparam("now"))
