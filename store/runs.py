@@ -8,11 +8,13 @@ Every change bumps ``version`` and moves ``updated_at`` forward, so a subscriber
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.status import ACTIVE_STATUSES, RunStatus
+from store.prepared import bound, set_clause, shape
 from store.rows import RunEvent, RunRow, run_row
 from store.tables import run_events, runs as t
 
@@ -40,34 +42,45 @@ def insert(conn: sa.Connection, **values: Any) -> None:
     conn.execute(sa.insert(t).values(**new_run_values(**values)))
 
 
+_GET = sa.select(t).where(sa.or_(t.c.id == sa.bindparam("rid"), t.c.external_id == sa.bindparam("rid")))
+
+
 def get(conn: sa.Connection, run_id: str) -> RunRow | None:
     """A run by our id or by the id its backend gave it."""
-    stmt = sa.select(t).where(sa.or_(t.c.id == run_id, t.c.external_id == run_id))
-    row = (conn.execute(stmt)).first()
+    row = (conn.execute(_GET, {"rid": run_id})).first()
     return run_row(row._mapping) if row else None
 
 
-def _changed(now: datetime, values: dict[str, Any]) -> dict[str, Any]:
-    return {**values, "updated_at": now, "version": t.c.version + 1}
+@lru_cache(maxsize=64)
+def _update_statement(columns: tuple[str, ...], statuses: tuple[str, ...] | None) -> sa.Update:
+    """UPDATE of ``columns`` (bound as ``v_<column>``) plus ``updated_at`` and ``version + 1``, for the
+    run ``rid``, only while its status is one of ``statuses`` (any status when None). Built once per shape."""
+    conditions = [t.c.id == sa.bindparam("rid")]
+    if statuses is not None:
+        conditions.append(t.c.status.in_(statuses))
+    return sa.update(t).where(*conditions).values(**set_clause(t, columns), version=t.c.version + 1)
+
+
+def _update(conn: sa.Connection, run_id: str, statuses: tuple[str, ...] | None, values: dict[str, Any]) -> bool:
+    return conn.execute(_update_statement(shape(values), statuses), bound(values, rid=run_id)).rowcount == 1
 
 
 def update(conn: sa.Connection, run_id: str, *, now: datetime, only_active: bool = False, **values: Any) -> bool:
     """Change a run; with ``only_active`` a run that already ended is left alone. True if a row changed."""
-    conditions = [t.c.id == run_id]
-    if only_active:
-        conditions.append(t.c.status.in_(_active))
-    return (conn.execute(sa.update(t).where(*conditions).values(**_changed(now, values)))).rowcount == 1
+    return _update(conn, run_id, _active if only_active else None, {**values, "updated_at": now})
+
+
+_START = (
+    sa.update(t)
+    .where(t.c.id == sa.bindparam("rid"), t.c.status == RunStatus.PENDING.value)
+    .values(status=RunStatus.EXECUTING.value, started_at=sa.bindparam("now"), updated_at=sa.bindparam("now"),
+            attempts=t.c.attempts + 1, version=t.c.version + 1)
+)
 
 
 def start(conn: sa.Connection, run_id: str, *, now: datetime) -> bool:
     """PENDING → EXECUTING, once: a redelivered or duplicated run finds it started and gets False."""
-    stmt = (
-        sa.update(t)
-        .where(t.c.id == run_id, t.c.status == RunStatus.PENDING.value)
-        .values(**_changed(now, {"status": RunStatus.EXECUTING.value, "started_at": now,
-                                 "attempts": t.c.attempts + 1}))
-    )
-    return (conn.execute(stmt)).rowcount == 1
+    return (conn.execute(_START, {"rid": run_id, "now": now})).rowcount == 1
 
 
 def finish(
@@ -77,12 +90,8 @@ def finish(
     """Move a run in one of ``from_statuses`` (any active one by default) to a terminal ``status``."""
     if not status.terminal:
         raise ValueError(f"{status} is not terminal")
-    stmt = (
-        sa.update(t)
-        .where(t.c.id == run_id, t.c.status.in_(from_statuses))
-        .values(**_changed(now, {**values, "status": status.value, "completed_at": now}))
-    )
-    return (conn.execute(stmt)).rowcount == 1
+    return _update(conn, run_id, tuple(from_statuses),
+                   {**values, "status": status.value, "completed_at": now, "updated_at": now})
 
 
 def stale_active(conn: sa.Connection, *, created_before: datetime, limit: int = 100) -> list[RunRow]:
@@ -109,12 +118,15 @@ def pending_payloads(conn: sa.Connection, *, backend: str) -> list[dict[str, Any
     return [row[0] for row in conn.execute(stmt)]
 
 
+_INSERT_EVENTS = sa.insert(run_events)
+
+
 def append_events(conn: sa.Connection, *, run_id: str, first_seq: int, events: list[dict[str, Any]],
                         now: datetime) -> None:
     """Store a batch of events with consecutive sequence numbers from ``first_seq``: one statement."""
     if events:
         rows = [{"run_id": run_id, "seq": first_seq + i, "event": e, "created_at": now} for i, e in enumerate(events)]
-        conn.execute(sa.insert(run_events), rows)
+        conn.execute(_INSERT_EVENTS, rows)
 
 
 def events_after(conn: sa.Connection, *, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.db import Database
+from store.prepared import bound, set_clause, shape
 from store.rows import CLAIMED_FIELDS, SESSION_FIELDS, ClaimedSession, SessionRow, claimed_session, session_row
 from store.runs import RUN_COLUMNS
 from store.tables import runs as runs_t, sessions as t
@@ -52,20 +54,25 @@ def list_for_campaign(conn: sa.Connection, *, user_id: str, campaign_id: str, li
     return [session_row(row._mapping) for row in conn.execute(stmt)]
 
 
+# Built once: a poll reads a session, every run's start reads it as its claim holder (store.prepared).
+_GET = sa.select(*_public).where(t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"))
+_GET_CLAIMED = sa.select(*_claimed).where(t.c.id == sa.bindparam("sid"), t.c.claim_run_id == sa.bindparam("rid"))
+_EXISTS = sa.select(t.c.id).where(t.c.id == sa.bindparam("sid"))
+
+
 def get(conn: sa.Connection, *, user_id: str, session_id: str) -> SessionRow | None:
-    row = (conn.execute(sa.select(*_public).where(_owned(session_id, user_id)))).first()
+    row = (conn.execute(_GET, {"sid": session_id, "uid": user_id})).first()
     return session_row(row._mapping) if row else None
 
 
 def get_claimed(conn: sa.Connection, *, session_id: str, claim_run_id: str) -> ClaimedSession | None:
     """The session as its claim holder sees it, only while ``claim_run_id`` still holds the claim."""
-    stmt = sa.select(*_claimed).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id)
-    row = (conn.execute(stmt)).first()
+    row = (conn.execute(_GET_CLAIMED, {"sid": session_id, "rid": claim_run_id})).first()
     return claimed_session(row._mapping) if row else None
 
 
 def exists(conn: sa.Connection, session_id: str) -> bool:
-    return (conn.execute(sa.select(t.c.id).where(t.c.id == session_id))).first() is not None
+    return (conn.execute(_EXISTS, {"sid": session_id})).first() is not None
 
 
 def owned_exists(conn: sa.Connection, *, session_id: str, user_id: str) -> bool:
@@ -215,8 +222,15 @@ def update_if_holding(
     conn: sa.Connection, *, session_id: str, claim_run_id: str, values: dict[str, Any]
 ) -> bool:
     """Write ``values`` only while ``claim_run_id`` holds the session's claim. True if it did."""
-    stmt = sa.update(t).where(t.c.id == session_id, t.c.claim_run_id == claim_run_id).values(**values)
-    return (conn.execute(stmt)).rowcount == 1
+    stmt = _holding_update(shape(values))
+    return (conn.execute(stmt, bound(values, sid=session_id, rid=claim_run_id))).rowcount == 1
+
+
+@lru_cache(maxsize=64)
+def _holding_update(columns: tuple[str, ...]) -> sa.Update:
+    """UPDATE of ``columns`` while the run ``rid`` holds session ``sid``'s claim, built once per shape."""
+    return (sa.update(t).where(t.c.id == sa.bindparam("sid"), t.c.claim_run_id == sa.bindparam("rid"))
+            .values(**set_clause(t, columns)))
 
 
 def renew_lease(conn: sa.Connection, *, session_id: str, claim_run_id: str, until: datetime) -> bool:

@@ -6,7 +6,7 @@ import json
 
 import pydantic_core
 import pytest
-from pydantic_ai.messages import ModelResponse, ToolCallPart
+from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent, TextPart, ToolCallPart, ToolCallPartDelta
 
 from jobs.agent import framework
 from jobs.agent.framework import ReplyStream
@@ -49,3 +49,43 @@ def test_a_reply_that_restarts_emits_nothing_until_it_extends_what_was_sent() ->
     assert stream.advance(_response('{"reply": "Hello wor')) == "Hello wor"
     assert stream.advance(_response('{"reply": "Bye')) == ""
     assert stream.advance(_response('{"reply": "Hello world')) == "ld"
+
+
+def _events(text: str, size: int, *, index: int = 0) -> list[object]:
+    pieces = [text[i:i + size] for i in range(0, len(text), size)]
+    start = PartStartEvent(index=index, part=ToolCallPart("final_result", pieces[0]))
+    return [start, *(PartDeltaEvent(index=index, delta=ToolCallPartDelta(args_delta=p)) for p in pieces[1:])]
+
+
+def test_part_events_give_the_same_deltas_as_response_snapshots() -> None:
+    text = json.dumps({"reply": "Here is a first draft for VPs of Sales.", "draft_body": "x" * 300})
+    stream = ReplyStream()
+    from_events = [stream.feed(event) for event in _events(text, 9)]
+    snapshots = ReplyStream()
+    from_snapshots = [snapshots.advance(_response(text[:end])) for end in range(9, len(text) + 9, 9)]
+    assert "".join(from_events) == "".join(from_snapshots) == "Here is a first draft for VPs of Sales."
+    assert [d for d in from_events if d] == [d for d in from_snapshots if d]
+    assert stream.complete
+
+
+def test_only_the_first_tool_call_is_followed_and_other_parts_are_ignored() -> None:
+    stream = ReplyStream()
+    text_part = PartStartEvent(index=0, part=TextPart("thinking out loud"))
+    other = [PartStartEvent(index=2, part=ToolCallPart("other_tool", '{"reply": "not this')),
+             PartDeltaEvent(index=2, delta=ToolCallPartDelta(args_delta=' one"}'))]
+    mine = _events('{"reply": "Hello there"}', 5, index=1)
+    deltas = [stream.feed(e) for e in [text_part, mine[0], *other, *mine[1:]]]
+    assert "".join(deltas) == "Hello there"
+
+
+def test_a_restarted_part_replaces_the_text_before_it() -> None:
+    stream = ReplyStream()
+    assert stream.feed(PartStartEvent(index=0, part=ToolCallPart("final_result", '{"reply": "Hel'))) == "Hel"
+    assert stream.feed(PartStartEvent(index=0, part=ToolCallPart("final_result", '{"reply": "Hex'))) == ""
+    assert stream.feed(PartStartEvent(index=0, part=ToolCallPart("final_result", '{"reply": "Hello'))) == "lo"
+
+
+def test_dict_arguments_in_events_give_the_reply_at_once() -> None:
+    stream = ReplyStream()
+    assert stream.feed(PartStartEvent(index=0, part=ToolCallPart("final_result", {"reply": "Done."}))) == "Done."
+    assert stream.complete
