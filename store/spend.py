@@ -39,10 +39,13 @@ def add(conn: sa.Connection, *, user_id: str, day: date, usage: Usage) -> None:
                                               "out": usage.output_tokens, "cost": usage.cost_usd})
 
 
+_TOKENS_ON = sa.select(t.c.input_tokens + t.c.output_tokens).where(t.c.user_id == sa.bindparam("uid"),
+                                                                     t.c.day == sa.bindparam("day"))
+
+
 def tokens_on(conn: sa.Connection, *, user_id: str, day: date) -> int:
     """Input plus output tokens ``user_id`` spent on ``day`` (0 when nothing was recorded)."""
-    stmt = sa.select(t.c.input_tokens + t.c.output_tokens).where(t.c.user_id == user_id, t.c.day == day)
-    return int((conn.execute(stmt)).scalar_one_or_none() or 0)
+    return int((conn.execute(_TOKENS_ON, {"uid": user_id, "day": day})).scalar_one_or_none() or 0)
 
 
 def purge_before(conn: sa.Connection, day: date) -> int:
