@@ -1,7 +1,8 @@
 """``/api/campaigns/ai-chat-sessions``: each handler takes a decoded body and calls one service method.
 
-Authentication is the app-wide guard (``api/guards.py``); the caller's ``user_id``, the
-``sessions`` service and the decoded ``request_data`` arrive as dependencies (``api/deps.py``).
+Authentication is the app-wide guard (``api/guards.py``); each handler declares one dependency
+(``api/deps.py``): the ``caller`` (user id + the sessions service), or on a route with a body the
+``call`` (the caller and the decoded body).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery
 
-from api.deps import Body, Sessions, UserId, json_body
+from api.deps import Call, CallerOf, CallOf, json_body
 from core.errors import BadRequest
 from core.payloads import (DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UUID_RE, CreateSessionInput, ExamplesInput,
                            PatchSessionInput, TurnInput)
@@ -59,43 +60,40 @@ def _accepted(run_id: str, token: str) -> Response[Any]:
 class SessionController(Controller):
     path = "/api/campaigns/ai-chat-sessions"
 
-    @post("/", status_code=201, dependencies={"request_data": json_body(CreateSessionInput)})
-    async def create(self, user_id: UserId, sessions: Sessions,
-                     request_data: Body[CreateSessionInput]) -> dict[str, Any]:
-        return {"session": await sessions.create(user_id, request_data)}
+    @post("/", status_code=201, dependencies={"call": json_body(CreateSessionInput)})
+    async def create(self, call: CallOf[Call[CreateSessionInput]]) -> dict[str, Any]:
+        return {"session": await call.sessions.create(call.user_id, call.body)}
 
     @get("/")
-    async def list_sessions(self, user_id: UserId, sessions: Sessions, campaign_id: FromQuery[str | None] = None,
+    async def list_sessions(self, caller: CallerOf, campaign_id: FromQuery[str | None] = None,
                             limit: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None) -> dict[str, Any]:
-        rows, next_cursor = await sessions.list(user_id, _check_uuid(campaign_id, "campaign_id", "query"),
-                                                limit=_list_limit(limit), cursor=cursor)
+        rows, next_cursor = await caller.sessions.list(caller.user_id, _check_uuid(campaign_id, "campaign_id", "query"),
+                                                       limit=_list_limit(limit), cursor=cursor)
         return {"sessions": rows, "next_cursor": next_cursor}
 
     @get("/{session_id:str}")
-    async def fetch(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str]) -> dict[str, Any]:
-        return {"session": await sessions.get(user_id, _check_uuid(session_id, "id", "path"))}
+    async def fetch(self, caller: CallerOf, session_id: FromPath[str]) -> dict[str, Any]:
+        return {"session": await caller.sessions.get(caller.user_id, _check_uuid(session_id, "id", "path"))}
 
-    @patch("/{session_id:str}", dependencies={"request_data": json_body(PatchSessionInput)})
-    async def update(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str],
-                     request_data: Body[PatchSessionInput]) -> dict[str, Any]:
-        return {"session": await sessions.patch(user_id, _check_uuid(session_id, "id", "path"), request_data)}
+    @patch("/{session_id:str}", dependencies={"call": json_body(PatchSessionInput)})
+    async def update(self, call: CallOf[Call[PatchSessionInput]], session_id: FromPath[str]) -> dict[str, Any]:
+        return {"session": await call.sessions.patch(call.user_id, _check_uuid(session_id, "id", "path"), call.body)}
 
     @delete("/{session_id:str}", status_code=200)
-    async def remove(self, user_id: UserId, sessions: Sessions, session_id: FromPath[str]) -> dict[str, Any]:
-        await sessions.delete(user_id, _check_uuid(session_id, "id", "path"))
+    async def remove(self, caller: CallerOf, session_id: FromPath[str]) -> dict[str, Any]:
+        await caller.sessions.delete(caller.user_id, _check_uuid(session_id, "id", "path"))
         return {"success": True}
 
-    @post("/{session_id:str}/turn", status_code=202, dependencies={"request_data": json_body(TurnInput)})
-    async def turn(self, request: Request[Any, Any, Any], user_id: UserId, sessions: Sessions,
-                   session_id: FromPath[str], request_data: Body[TurnInput]) -> Response[Any]:
+    @post("/{session_id:str}/turn", status_code=202, dependencies={"call": json_body(TurnInput)})
+    async def turn(self, request: Request[Any, Any, Any], call: CallOf[Call[TurnInput]],
+                   session_id: FromPath[str]) -> Response[Any]:
         sid = _check_uuid(session_id, "id", "path")
-        dispatched = await sessions.start_turn(user_id, sid, request_data, _idempotency_key(request))
+        dispatched = await call.sessions.start_turn(call.user_id, sid, call.body, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
 
-    @post("/{session_id:str}/generate-examples", status_code=202,
-          dependencies={"request_data": json_body(ExamplesInput)})
-    async def generate_examples(self, request: Request[Any, Any, Any], user_id: UserId, sessions: Sessions,
-                                session_id: FromPath[str], request_data: Body[ExamplesInput]) -> Response[Any]:
+    @post("/{session_id:str}/generate-examples", status_code=202, dependencies={"call": json_body(ExamplesInput)})
+    async def generate_examples(self, request: Request[Any, Any, Any], call: CallOf[Call[ExamplesInput]],
+                                session_id: FromPath[str]) -> Response[Any]:
         sid = _check_uuid(session_id, "id", "path")
-        dispatched = await sessions.start_examples(user_id, sid, request_data, _idempotency_key(request))
+        dispatched = await call.sessions.start_examples(call.user_id, sid, call.body, _idempotency_key(request))
         return _accepted(dispatched.run_id, dispatched.public_access_token)
