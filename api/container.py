@@ -88,7 +88,7 @@ class DatabaseProbe:
 async def running(settings: Settings, *, migrate: bool, llm: FrameworkLLM | None = None) -> AsyncIterator[Container]:
     """Build the container, start its background work, and take it all down again on exit."""
     async with AsyncExitStack() as stack:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, idle_in_transaction_seconds=settings.claim_lease_seconds)
         metrics.count_statements(db.sync_engines(), "api")
         stack.push_async_callback(db.dispose)
         if migrate:

@@ -121,7 +121,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if "deps" in ctx:
         return  # the poll loop was restarted after a Redis outage: everything is already here
     settings: Settings = ctx["settings"]
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, idle_in_transaction_seconds=settings.claim_lease_seconds)
     metrics.count_statements(db.sync_engines(), "worker")
     wake = publisher(settings, db, ctx["redis"])
     ctx.update(deps=JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=wake), running=set())

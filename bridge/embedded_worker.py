@@ -176,7 +176,7 @@ async def main(fd: int) -> None:
     configure_process(settings)
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024 * 1024)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, idle_in_transaction_seconds=settings.claim_lease_seconds)
     metrics.count_statements(db.sync_engines(), "worker")
     from jobs.llm_factory import build_llm  # the heavy imports (pydantic-ai, providers) live here only
 

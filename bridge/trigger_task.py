@@ -85,7 +85,7 @@ async def run(payload_path: Path, environ: dict[str, str] | None = None, out: IO
         raise SystemExit(f"bridge.trigger_task: missing environment: {', '.join(missing)}")
     settings = Settings.from_env(env)
     raw = payload_path.read_bytes()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, idle_in_transaction_seconds=settings.claim_lease_seconds)
     metrics.count_statements(db.sync_engines(), "worker")
     redis = redis_client(settings.redis_url) if settings.uses_redis else None
     lines = LineReporter(out or sys.stdout.buffer)

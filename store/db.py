@@ -15,6 +15,13 @@ SQLAlchemy's async adapter pays a thread hop per cursor, execute, fetch, close, 
 paths (the claim, the poll, a run's start, events and end) use it. On PostgreSQL the same function runs
 through ``AsyncConnection.run_sync`` on the async pool: its round trips are the statements it issues.
 
+A process frozen in the middle of a transaction (a GC pause, a stopped VM, SIGSTOP) keeps that
+transaction's row locks, and the lease reaper's writes to those rows would wait for as long as it
+stays frozen: a dead worker would hold its session far past its lease. The API and every process
+that runs tasks therefore open PostgreSQL connections with ``idle_in_transaction_session_timeout``
+set to the claim's lease (``idle_in_transaction_seconds``): no unit of work here idles inside a
+transaction for milliseconds, let alone a lease, so only a frozen or stuck one is ended by it.
+
 Pooled PostgreSQL connections closed by the server (a restart, an administrator's terminate) are
 dropped when checked out and replaced by fresh ones. That is checked locally (asyncpg notices the
 closed socket itself), not with ``pool_pre_ping``: its ping is BEGIN; SELECT; ROLLBACK, four round
@@ -50,10 +57,12 @@ Work = Callable[Concatenate[sa.Connection, P], T]
 class Database:
     """One engine per process, created at start-up and disposed at shutdown."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
+                 idle_in_transaction_seconds: float | None = None) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.engine = _create_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = _create_engine(url, echo=echo, pool_size=pool_size,
+                                     idle_in_transaction_seconds=idle_in_transaction_seconds)
         in_file = self.is_sqlite and make_url(url).database not in (None, "", ":memory:")
         self._threads = _SQLiteThreads(url, echo=echo) if in_file else None
 
@@ -121,7 +130,8 @@ class Database:
             log.warning("closing the database connections took over %ss; leaving the rest to the server", timeout)
 
 
-def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
+def _create_engine(url: str, *, echo: bool, pool_size: int,
+                   idle_in_transaction_seconds: float | None = None) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -129,12 +139,17 @@ def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _sqlite_transaction_control(engine)
         return engine
+    connect_args: dict[str, Any] = {}
+    if idle_in_transaction_seconds:
+        timeout_ms = str(int(idle_in_transaction_seconds * 1000))
+        connect_args["server_settings"] = {"idle_in_transaction_session_timeout": timeout_ms}
     engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        connect_args=connect_args,
     )
     _replace_closed_connections(engine)
     return engine

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+import uuid
 
 import asyncpg
 import sqlalchemy as sa
@@ -66,3 +69,32 @@ async def test_a_read_sees_what_another_connection_committed(pg_url: str) -> Non
             await conn.execute(sa.text("DROP TABLE db_visibility_probe"))
     finally:
         await db.dispose()
+
+
+async def test_a_transaction_left_idle_past_the_timeout_is_ended_and_its_row_locks_freed(pg_url: str) -> None:
+    """A process frozen inside a transaction (SIGSTOP, a stopped VM) must not hold its row locks for as
+    long as it stays frozen: the lease reaper's release of that session row would wait on them. Without
+    ``idle_in_transaction_seconds`` the second UPDATE below waits for the whole bound and the test fails."""
+    table = f"idle_probe_{uuid.uuid4().hex[:8]}"
+    frozen, other = Database(pg_url, idle_in_transaction_seconds=1), Database(pg_url)
+    async with other.autocommit() as conn:
+        await conn.exec_driver_sql(f"CREATE TABLE {table} (id int PRIMARY KEY, v int)")
+        await conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 0)")
+    held = await frozen.engine.connect()
+    try:
+        await held.begin()
+        await held.exec_driver_sql(f"UPDATE {table} SET v = 1 WHERE id = 1")  # locks the row, then goes quiet
+        began = time.monotonic()
+        async with asyncio.timeout(10), other.autocommit() as conn:
+            await conn.exec_driver_sql(f"UPDATE {table} SET v = 2 WHERE id = 1")
+        waited = time.monotonic() - began
+        assert 0.5 < waited < 5, waited  # blocked by the lock, freed once the server ended the idle transaction
+        async with other.autocommit() as conn:
+            assert (await conn.exec_driver_sql(f"SELECT v FROM {table}")).scalar_one() == 2  # the frozen write never landed
+    finally:
+        with contextlib.suppress(Exception):
+            await held.close()
+        async with other.autocommit() as conn:
+            await conn.exec_driver_sql(f"DROP TABLE {table}")
+        await frozen.dispose()
+        await other.dispose()
