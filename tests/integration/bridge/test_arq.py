@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from arq.constants import result_key_prefix
 
 from bridge.arq_queue import JOB_FUNCTION, ArqBridge
 from bridge.tokens import TokenSigner
@@ -62,6 +63,14 @@ async def own_bridge(pool: WorkerPool) -> AsyncIterator[ArqBridge]:
     try:
         yield ArqBridge(redis=redis, queue_name=pool.queue,
                         signer=TokenSigner(secret="test-secret", env_id="env_test", ttl_seconds=600))
+    finally:
+        await redis.aclose()
+
+
+async def result_stored(pool: WorkerPool, job_id: str) -> bool:
+    redis = redis_client(pool.redis_url)
+    try:
+        return bool(await redis.exists(result_key_prefix + job_id))
     finally:
         await redis.aclose()
 
@@ -137,6 +146,9 @@ async def test_a_repeated_dispatch_of_one_run_never_runs_it_twice(api_factory, w
         assert await queued_jobs(workers) == 1  # not enqueued a second time
         await workers.start()
         done = await api.wait_idle(session["id"], timeout=30)
+        # The session is released inside the job; ARQ takes the job off its queue (and stores its result)
+        # only once the job function has returned, a moment later: count after that.
+        await wait_for(lambda: result_stored(workers, run_id), "ARQ to store the job's result", timeout=10)
         after = await bridge.dispatch(payload)  # ...even after the run finished
         assert after.run_id == run_id
         assert await queued_jobs(workers) == 0  # ARQ refused the id: its result is still kept
