@@ -3,7 +3,7 @@
 Each handler declares ONE dependency: ``caller`` (:class:`Caller`), or on a route with a body
 ``call`` (:class:`Call`, the caller and the body decoded by :func:`json_body`). Litestar resolves
 several dependencies of the same level in an anyio task group, a task per dependency: for a poll
-that was 15 % of its server CPU (``bench/poll_cost.py``: 0.52-0.67 -> 0.41-0.53 ms per GET).
+that cost a poll about a fifth of its server CPU (``bench/poll_cost.py``: 0.63-0.83 -> 0.45-0.60 ms per GET).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from core.payloads import MAX_JSON_DEPTH, nests_deeper_than
 from services.sessions import SessionService
 
 T = TypeVar("T")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,8 @@ def json_body(kind: type[T]) -> Provide:
             # PostgreSQL text and JSONB cannot hold U+0000; refuse it on every engine alike. Checked on
             # what was decoded, so keys the contract ignores (a lead's extra columns) do not count.
             raise BadRequest("Strings must not contain the NUL character (U+0000)", code="validation_error")
-        return Call(request.state.user_id, request.app.state.container.sessions, body)
+        caller = current_caller(request)
+        return Call(caller.user_id, caller.sessions, body)
 
     return Provide(decode)
 

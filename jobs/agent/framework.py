@@ -103,7 +103,8 @@ class AgentLLM:
 
 async def _stream_reply(node: Any, run: Any, reporter: Reporter) -> None:
     # The raw part events, not ``stream_response()``: that one rebuilds a snapshot of the whole
-    # response for every chunk, which cost a fifth of a turn's CPU; the events carry just the new text.
+    # response for every chunk (agent CPU per offline turn 5.0 -> 4.6 ms without it, through the OpenAI
+    # provider's smaller pieces 57.8 -> 49.0 ms); the events carry just the new text.
     reply = ReplyStream()
     async with node.stream(run.ctx) as stream:
         async for event in stream:
