@@ -17,8 +17,10 @@ import logging
 import re
 import sys
 from collections.abc import Iterator, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import structlog
 
 from core.settings import Settings
@@ -43,13 +45,49 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
-def _renderer(settings: Settings, stream: Any) -> Any:
+# The attributes every LogRecord has; any other attribute came from ``extra=`` and becomes a field.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_encoder = msgspec.json.Encoder(enc_hook=repr)  # a value JSON cannot hold is written as its repr
+
+
+class JsonLines(logging.Formatter):
+    """The JSON format: one object per record with ``event`` (the message), the bound context, ``level``,
+    ``logger``, ``timestamp`` (ISO 8601, UTC, ``Z``), the record's ``extra=`` fields and, when there is
+    one, ``exception`` (the traceback); string values pass :func:`_redact`'s patterns.
+
+    Built directly from the record. structlog's ``ProcessorFormatter`` wrote the same fields but copied
+    the record and ran a chain of processors and ``json.dumps``: ~22 us a line, one line per request
+    (the access line), so a few per cent of a poll's or a dispatch's CPU. Records that come from a
+    structlog logger (:func:`get_logger`) still go through that chain (``fallback``)."""
+
+    def __init__(self, fallback: logging.Formatter) -> None:
+        super().__init__()
+        self._fallback = fallback
+
+    def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, dict):  # a structlog event dict (wrap_for_formatter)
+            return self._fallback.format(record)
+        line: dict[str, Any] = {"event": record.getMessage(), **structlog.contextvars.get_contextvars(),
+                                "level": record.levelname.lower(), "logger": record.name,
+                                "timestamp": _utc_iso(record.created)}
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        _redact(None, "", line)
+        return _encoder.encode(line).decode()
+
+
+def _utc_iso(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _console(settings: Settings, stream: Any) -> bool:
     fmt = settings.log_format
     if fmt == "auto":
-        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
-    if fmt == "console":
-        return structlog.dev.ConsoleRenderer(colors=False)
-    return structlog.processors.JSONRenderer()
+        return bool(getattr(stream, "isatty", lambda: False)())
+    return fmt == "console"
 
 
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
@@ -67,15 +105,17 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    console = _console(settings, stream)
+    chain = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             _redact,
-            _renderer(settings, stream),
+            structlog.dev.ConsoleRenderer(colors=False) if console else structlog.processors.JSONRenderer(),
         ],
     )
+    formatter = chain if console else JsonLines(chain)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()

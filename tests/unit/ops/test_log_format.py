@@ -55,3 +55,46 @@ def test_anything_shaped_like_a_credential_is_redacted() -> None:
     text = stream.getvalue()
     assert "sk-live-123" not in text and "cc_live_AbC" not in text and "eyJhbGciOi" not in text
     assert json.loads(text)["event"].count("[redacted]") == 3
+
+
+def test_json_lines_carry_what_structlogs_chain_wrote_for_the_same_record() -> None:
+    """The JSON formatter is built by hand for speed; it must write the fields structlog's processor
+    chain (the console format's, with the JSON renderer) writes: message, context, level, logger,
+    extras, the exception, redaction; a value JSON cannot hold becomes its repr."""
+    import structlog
+
+    from ops.logs import _redact
+
+    reference = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+                           structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                           structlog.stdlib.ExtraAdder()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+                    _redact, structlog.processors.JSONRenderer(default=repr)])
+    stream = io.StringIO()
+    configure_logging(Settings(log_format="json"), stream=stream)
+    (handler,) = logging.getLogger().handlers
+    captured: list[logging.LogRecord] = []
+    handler.addFilter(lambda record: captured.append(record) or True)
+    logger = logging.getLogger("campaign_chat.test")
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    with bound(request_id="req_1", session_id="from-context", run_id=None):
+        logger.info("request %s", "done", extra={"status": 202, "session_id": "from-extra", "thing": Opaque(),
+                                                 "detail": "Bearer abc.def"})
+        try:
+            raise ValueError("bad cc_live_Key_1")
+        except ValueError:
+            logger.exception("failed")
+        written = [json.loads(line) for line in stream.getvalue().splitlines()]
+        expected = [json.loads(reference.format(record)) for record in captured]
+    assert len(written) == len(expected) == 2
+    for ours, theirs in zip(written, expected, strict=True):
+        assert ours.pop("timestamp").endswith("Z") and theirs.pop("timestamp").endswith("Z")
+        assert ours == theirs
+    assert written[0]["session_id"] == "from-extra" and written[0]["thing"] == "<opaque>"
+    assert written[0]["detail"] == "[redacted]" and "cc_live_Key" not in written[1]["exception"]
+    assert written[1]["exception"].startswith("Traceback") and written[1]["level"] == "error"
