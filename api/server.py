@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from core.settings import Settings
+from ops.process import settled
 
 log = logging.getLogger("campaign_chat.http")
 
@@ -229,6 +230,7 @@ def bounded_protocol(limits: HttpLimits) -> type[BoundedHttpToolsProtocol]:
 def run(app: Any, settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
+    app.on_startup.append(lambda _app: settled())  # after the lifespan built everything (ops.process)
     uvicorn.run(
         app,
         host=host,

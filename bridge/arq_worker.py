@@ -42,6 +42,7 @@ from jobs.execute import execute_raw
 from jobs.guard import JobDeps, RunHandle, StopReason
 from jobs.llm_factory import build_llm
 from ops import metrics
+from ops.process import settled
 from store import lifecycle, runs
 from store.db import Database
 from store.redis import redis_client
@@ -127,6 +128,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx.update(deps=JobDeps(db=db, settings=settings, llm=build_llm(settings), wake=wake), running=set())
     log.info("worker ready: queue=%s database=%s concurrency=%d", settings.arq_queue_name, db.dialect,
              settings.worker_concurrency)
+    settled()
 
 
 async def after_job(ctx: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from core.settings import Settings
 from jobs.execute import execute
 from jobs.guard import JobDeps, RunHandle, StopReason
 from ops import metrics
-from ops.process import configure_process
+from ops.process import configure_process, settled
 from store.db import Database
 from store.migrate import is_missing_schema
 from store import runs
@@ -198,6 +198,7 @@ async def main(fd: int) -> None:
                  picked)
         # Ready at full priority (a start-up on a busy machine is not starved); from now on the
         # turns are background work: when both want the CPU, the API's accept path goes first.
+        settled()
         os.nice(settings.embedded_worker_nice)
         await worker.run()
         await worker.drain()

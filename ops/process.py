@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 from typing import Any
 
 from core.settings import Settings
@@ -14,3 +16,16 @@ def configure_process(settings: Settings, *, stream: Any = None) -> None:
     configure_logging(settings, stream=stream)
     if settings.otlp_endpoint:
         tracing.configure_tracing(settings.otlp_endpoint)
+
+
+def settled() -> None:
+    """Call once a process is ready: what start-up loaded (modules, classes, the agents, the app) lives
+    as long as the process, so take it out of the cyclic garbage collector's view (``gc.freeze``).
+
+    A full collection walks every tracked object; after start-up that is ~140,000 objects, so each
+    one took ~100 ms of CPU (a pause of the event loop) for nothing it could free. Measured on the
+    offline turn in a loop: one full collection per ~500 turns, 0.19 ms a turn on average; frozen,
+    none. Collections of what requests and turns allocate run as before."""
+    gc.collect()
+    gc.freeze()
+    logging.getLogger("campaign_chat.process").debug("start-up objects frozen: %d", gc.get_freeze_count())
