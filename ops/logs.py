@@ -1,10 +1,14 @@
 """Structured logging: one JSON line per event on stdout, or a console format for humans.
 
-Everything goes through structlog, including the stdlib ``logging`` calls spread across the code
-(``logging.getLogger("campaign_chat…")``) and library loggers (uvicorn, arq), so every line carries
-the context bound with :func:`bound` — ``request_id``, ``session_id``, ``run_id``, ``task``,
-``backend`` — wherever it is known. Context lives in contextvars, so a task started from a request
-(the inline backend) inherits it, and a worker binds it from the payload.
+Every line goes through the one stdout handler set up here, including the stdlib ``logging`` calls
+spread across the code (``logging.getLogger("campaign_chat…")``) and library loggers (uvicorn,
+arq), so every line carries the context bound with :func:`bound` — ``request_id``, ``session_id``,
+``run_id``, ``task``, ``backend`` — wherever it is known. Context lives in a contextvar, so a task
+started from a request inherits it, and a worker binds it from the payload.
+
+The JSON format (the default off a terminal) is :class:`JsonLines`, built straight from the record.
+The console format is structlog's renderer, imported only when it is chosen: structlog loads
+``rich`` and ``pygments`` with it (~0.1-0.2 s of every process's start-up, the CLI's included).
 
 Secrets are never logged on purpose; :func:`_redact` is the safety net that masks anything shaped
 like an API key, a bearer credential or a JWT that slips into a message anyway.
@@ -13,15 +17,16 @@ like an API key, a bearer credential or a JWT that slips into a message anyway.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import re
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
-import structlog
 
 from core.settings import Settings
 
@@ -34,7 +39,12 @@ _SECRET = re.compile(
 )
 # Chatty libraries whose INFO lines can carry URLs with credentials or add nothing for operators.
 _QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiosqlite": logging.WARNING,
-          "sqlalchemy": logging.WARNING, "uvicorn.access": logging.WARNING}
+          "sqlalchemy": logging.WARNING, "uvicorn.access": logging.WARNING,
+          "alembic.runtime.plugins": logging.WARNING}
+# The bound context: one immutable mapping per context, replaced (never changed in place) by a bind,
+# so a task sees what was bound where it was created and its own binds stay its own.
+_CONTEXT: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "campaign_chat_log_context", default=MappingProxyType({}))
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -55,19 +65,12 @@ class JsonLines(logging.Formatter):
     ``logger``, ``timestamp`` (ISO 8601, UTC, ``Z``), the record's ``extra=`` fields and, when there is
     one, ``exception`` (the traceback); string values pass :func:`_redact`'s patterns.
 
-    Built directly from the record. structlog's ``ProcessorFormatter`` wrote the same fields but copied
-    the record and ran a chain of processors and ``json.dumps``: ~22 us a line, one line per request
-    (the access line), so a few per cent of a poll's or a dispatch's CPU. Records that come from a
-    structlog logger (:func:`get_logger`) still go through that chain (``fallback``)."""
-
-    def __init__(self, fallback: logging.Formatter) -> None:
-        super().__init__()
-        self._fallback = fallback
+    Built directly from the record. structlog's ``ProcessorFormatter``, used before, wrote the same
+    fields but copied the record and ran a chain of processors and ``json.dumps``: ~22 us a line, one
+    line per request (the access line), so a few per cent of a poll's or a dispatch's CPU."""
 
     def format(self, record: logging.LogRecord) -> str:
-        if isinstance(record.msg, dict):  # a structlog event dict (wrap_for_formatter)
-            return self._fallback.format(record)
-        line: dict[str, Any] = {"event": record.getMessage(), **structlog.contextvars.get_contextvars(),
+        line: dict[str, Any] = {"event": record.getMessage(), **_CONTEXT.get(),
                                 "level": record.levelname.lower(), "logger": record.name,
                                 "timestamp": _utc_iso(record.created)}
         for key, value in record.__dict__.items():
@@ -91,31 +94,9 @@ def _console(settings: Settings, stream: Any) -> bool:
 
 
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
-    """Route structlog and stdlib logging to one stdout handler with the chosen format. Idempotent."""
+    """Route stdlib logging (ours and the libraries') to one stdout handler with the chosen format. Idempotent."""
     stream = stream or sys.stdout
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
-    console = _console(settings, stream)
-    chain = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            _redact,
-            structlog.dev.ConsoleRenderer(colors=False) if console else structlog.processors.JSONRenderer(),
-        ],
-    )
-    formatter = chain if console else JsonLines(chain)
+    formatter = _console_formatter() if _console(settings, stream) else JsonLines()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -129,27 +110,46 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logging.getLogger(name).propagate = True
 
 
-def get_logger(name: str) -> Any:
-    """A structlog logger; keyword arguments become JSON fields."""
-    return structlog.stdlib.get_logger(name)
+def _console_formatter() -> logging.Formatter:
+    """structlog's console renderer, fed the same fields as :class:`JsonLines` (imported only here)."""
+    import structlog
+
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[merge_context, structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                           structlog.processors.TimeStamper(fmt="iso", utc=True), structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+
+
+def merge_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: the bound context under the event's own fields."""
+    return {**_CONTEXT.get(), **event_dict}
 
 
 @contextlib.contextmanager
 def bound(**values: Any) -> Iterator[None]:
     """Bind context fields (None values skipped) for the duration of the block, then restore."""
-    clean = {k: v for k, v in values.items() if v is not None}
-    tokens = structlog.contextvars.bind_contextvars(**clean)
+    token = _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **_present(values)}))
     try:
         yield
     finally:
-        structlog.contextvars.reset_contextvars(**tokens)
+        _CONTEXT.reset(token)
 
 
 def current(name: str) -> Any:
     """A context field bound for the current request or task, or None."""
-    return structlog.contextvars.get_contextvars().get(name)
+    return _CONTEXT.get().get(name)
 
 
 def bind(**values: Any) -> None:
     """Bind context fields until the current context ends (a request or task has its own copy)."""
-    structlog.contextvars.bind_contextvars(**{k: v for k, v in values.items() if v is not None})
+    _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **_present(values)}))
+
+
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}

@@ -63,10 +63,10 @@ def test_json_lines_carry_what_structlogs_chain_wrote_for_the_same_record() -> N
     extras, the exception, redaction; a value JSON cannot hold becomes its repr."""
     import structlog
 
-    from ops.logs import _redact
+    from ops.logs import _redact, merge_context
 
     reference = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+        foreign_pre_chain=[merge_context, structlog.stdlib.add_log_level,
                            structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
                            structlog.stdlib.ExtraAdder()],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
@@ -98,3 +98,27 @@ def test_json_lines_carry_what_structlogs_chain_wrote_for_the_same_record() -> N
     assert written[0]["session_id"] == "from-extra" and written[0]["thing"] == "<opaque>"
     assert written[0]["detail"] == "[redacted]" and "cc_live_Key" not in written[1]["exception"]
     assert written[1]["exception"].startswith("Traceback") and written[1]["level"] == "error"
+
+
+def test_json_logging_does_not_load_structlog() -> None:
+    """structlog brings rich and pygments (~0.1-0.2 s of start-up): only the console format loads it."""
+    import subprocess
+    import sys
+
+    code = ("import io, logging, sys; from core.settings import Settings; from ops.logs import configure_logging, bound;"
+            "configure_logging(Settings(log_format='json'), stream=io.StringIO());"
+            "exec('with bound(run_id=\\'r\\'):\\n logging.getLogger(\\'x\\').info(\\'hi\\')');"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('structlog', 'rich', 'pygments')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_bound_context_is_restored_after_the_block_and_binds_inside_it_do_not_leak() -> None:
+    from ops.logs import bind, current
+
+    with bound(request_id="req_1"):
+        bind(session_id="s1")
+        with bound(run_id="run_1", request_id=None):  # None: keep what is bound
+            assert (current("request_id"), current("session_id"), current("run_id")) == ("req_1", "s1", "run_1")
+        assert current("run_id") is None and current("session_id") == "s1"
+    assert current("request_id") is None and current("session_id") is None
