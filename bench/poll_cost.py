@@ -6,7 +6,9 @@
 
 Creates one session through the API, then keeps --concurrency GETs of it in flight for --seconds and
 prints requests/s, client-side p50/p99 and the server's CPU per GET (utime + stime of every --pid from
-/proc, before and after). Stdlib + httpx (the bench-peers venv's python has both). 127.0.0.1 only.
+/proc, before and after). With --turns N it first runs N turns on the session, so the GETs carry a
+grown transcript (as in turn_load.py's sessions scenario). Stdlib + httpx (the bench-peers venv's
+python has both). 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ async def main() -> None:
     parser.add_argument("--pid", type=int, action="append", required=True, help="a server process (repeatable)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--turns", type=int, default=0,
+                        help="first run this many turns on the session (a grown transcript: a bigger GET)")
     args = parser.parse_args()
     assert args.url.startswith("http://127.0.0.1"), "loopback only"
 
@@ -49,8 +53,15 @@ async def main() -> None:
         created = await client.post(BASE, json={"campaign_id": CAMPAIGN, "node_id": NODE})
         created.raise_for_status()
         path = f"{BASE}/{created.json()['session']['id'] if 'session' in created.json() else created.json()['id']}"
+        for turn in range(args.turns):
+            (await client.post(f"{path}/turn", json={"message": f"turn {turn}: hello"})).raise_for_status()
+            for _ in range(2000):  # bounded: 2000 x 10 ms
+                await asyncio.sleep(0.01)
+                if (await client.get(path)).json()["session"].get("task_status") is None:
+                    break
         for _ in range(200):  # warm-up: caches, connections
             (await client.get(path)).raise_for_status()
+        size = len((await client.get(path)).content)
         latencies: list[float] = []
         deadline = time.monotonic() + args.seconds
 
@@ -66,7 +77,8 @@ async def main() -> None:
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"{args.url}: {len(latencies) / wall:.0f} GET/s, p50 {statistics.median(latencies) * 1000:.2f} ms, "
-          f"p99 {p99 * 1000:.2f} ms, server CPU per GET {cpu * 1000 / len(latencies):.3f} ms ({len(latencies)} GETs)")
+          f"p99 {p99 * 1000:.2f} ms, server CPU per GET {cpu * 1000 / len(latencies):.3f} ms ({len(latencies)} GETs "
+          f"of {size} bytes)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU of one chat turn inside the agent, for the offline model and for the OpenAI provider.
 
-    uv run python bench/turn_cpu.py [--turns 300]
+    uv run python bench/turn_cpu.py [--turns 300] [--gap-ms 20]
 
 Both run the real pydantic-ai agent and its streaming path (output validators, reply deltas, usage)
 into an in-memory reporter, in this process, and print CPU milliseconds per turn (process time, so
@@ -9,6 +9,9 @@ other load on the machine does not count). The OpenAI row talks HTTP to a local 
 ``/v1/chat/completions`` (tests/support/openai_stub.py) running in a *separate process*, so only the
 client side is timed; it streams back the same structured output the offline model produced, in
 the stub's usual 9-character pieces.
+
+``--gap-ms`` also times the offline turn when each one follows a pause (an idle wait, as a worker
+between turns that arrive one by one): the same code then runs with cold caches, and costs more CPU.
 
 What this leaves out, and where to find it: the claim, the run's start, event batches and end in the
 database, and the worker's messages to the API. ``bench/compare_peers.py`` reports the whole turn
@@ -54,26 +57,32 @@ with openai_stub(lambda body: answer) as stub:
 """
 
 
-async def _cpu_per_turn(llm: object, turns: int, warmup: int = 20) -> tuple[float, int]:
+async def _cpu_per_turn(llm: object, turns: int, warmup: int = 20, gap_s: float = 0.0) -> tuple[float, int]:
     events = 0
     for _ in range(warmup):
         await llm.chat_turn(CONTEXT, RecordingReporter())  # type: ignore[attr-defined]
-    began = time.process_time()
+    spent = 0.0
     for _ in range(turns):
+        if gap_s:
+            await asyncio.sleep(gap_s)  # not timed: only the turns' own CPU counts
         reporter = RecordingReporter()
+        began = time.process_time()
         await llm.chat_turn(CONTEXT, reporter)  # type: ignore[attr-defined]
+        spent += time.process_time() - began
         events += len(reporter.events)
-    return (time.process_time() - began) * 1000 / turns, events // turns
+    return spent * 1000 / turns, events // turns
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="also time offline turns that follow this pause")
     args = parser.parse_args()
 
     offline = build_llm(Settings(llm_model="offline"))
     sample = await offline.chat_turn(CONTEXT, RecordingReporter())
     offline_ms, offline_events = await _cpu_per_turn(offline, args.turns)
+    cold_ms = (await _cpu_per_turn(offline, min(args.turns, 100), gap_s=args.gap_ms / 1000))[0] if args.gap_ms else None
 
     with tempfile.TemporaryDirectory() as tmp:
         answer = Path(tmp) / "answer.json"
@@ -91,6 +100,8 @@ async def main() -> None:
 
     print(f"agent CPU per turn, {args.turns} turns after a warm-up (process time of this process):")
     print(f"  offline model                         {offline_ms:6.2f} ms   ({offline_events} events per turn)")
+    if cold_ms is not None:
+        print(f"  offline model, {args.gap_ms:g} ms pause before each {cold_ms:6.2f} ms   (the same turns, cold)")
     print(f"  OpenAI provider, local stub over HTTP {openai_ms:6.2f} ms   ({openai_events} events per turn)")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import re
 import sys
@@ -79,7 +80,12 @@ class JsonLines(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         _redact(None, "", line)
-        return _encoder.encode(line).decode()
+        try:
+            return _encoder.encode(line).decode("ascii")  # the common case: an ASCII line, encoded fast
+        except (ValueError, msgspec.MsgspecError):
+            # Non-ASCII text or a lone surrogate (decoded from bad input): json.dumps escapes both, so a
+            # line stays one line for every reader (U+2028 and U+0085 split lines in some) and is never lost.
+            return json.dumps(line, default=repr)
 
 
 def _utc_iso(created: float) -> str:

@@ -122,3 +122,19 @@ def test_a_bound_context_is_restored_after_the_block_and_binds_inside_it_do_not_
             assert (current("request_id"), current("session_id"), current("run_id")) == ("req_1", "s1", "run_1")
         assert current("run_id") is None and current("session_id") == "s1"
     assert current("request_id") is None and current("session_id") is None
+
+
+def test_every_record_is_one_json_line_whatever_characters_it_carries() -> None:
+    """Found by the contract test's fuzzing: msgspec wrote U+2028 and U+0085 as they are (some readers,
+    Python's str.splitlines among them, break lines there) and refused lone surrogates (the line was lost)."""
+    stream = io.StringIO()
+    configure_logging(Settings(log_format="json"), stream=stream)
+    texts = ["line\u2028separator", "next\x85line", "bad \udcff byte", "new\nline", "caf\u00e9 \U0001f600", "plain"]
+    logger = logging.getLogger("campaign_chat.test")
+    for text in texts:
+        logger.warning("path %s", text, extra={"detail": text})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == len(texts)
+    for line, text in zip(lines, texts, strict=True):
+        record = json.loads(line)
+        assert record["event"] == f"path {text}" and record["detail"] == text
