@@ -39,4 +39,4 @@ else
   "$UV" sync --frozen --quiet --compile-bytecode ${SYNC_ARGS:-} >&2
   touch "$STAMP"
 fi
-"$VENV_DIR/bin/python" -m compileall -q -j 0 api bridge cli core jobs ops services store >/dev/null
+"$VENV_DIR/bin/python" -m compileall -q api bridge cli core jobs ops services store >/dev/null || true  # a broken file still reports itself on import
