@@ -117,7 +117,14 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
 
 
 def _console_formatter() -> logging.Formatter:
-    """structlog's console renderer, fed the same fields as :class:`JsonLines` (imported only here)."""
+    """structlog's console renderer (imported only here)."""
+    import structlog
+
+    return structlog_formatter(structlog.dev.ConsoleRenderer(colors=False))
+
+
+def structlog_formatter(renderer: Any) -> logging.Formatter:
+    """structlog's processor chain fed the same fields as :class:`JsonLines`, ending in ``renderer``."""
     import structlog
 
     return structlog.stdlib.ProcessorFormatter(
@@ -127,7 +134,7 @@ def _console_formatter() -> logging.Formatter:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             _redact,
-            structlog.dev.ConsoleRenderer(colors=False),
+            renderer,
         ],
     )
 

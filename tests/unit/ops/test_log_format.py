@@ -63,14 +63,9 @@ def test_json_lines_carry_what_structlogs_chain_wrote_for_the_same_record() -> N
     extras, the exception, redaction; a value JSON cannot hold becomes its repr."""
     import structlog
 
-    from ops.logs import _redact, merge_context
+    from ops.logs import structlog_formatter
 
-    reference = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[merge_context, structlog.stdlib.add_log_level,
-                           structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                           structlog.stdlib.ExtraAdder()],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
-                    _redact, structlog.processors.JSONRenderer(default=repr)])
+    reference = structlog_formatter(structlog.processors.JSONRenderer(default=repr))
     stream = io.StringIO()
     configure_logging(Settings(log_format="json"), stream=stream)
     (handler,) = logging.getLogger().handlers
