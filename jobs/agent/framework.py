@@ -18,7 +18,7 @@ from typing import Any
 import pydantic_core
 from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UsageLimitExceeded, UserError
-from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent, ToolCallPart, ToolCallPartDelta
+from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, ToolCallPart, ToolCallPartDelta
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage, UsageLimits
 
@@ -120,8 +120,7 @@ class ReplyStream:
     no parsing here at all. So: parse only when the text grew, and stop for good once ``reply`` is
     complete (another argument has begun after it, or the arguments are whole).
 
-    Fed either part events (:meth:`feed`: the first tool call part of the response is followed) or
-    whole response snapshots (:meth:`advance`).
+    Fed the stream's part events (:meth:`feed`): the first tool call part of the response is followed.
     """
 
     def __init__(self) -> None:
@@ -151,11 +150,8 @@ class ReplyStream:
             return ""
         return self.advance_args(self._args)
 
-    def advance(self, response: ModelResponse) -> str:
-        """The reply's new text since the last call ('' when none), from a snapshot of the response."""
-        return self.advance_args(_tool_args(response))
-
     def advance_args(self, args: str | dict[str, Any] | None) -> str:
+        """The reply's new text given the tool call's arguments so far ('' when none)."""
         if args is None or self.complete:
             return ""
         if isinstance(args, str):
@@ -177,13 +173,6 @@ class ReplyStream:
             return ""
         delta, self.emitted = value[len(self.emitted):], value
         return delta
-
-
-def _tool_args(response: ModelResponse) -> str | dict[str, Any] | None:
-    for part in response.parts:
-        if isinstance(part, ToolCallPart):
-            return part.args
-    return None
 
 
 async def _reject(ctx: RunContext[_Deps], problems: list[str]) -> None:
