@@ -13,6 +13,11 @@ the stub's usual 9-character pieces.
 ``--gap-ms`` also times the offline turn when each one follows a pause (an idle wait, as a worker
 between turns that arrive one by one): the same code then runs with cold caches, and costs more CPU.
 
+``--pieces`` splits the offline turn's agent CPU into a part per run and a part per streamed piece:
+the same turn is timed with the offline model's output cut into 2, 10, 18 and 36 pieces (interleaved,
+best of ``--rounds``), and a least-squares line through the four points gives both. The piece sizes
+are changed in this process only, for the measurement.
+
 What this leaves out, and where to find it: the claim, the run's start, event batches and end in the
 database, and the worker's messages to the API. ``bench/compare_peers.py`` reports the whole turn
 ("CPU from first dispatch until drained") for the embedded default and ARQ, and ``bench/soak.py``
@@ -73,21 +78,60 @@ async def _cpu_per_turn(llm: object, turns: int, warmup: int = 20, gap_s: float 
     return spent * 1000 / turns, events // turns
 
 
+def _arguments(result: object) -> dict[str, object]:
+    """The output tool call's arguments behind a turn's result (the offline model's key order)."""
+    return {"reply": result.reply, "skeleton": result.skeleton,  # type: ignore[attr-defined]
+            "draft_subject": result.draft_subject, "draft_body": result.draft_body}  # type: ignore[attr-defined]
+
+
+PIECE_SIZES = ((10**6, 10**6), (48, 400), (24, 200), (12, 100))  # (reply, rest): 2, 10, 18, 36 pieces
+
+
+async def _per_piece(llm: object, turns: int, rounds: int, sample: object) -> None:
+    import jobs.agent.offline as offline_model
+
+    saved = offline_model.STREAM_CHUNK, offline_model.BULK_CHUNK
+    best: dict[tuple[int, int], float] = {}
+    pieces: dict[tuple[int, int], int] = {}
+    try:
+        for _ in range(rounds):
+            for sizes in PIECE_SIZES:
+                offline_model.STREAM_CHUNK, offline_model.BULK_CHUNK = sizes
+                ms, _events = await _cpu_per_turn(llm, turns, warmup=10)
+                best[sizes] = min(ms, best.get(sizes, ms))
+        for sizes in PIECE_SIZES:
+            offline_model.STREAM_CHUNK, offline_model.BULK_CHUNK = sizes
+            pieces[sizes] = len(offline_model.pieces(_arguments(sample)))
+    finally:
+        offline_model.STREAM_CHUNK, offline_model.BULK_CHUNK = saved
+    xs, ys = [pieces[s] for s in PIECE_SIZES], [best[s] for s in PIECE_SIZES]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    print(f"offline agent CPU by streamed pieces, best of {rounds} rounds of {turns} turns:")
+    for x, y in zip(xs, ys):
+        print(f"  {x:3d} pieces  {y:6.2f} ms")
+    print(f"  per run {my - slope * mx:5.2f} ms + per piece {slope * 1000:5.1f} us")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--gap-ms", type=float, default=0.0, help="also time offline turns that follow this pause")
+    parser.add_argument("--pieces", action="store_true", help="split the offline turn's CPU: per run + per piece")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of the --pieces measurement")
     args = parser.parse_args()
 
     offline = build_llm(Settings(llm_model="offline"))
     sample = await offline.chat_turn(CONTEXT, RecordingReporter())
+    if args.pieces:
+        await _per_piece(offline, max(50, args.turns // 2), args.rounds, sample)
+        return
     offline_ms, offline_events = await _cpu_per_turn(offline, args.turns)
     cold_ms = (await _cpu_per_turn(offline, min(args.turns, 100), gap_s=args.gap_ms / 1000))[0] if args.gap_ms else None
 
     with tempfile.TemporaryDirectory() as tmp:
         answer = Path(tmp) / "answer.json"
-        answer.write_text(json.dumps({"reply": sample.reply, "skeleton": sample.skeleton,
-                                      "draft_subject": sample.draft_subject, "draft_body": sample.draft_body}))
+        answer.write_text(json.dumps(_arguments(sample)))
         stub = subprocess.Popen([sys.executable, "-c", STUB, str(ROOT), str(answer)], stdout=subprocess.PIPE, text=True)
         try:
             url = stub.stdout.readline().strip()  # type: ignore[union-attr]

@@ -92,16 +92,20 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 
 
 async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[dict[int, DeltaToolCall]]:
-    args = _args(messages, info)
-    text = json.dumps(args, ensure_ascii=False)
     name = info.output_tools[0].name
+    for i, piece in enumerate(pieces(_args(messages, info))):
+        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=piece)}
+
+
+def pieces(args: dict[str, Any]) -> list[str]:
+    """The output tool call's arguments as JSON text, cut as the model streams them: the reply in
+    ``STREAM_CHUNK`` pieces, what follows it in ``BULK_CHUNK`` pieces."""
+    text = json.dumps(args, ensure_ascii=False)
     head = json.dumps({"reply": args["reply"]}, ensure_ascii=False)[:-1] if "reply" in args else ""
     if not text.startswith(head):
         head = text
-    pieces = [head[i:i + STREAM_CHUNK] for i in range(0, len(head), STREAM_CHUNK)]
-    pieces += [text[i:i + BULK_CHUNK] for i in range(len(head), len(text), BULK_CHUNK)]
-    for i, piece in enumerate(pieces):
-        yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=piece)}
+    cut = [head[i:i + STREAM_CHUNK] for i in range(0, len(head), STREAM_CHUNK)]
+    return cut + [text[i:i + BULK_CHUNK] for i in range(len(head), len(text), BULK_CHUNK)]
 
 
 def _user_texts(context: dict[str, Any], message: str) -> list[str]:
