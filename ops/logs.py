@@ -147,7 +147,7 @@ def merge_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
 @contextlib.contextmanager
 def bound(**values: Any) -> Iterator[None]:
     """Bind context fields (None values skipped) for the duration of the block, then restore."""
-    token = _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **_present(values)}))
+    token = _CONTEXT.set(_with(values))
     try:
         yield
     finally:
@@ -161,8 +161,9 @@ def current(name: str) -> Any:
 
 def bind(**values: Any) -> None:
     """Bind context fields until the current context ends (a request or task has its own copy)."""
-    _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **_present(values)}))
+    _CONTEXT.set(_with(values))
 
 
-def _present(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+def _with(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The current context with ``values`` added (None values skipped), as a new immutable mapping."""
+    return MappingProxyType({**_CONTEXT.get(), **{k: v for k, v in values.items() if v is not None}})
