@@ -243,7 +243,10 @@ _VERB_ALT = "|".join(_VERBS) + "|help|cut|save|reduce|speed up"
 _APPOSITIVE = re.compile(r"^(?P<name>[^,]{1,60}?),\s+(?P<desc>(?:a|an|the|our)\s+.+)$", re.I)
 _BENEFIT = re.compile(r"\b(?:that|which|to)\s+(?P<verb>" + _VERB_ALT + r")\s+(?P<rest>.+)$", re.I)
 # "Shiftly cuts scheduling time by 80%": a name of up to three words, then what it does.
-_NAMED_CLAUSE = re.compile(r"^(?P<name>(?!(?:we|i|it|they|our|you)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}?)\s+(?P<verb>"
+# No word of the name is a relative pronoun: "payroll software that saves…" names nothing (its subject
+# is "payroll software", what it does follows "that").
+_NAMED_CLAUSE = re.compile(r"^(?P<name>(?!(?:we|i|it|they|our|you)\b)[\w&.'-]+"
+                           r"(?:\s+(?!(?:that|which|who)\b)[\w&.'-]+){0,2}?)\s+(?P<verb>"
                            + "|".join(v for v in _VERBS if v not in ("is", "has", "does")) + r")\s+(?P<rest>.+)$", re.I)
 _NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}),\s+(?:which|that|who)\s+"
                             r"(?P<rest>(?:" + "|".join(_VERBS) + r")\b.+)$", re.I)

@@ -48,6 +48,7 @@ def test_possessives_follow_one_rule_singular_s_apostrophe_s_plural_apostrophe(n
     ("15 minutes to ROI", "We offer 15 minutes to ROI."),
     ("payroll software to restaurant owners", "We offer payroll software to restaurant owners."),
     ("Payroll software for restaurants", "We offer payroll software for restaurants."),
+    ("payroll software that saves 5 hours a week", "We offer payroll software that saves 5 hours a week."),
     ("we help restaurants run payroll in half the time", "We help restaurants run payroll in half the time."),
     ("Shiftly cuts scheduling time by 80%", "Shiftly cuts scheduling time by 80%."),
     ("Shiftly, which automates shift scheduling", "Shiftly automates shift scheduling."),
@@ -64,6 +65,17 @@ def test_offer_helpers_name_the_product_its_benefit_and_its_theme() -> None:
     assert theme("payroll software for restaurants") == "payroll"
     assert theme(offer, "time-to-ROI") == "time-to-ROI"
     assert topic("we help restaurants run payroll") == ""
+
+
+@pytest.mark.parametrize(("offer", "name", "short"), [
+    ("payroll software that saves 5 hours a week", "payroll software", "Payroll software saves 5 hours a week."),
+    ("AI scheduling which cuts overtime by 20%", "AI scheduling", "AI scheduling cuts overtime by 20%."),
+    ("Shiftly cuts scheduling time in half", "Shiftly", "Shiftly cuts scheduling time in half."),
+])
+def test_an_offer_named_by_what_it_is_keeps_its_whole_name(offer: str, name: str, short: str) -> None:
+    """A relative pronoun ends the name: "payroll software that saves…" once became "payroll software
+    that", and the subject "Payroll software that for %company%"."""
+    assert (topic(offer), short_offer(offer)) == (name, short)
     assert theme("15 minutes to ROI") == "time to ROI"
 
 
