@@ -248,6 +248,11 @@ _BENEFIT = re.compile(r"\b(?:that|which|to)\s+(?P<verb>" + _VERB_ALT + r")\s+(?P
 _NAMED_CLAUSE = re.compile(r"^(?P<name>(?!(?:we|i|it|they|our|you)\b)[\w&.'-]+"
                            r"(?:\s+(?!(?:that|which|who)\b)[\w&.'-]+){0,2}?)\s+(?P<verb>"
                            + "|".join(v for v in _VERBS if v not in ("is", "has", "does")) + r")\s+(?P<rest>.+)$", re.I)
+# "our bookkeeping service that closes your books in 3 days": a noun phrase and a relative clause, no
+# main verb; as a sentence, the clause's verb becomes the main one.
+_OUR_RELATIVE = re.compile(r"^(?P<np>our(?:\s+(?!(?:that|which)\b)[\w&.'-]+){1,4}?)\s+(?:that|which)\s+"
+                           r"(?P<verb>" + _VERB_ALT + r"|(?!(?:its|this|his|hers|ours|yours|theirs|us)\b)[a-z]+s)\s+"
+                           r"(?P<rest>.+)$", re.I)
 _NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}),\s+(?:which|that|who)\s+"
                             r"(?P<rest>(?:" + "|".join(_VERBS) + r")\b.+)$", re.I)
 _BENEFIT_OBJECT_END = re.compile(r"\s+(?:in|by|for|with|to|from|across|at|on|within|without|so|and|while|per|up to)\s+|,",
@@ -292,6 +297,9 @@ def offer_sentence(offer: str) -> str:
     appositive = _APPOSITIVE.match(offer)
     if appositive:
         return sentence(f"{appositive.group('name')} is {appositive.group('desc')}")
+    our = _OUR_RELATIVE.match(offer)
+    if our and not any(word.lower() in _VERBS for word in our.group("np").split()):
+        return sentence(f"{our.group('np')} {our.group('verb')} {our.group('rest')}")
     if offer.split(" ", 1)[0].lower() in ("we", "our", "i", "it", "they"):
         return sentence(offer)
     if _NAMED_CLAUSE.match(offer):

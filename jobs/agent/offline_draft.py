@@ -347,7 +347,8 @@ def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[No
             candidates.append(f"{verb} {about} a priority at {company}?")
         candidates += [f"{verb} {about} a priority this quarter?", f"{cap(about)}?"]
     else:
-        lead = cap(include_text) if include_text else offer_topic or cap(about)
+        # Nothing to name ("we help restaurants…" has no product name, theme or category): an idea, not "This".
+        lead = cap(include_text) if include_text else offer_topic or ("A quick idea" if about == "this" else cap(about))
         candidates = [lead] if state.subject_short else []
         if company:
             candidates.append(f"{lead} at {company}" if include_text else f"{lead} for {company}")

@@ -49,6 +49,10 @@ def test_possessives_follow_one_rule_singular_s_apostrophe_s_plural_apostrophe(n
     ("payroll software to restaurant owners", "We offer payroll software to restaurant owners."),
     ("Payroll software for restaurants", "We offer payroll software for restaurants."),
     ("payroll software that saves 5 hours a week", "We offer payroll software that saves 5 hours a week."),
+    ("our bookkeeping service that closes your books in 3 days", "Our bookkeeping service closes your books in 3 days."),
+    ("our tools that save time", "Our tools save time."),
+    ("our service cuts costs that matter", "Our service cuts costs that matter."),  # it has a main verb already
+    ("our platform that its users love", "Our platform that its users love."),  # no verb after "that": as given
     ("we help restaurants run payroll in half the time", "We help restaurants run payroll in half the time."),
     ("Shiftly cuts scheduling time by 80%", "Shiftly cuts scheduling time by 80%."),
     ("Shiftly, which automates shift scheduling", "Shiftly automates shift scheduling."),
@@ -65,6 +69,17 @@ def test_offer_helpers_name_the_product_its_benefit_and_its_theme() -> None:
     assert theme("payroll software for restaurants") == "payroll"
     assert theme(offer, "time-to-ROI") == "time-to-ROI"
     assert topic("we help restaurants run payroll") == ""
+
+
+@pytest.mark.parametrize(("allowed", "subject"), [
+    (["first_name", "company"], "A quick idea for %company%"),
+    (["first_name"], "A quick idea for your team"),
+])
+def test_an_offer_with_nothing_to_name_still_gets_a_subject_that_reads(allowed: list[str], subject: str) -> None:
+    """"we help restaurants cut food waste by 30%" names no product, theme or category: the subject once
+    read "This for %company%"."""
+    brief = ["Audience: restaurant owners. Offer: we help restaurants cut food waste by 30%. CTA: a quick demo."]
+    assert write(standing(brief), allowed).subject == subject
 
 
 @pytest.mark.parametrize(("offer", "name", "short"), [
