@@ -133,7 +133,9 @@ def _hook(state: Standing, allowed: set[str], offer_topic: str, follow_up: bool)
     if about:
         verb = "matter" if looks_plural(about) else "matters"  # "why Q4 quotas matter", "why hiring matters"
         return Part("hook", f"&&One sentence on why {about} {verb} to {who}&&", requested=bool(state.opener))
-    return Part("hook", f"&&One sentence on a problem {offer_topic or 'this'} solves for {who}&&")
+    name = offer_topic or "this"
+    verb = "solve" if looks_plural(name) else "solves"  # "a problem SEO reports solve", "… Rampwise solves"
+    return Part("hook", f"&&One sentence on a problem {name} {verb} for {who}&&")
 
 
 _DOCUMENT = re.compile(r"\b(?:report|certification|certificate|audit|attestation|whitepaper|white paper|guide|benchmark|"

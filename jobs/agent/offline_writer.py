@@ -30,7 +30,7 @@ from jobs.agent.english import (
 from jobs.agent.rules import MAX_SUBJECT_CHARS, SPAN_RE, VAR_RE
 
 _HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters? to ", re.I)
-_PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves for ", re.I)
+_PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves? for ", re.I)
 _ANGLE = re.compile(r"^One new angle on (?P<theme>.+?) for ", re.I)
 _RESULT = re.compile(r"\b(?:result|results|proof|customer|case stud|stat|number|metric|outcome|testimonial)\w*", re.I)
 _ABOUT = re.compile(r"\b(?:on|about|around|regarding|mentioning|referencing)\s+(?P<theme>[^,.;:&%]{3,60}?)"

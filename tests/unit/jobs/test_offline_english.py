@@ -82,6 +82,20 @@ def test_an_offer_with_nothing_to_name_still_gets_a_subject_that_reads(allowed: 
     assert write(standing(brief), allowed).subject == subject
 
 
+@pytest.mark.parametrize(("offer", "hook"), [
+    ("white-label SEO reports", "a problem white-label SEO reports solve for the team at %company%"),
+    ("Rampwise", "a problem Rampwise solves for the team at %company%"),
+])
+def test_the_hook_placeholder_agrees_with_the_offer_it_names(offer: str, hook: str) -> None:
+    """The plural needs "solve"; the example writer still reads the placeholder either way."""
+    written = write(standing([f"Audience: agency owners. Offer: {offer}. CTA: a 15-minute call."]),
+                    ["first_name", "company"])
+    assert f"&&One sentence on {hook}&&" in written.body
+    context = {"lead": msgspec.to_builtins(LEADS[0]), "skeleton": written.skeleton,
+               "draft_template": {"subject": written.subject, "body": written.body}}
+    assert f"talk to about {offer}." in write_example(context, [])["body"]
+
+
 @pytest.mark.parametrize(("offer", "name", "short"), [
     ("payroll software that saves 5 hours a week", "payroll software", "Payroll software saves 5 hours a week."),
     ("AI scheduling which cuts overtime by 20%", "AI scheduling", "AI scheduling cuts overtime by 20%."),
