@@ -427,7 +427,7 @@ def _skeleton(state: Standing, allowed: set[str], follow_up: str | None) -> dict
 
 def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> Written:
     """The skeleton and draft for this brief and these standing requests."""
-    names = set(allowed)
+    names = set(allowed) - set(state.no_vars)  # what the user asked to leave out is as good as not allowed
     notes: list[Note] = []
     body = _body(state, names, follow_up is not None, notes)
     subject = _subject(state, names, follow_up is not None, notes)

@@ -179,5 +179,6 @@ def earlier_summary(state: Standing) -> list[str]:
     out += [f"mention {m}" for m in state.mentions]
     if state.ps:
         out.append("a P.S.")
+    out += [f"no {name.replace('_', ' ')}" for name in state.no_vars]
     return out
 

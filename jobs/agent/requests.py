@@ -509,7 +509,9 @@ def _link(m: re.Match[str]) -> list[Request]:
 
 # --- removals
 _TRAILING_ADVERBS = re.compile(r"(?:\s+(?:anymore|any\s+more|please|again|either|too|as\s+well|altogether|entirely|"
-                               r"completely|at\s+all|from\s+(?:the|this|my)\s+(?:email|draft|body|message)))+$", re.I)
+                               r"completely|at\s+all|anywhere|from\s+(?:the|this|my)\s+(?:email|draft|body|message)|"
+                               r"(?:in|from)\s+(?:the|this)\s+(?:email|draft|body|message)(?:\s+or\s+(?:the\s+)?subject)?))+$",
+                               re.I)
 _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leave\s+out|strip(?:\s+out)?|omit|skip|"
                  r"kill|ditch|scrap|nix)")
 
@@ -866,6 +868,7 @@ class Standing:
     sentences: tuple[str, ...] = ()
     ps: str | None = None  # "about:<topic>" or the P.S. text; None: no P.S.
     removed: tuple[str, ...] = ()  # "proof", or words whose sentences to leave out
+    no_vars: tuple[str, ...] = ()  # variables to leave out of the whole email ("don't use their company name")
     replacements: tuple[tuple[str, str], ...] = ()
 
     # ---------------------------------------------------------------- applying requests
@@ -929,6 +932,8 @@ class Standing:
             add(f"P.S.: {self.ps}" if self.ps else "P.S.: none")
         for item in self.removed:
             add(f"leave out: {item}")
+        for name in self.no_vars:
+            add(f"variables: without %{name}%")
         for old, new in self.replacements:
             add(f'replace: "{old}" with "{new}"')
         return out
@@ -998,6 +1003,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values["ps"] = "" if value == "none" else value
     elif key == "leave out":
         lists.setdefault("removed", []).append(value)
+    elif key == "variables" and (var := VAR_RE.fullmatch(value.removeprefix("without "))):
+        lists.setdefault("no_vars", []).append(var.group(1))
     elif key == "replace":
         m = re.match(r'^"(.*)" with "(.*)"$', value)
         if m:
@@ -1059,6 +1066,10 @@ def _remove_item(s: Standing, target: str) -> Standing:
         return replace(s, mentions=kept, removed=_push(s.removed, "proof"))
     if re.fullmatch(r"(?:the\s+)?(?:added\s+)?sentences?", low):
         return replace(s, sentences=())
+    variable = _as_variable(target)
+    if variable:  # "don't use their company name": the variable goes, the sentences stay (worded without it)
+        return replace(s, no_vars=_push(s.no_vars, variable),
+                       subject_include=tuple(x for x in s.subject_include if x != f"%{variable}%"))
     hit = False
     mentions = tuple(m for m in s.mentions if not _matches(m, target))
     sentences = tuple(x for x in s.sentences if not _matches(x, target))
@@ -1102,6 +1113,11 @@ def _without_excluded(s: Standing, value: str) -> tuple[str, ...]:
     return tuple(x for x in s.subject_exclude if x not in (value, "variables"))
 
 
+def _var_back(s: Standing, value: str) -> tuple[str, ...]:
+    """A variable asked for in the subject is wanted again: no longer left out of the email."""
+    return tuple(x for x in s.no_vars if f"%{x}%" != value)
+
+
 def _without_included(s: Standing, value: str) -> tuple[str, ...]:
     if value == "variables":
         return tuple(x for x in s.subject_include if not VAR_RE.fullmatch(x))
@@ -1121,7 +1137,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),
     "subject_style": _subject(subject_style=lambda s, v: v),
     "subject_short": _subject(subject_short=True),
-    "subject_include": _subject(subject_include=_include, subject_exclude=_without_excluded),
+    "subject_include": _subject(subject_include=_include, subject_exclude=_without_excluded, no_vars=_var_back),
     "subject_exclude": _subject(subject_exclude=_exclude, subject_include=_without_included),
     "subject_exact": lambda s, v: replace(s, subject_exact=v),
     "mention": _mention,

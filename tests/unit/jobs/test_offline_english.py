@@ -82,6 +82,17 @@ def test_an_offer_with_nothing_to_name_still_gets_a_subject_that_reads(allowed: 
     assert write(standing(brief), allowed).subject == subject
 
 
+def test_a_variable_the_user_left_out_appears_nowhere_and_its_sentences_stay() -> None:
+    brief = ["Audience: dentists. Offer: online booking that fills empty chairs. CTA: a 15-minute call."]
+    allowed = ["first_name", "company"]
+    before = write(standing(brief), allowed)
+    after = write(standing([*brief, "don't mention the company name anywhere", "stop using their first name"]), allowed)
+    assert "%company%" in before.subject + before.body and "%first_name%" in before.body
+    assert "%company%" not in after.subject + after.body and "%first_name%" not in after.body
+    assert after.subject == "Online booking for your team" and after.body.startswith("Hi there,")
+    assert after.body.count("&&") == before.body.count("&&")  # the hook and proof placeholders are still there
+
+
 @pytest.mark.parametrize(("offer", "hook"), [
     ("white-label SEO reports", "a problem white-label SEO reports solve for the team at %company%"),
     ("Rampwise", "a problem Rampwise solves for the team at %company%"),

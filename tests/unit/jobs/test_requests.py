@@ -246,6 +246,19 @@ def test_removals_take_things_back_out_and_a_later_ask_brings_them_back() -> Non
     assert unknown.removed == ("ramp time",)
 
 
+@pytest.mark.parametrize("message", [
+    "don't mention the company name anywhere", "don't use %company%", "remove %company% from the email",
+    "stop using their company name", "leave out the company name in the email or subject",
+])
+def test_leaving_out_a_variable_leaves_out_the_variable_not_the_sentences(message: str) -> None:
+    """It once took out every sentence that used it (and kept it in the subject), or understood nothing."""
+    state = standing(["Mention our SOC 2 report", "put their company in the subject", message])
+    assert (state.no_vars, state.removed, state.mentions) == (("company",), (), ("SOC 2 report",))
+    assert "%company%" not in state.subject_include
+    again = standing([message, "put their company in the subject"])
+    assert again.no_vars == () and again.subject_include == ("%company%",)  # asked for again: back
+
+
 def test_shorter_and_longer_count_steps() -> None:
     assert standing(["shorter", "even shorter please"]).shorter == 2
     assert standing(["shorter", "shorter", "shorter", "shorter"]).shorter == 3  # capped
@@ -267,11 +280,12 @@ def test_the_standing_requests_round_trip_through_their_prompt_lines() -> None:
         "start with a question about their hiring plans", "make the subject a question", "shorter subject",
         "include their first name in the subject", "Mention our SOC 2 report", "add the sentence 'We are SOC 2 ready.'",
         "add a P.S. about our pilot", "take out the line about ramp time", "change 'next week' to 'this month'",
-        "end with a link to my calendar https://cal.com/tom",
+        "end with a link to my calendar https://cal.com/tom", "don't use their last name",
     ])
     lines = state.lines()
     assert "tone: casual" in lines and "length: at most 79 words" in lines and "sign-off: Cheers" in lines
     assert "subject: include %first_name%" in lines and "include: SOC 2 report" in lines
+    assert "variables: without %last_name%" in lines
     assert Standing.from_lines(lines) == state
     assert Standing.from_lines([]) == Standing()
 
