@@ -252,12 +252,32 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     notes = [text for (kind, key), text in noted.items() if kind == "max_words" or (kind, key) in asked]
     if not diff and unchanged:
         notes = [n for n in notes if n not in unchanged]
+    notes += [n for n in _unknown_variables(parsed, allowed) if n not in notes]
     if notes:
         lines.append(_stop(f"Note: {_list(notes)}"))
     earlier = [item for item in earlier_summary(before) if item in earlier_summary(state)]
     if earlier and (diff or parsed.requests):
         lines.append(_stop(f"Still applied from earlier turns: {_list(earlier)}"))
     return "\n".join(lines)
+
+
+def _unknown_variables(parsed: Parsed, allowed: set[str]) -> list[str]:
+    """What to say about %variables% the user's requests named that this campaign does not allow: the
+    draft writes them as plain words (or leaves them out), which should not go unsaid. The subject's own
+    requests say it themselves (``offline_draft._subject``)."""
+    names: list[str] = []
+    for request in parsed.requests:
+        if request.kind in ("subject_include", "subject_exclude", "remove"):
+            continue
+        names += [m.group(1) for m in VAR_RE.finditer(request.said) if m.group(1) not in allowed]
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return []
+    spoken = [n.replace("_", " ") for n in unique]
+    words = spoken[0] if len(spoken) == 1 else f"{', '.join(spoken[:-1])} and {spoken[-1]}"
+    usable = ", ".join(f"%{n}%" for n in sorted(allowed)) or "none"
+    return [f"{words} {'is not an allowed variable' if len(unique) == 1 else 'are not allowed variables'} in this "
+            f"campaign, so the draft does not use {'it' if len(unique) == 1 else 'them'} (allowed: {usable})"]
 
 
 def _note_key(value: Any) -> str:

@@ -104,3 +104,15 @@ async def test_after_one_round_of_questions_it_drafts_with_stated_assumptions() 
     assert second.skeleton is not None and second.draft_body is not None
     assert "I assumed cta: 15-minute call" in second.reply
     assert second.skeleton["audience"] == "restaurant owners"
+
+
+async def test_a_variable_the_campaign_does_not_allow_is_named_in_the_reply_not_dropped_silently() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    result = await chat.say("add the sentence 'Teams in %city% love it.' and mention our %industry% report")
+    assert "Teams in city love it." in result.draft_body and "%city%" not in result.draft_body
+    assert ("Note: city and industry are not allowed variables in this campaign, so the draft does not use them "
+            "(allowed: %company%, %first_name%).") in result.reply
+    allowed = await chat.say("add the sentence 'Built for %company%.'")
+    assert "Built for %company%." in allowed.draft_body and "not an allowed variable" not in allowed.reply
