@@ -26,6 +26,7 @@ CAPABILITIES = (
     "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
     "a proof point, case study, P.S. or sentence (add or remove)",
     "the call to action (reply, call, demo, booking link)",
+    "a variable left out of the whole email (\"don't use their company name\")",
     "the audience and the offer",
 )
 _BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}
