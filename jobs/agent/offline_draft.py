@@ -171,9 +171,12 @@ def _ps(state: Standing, offer_topic: str) -> str | None:
     return "P.S. " + sentence(state.ps)
 
 
-def cta_sentence(phrase: str, v: str, link: str | None) -> str:
-    """The call to action, natural for its kind (a meeting, a reply, a link) and the voice."""
+def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None) -> str:
+    """The call to action, natural for its kind (a meeting, a reply, a link) and the voice; ``style``
+    "question" asks it as a question whatever the voice, "soft" asks for less (no date, no pressure)."""
     kind = phrase.split()[-1] if phrase else "call"
+    if style:
+        return _styled_cta(kind, with_article(phrase), v, link or "[booking link]", style)
     if kind == "reply":
         return {
             "casual": "If it's interesting, just hit reply and I'll send more.",
@@ -195,6 +198,31 @@ def cta_sentence(phrase: str, v: str, link: str | None) -> str:
         "casual": f"Are you up for {ask}{when}?",
         "formal": f"Would you be available for {ask}{when}?",
         "warm": f"If it sounds useful, I'd be glad to set up {ask}{when}.",
+        "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
+    }.get(v, f"Would you be open to {ask}{when}?")
+
+
+def _styled_cta(kind: str, ask: str, v: str, where: str, style: str) -> str:
+    formal = v == "formal"
+    if style == "soft":
+        if kind == "reply":
+            return ("Should this ever be of interest, a short reply is all it takes and I will send further details."
+                    if formal else "No pressure at all, but if it's ever useful, just reply and I'll share more.")
+        if kind == "link":
+            return (f"Should it be of interest, you are welcome to choose a time here: {where}" if formal
+                    else f"No pressure, but if it's ever useful, you can grab a time here: {where}")
+        return (f"If the timing is right, would you be open to {ask} in the coming weeks?" if formal
+                else f"If it's worth a look, would {ask} sometime in the next few weeks make sense?")
+    if kind == "reply":
+        return ("Would you like me to send further details?" if formal
+                else "Would it help if I sent over the details?")
+    if kind == "link":
+        return f"Would one of the times here work for you? {where}"
+    when = "" if kind in ("trial", "pilot") else " next week"
+    return {
+        "casual": f"Are you up for {ask}{when}?",
+        "formal": f"Would you be available for {ask}{when}?",
+        "warm": f"Would {ask}{when} be helpful?",
         "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
     }.get(v, f"Would you be open to {ask}{when}?")
 
@@ -250,7 +278,7 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     elif state.shorter == 0 and "proof" not in state.removed:
         parts.append(Part("proof", f"&&One customer result relevant to {_who(allowed)}&&"))
     parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
-    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link), requested=True))
+    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style), requested=True))
     sign_off = _sign_off(state)
     if sign_off:
         parts.append(Part("sign_off", sign_off, requested=True))

@@ -25,7 +25,7 @@ CAPABILITIES = (
     "the opener (a topic, a question, or an exact line)",
     "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
     "a proof point, case study, P.S. or sentence (add or remove)",
-    "the call to action (reply, call, demo, booking link)",
+    "the call to action (reply, call, demo, booking link; softer, or as a question)",
     "a variable left out of the whole email (\"don't use their company name\")",
     "the audience and the offer",
 )
@@ -131,6 +131,8 @@ def said(request: Request) -> str:
         "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d",
         "cta": lambda: f"a {v} as the call to action" if v not in ("reply", "link") else
                        ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),
+        "cta_style": lambda: {"question": "the call to action as a question", "soft": "a softer call to action"}.get(
+            v, "the call to action in the tone's own words"),
         "link": lambda: "your link",
         "audience": lambda: f"the audience {v}",
         "offer": lambda: "the new offer",
@@ -177,6 +179,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append(f"subject as a {state.subject_style}")
     if state.subject_short:
         out.append("a short subject")
+    if state.cta_style:
+        out.append("call to action as a question" if state.cta_style == "question" else "a softer call to action")
     out += [f"mention {m}" for m in state.mentions]
     if state.ps:
         out.append("a P.S.")

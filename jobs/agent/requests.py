@@ -62,6 +62,7 @@ KINDS = {
     "remove": "what to take out",
     "replace": "(old, new)",
     "cta": "call | demo | meeting | chat | trial | pilot | reply | link, with an optional length ('15-minute demo')",
+    "cta_style": "question | soft, '' for the tone's own",
     "link": "URL",
     "audience": "text",
     "offer": "text",
@@ -139,6 +140,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
                   "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
                   "response", "just"),
+    "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
+                   "strong", "direct", "firm", "harder"),
     "_instead_of": ("instead", "rather", "not"),
     "_link": ("http",),
     "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
@@ -433,6 +436,27 @@ def _sentence(m: re.Match[str]) -> list[Request] | None:
     if len(value.split()) < 2:
         return None
     return _req("sentence", clip_words(value, 240), m)
+
+
+# --- how the call to action asks (before the tone rules: "less pushy CTA" is about the ask, not the tone)
+_ASK = r"(?:cta|call[- ]to[- ]action|the\s+ask|ask|the\s+close|closing\s+(?:line|ask)|last\s+line)"
+_SOFT = (r"(?:softer|gentler|less\s+pushy|less\s+aggressive|less\s+salesy|lower[- ]commitment|"
+         r"low[- ](?:pressure|commitment|key)|more\s+low[- ]key|no[- ]pressure)")
+
+
+@_rule(rf"\b(?:end|finish|close)\s+(?:it\s+|the\s+email\s+|the\s+draft\s+|off\s+)?(?:with|on)\s+a\s+question\b(?!\s+mark)",
+       rf"\b(?:make|turn|phrase|word|change)\s+the\s+{_ASK}\s+(?:into\s+|as\s+|to\s+)?a\s+question\b",
+       rf"\b{_ASK}\s+(?:as|should\s+be|in\s+the\s+form\s+of)\s+a\s+question\b",
+       rf"\b{_SOFT}\s+{_ASK}\b(?P<soft>)",
+       rf"\bsoft\s+{_ASK}\b(?P<soft2>)",
+       rf"\b{_ASK}\b{_WITHIN}\b(?:{_SOFT}|too\s+(?:pushy|strong|aggressive|salesy|much|hard))\b(?P<soft3>)",
+       rf"\b(?:stronger|more\s+direct|firmer|harder|bolder)\s+{_ASK}\b(?P<plain>)")
+def _cta_style(m: re.Match[str]) -> list[Request]:
+    groups = m.groupdict()
+    if "plain" in groups:
+        return _req("cta_style", "", m)
+    soft = any(name in groups for name in ("soft", "soft2", "soft3"))
+    return _req("cta_style", "soft" if soft else "question", m)
 
 
 # --- call to action
@@ -847,6 +871,7 @@ class Standing:
     offer: str | None = None
     focus: str | None = None
     cta: str | None = None
+    cta_style: str | None = None  # question | soft; None: as the tone words it
     link: str | None = None
     register: str | None = None  # casual | formal
     manner: str | None = None  # warm | direct
@@ -892,6 +917,8 @@ class Standing:
                 add(f"{name}: {getattr(self, name)}")
         if self.cta:
             add(f"call to action: {self.cta}")
+        if self.cta_style:
+            add(f"call to action style: {self.cta_style}")
         if self.link:
             add(f"link: {self.link}")
         for tone in self.tones:
@@ -959,6 +986,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values[key] = value
     elif key == "call to action":
         values["cta"] = value
+    elif key == "call to action style" and value in ("question", "soft"):
+        values["cta_style"] = value
     elif key == "tone" and value in ("casual", "formal"):
         values["register"] = value
     elif key == "tone" and value in ("warm", "direct"):
@@ -1146,6 +1175,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "remove": _remove_item,
     "replace": lambda s, v: replace(s, replacements=_push(s.replacements, tuple(v))),
     "cta": lambda s, v: replace(s, cta=v, link=s.link if v == "link" else None),
+    "cta_style": lambda s, v: replace(s, cta_style=v or None),
     "link": lambda s, v: replace(s, link=v),
     "audience": lambda s, v: replace(s, audience=v),
     "offer": lambda s, v: replace(s, offer=v),

@@ -116,3 +116,30 @@ async def test_a_variable_the_campaign_does_not_allow_is_named_in_the_reply_not_
             "(allowed: %company%, %first_name%).") in result.reply
     allowed = await chat.say("add the sentence 'Built for %company%.'")
     assert "Built for %company%." in allowed.draft_body and "not an allowed variable" not in allowed.reply
+
+
+async def test_the_call_to_action_can_be_asked_as_a_question_or_more_softly() -> None:
+    """"end with a question" and "make the CTA softer" were not understood; a warm tone had made the ask a
+    statement with no way back to a question."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    warm = await chat.say("less salesy")
+    assert last_line_before_sign_off(warm.draft_body).endswith(".")
+    question = await chat.say("end with a question")
+    assert "You asked for: the call to action as a question." in question.reply
+    assert last_line_before_sign_off(question.draft_body) == "Would a 15-minute demo next week be helpful?"
+    soft = await chat.say("the CTA is too pushy")
+    ask = last_line_before_sign_off(soft.draft_body)
+    assert ask.endswith("?") and "next week" not in ask and "15-minute demo" in ask
+    reply = await chat.say("change the CTA to a reply")
+    assert "No pressure" in last_line_before_sign_off(reply.draft_body)
+    assert "a softer call to action" in reply.reply  # still applied
+    plain = await chat.say("stronger CTA")
+    assert last_line_before_sign_off(plain.draft_body) == ("If this sounds helpful, just reply to this email and "
+                                                           "I'll gladly share more.")
+
+
+def last_line_before_sign_off(body: str | None) -> str:
+    assert body is not None
+    return body.split("\n\n")[-2].strip()

@@ -144,6 +144,17 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("point them to https://rampwise.io/book", [("cta", "link"), ("link", "https://rampwise.io/book")]),
         ("include my booking link", [("cta", "link")]),
     ],
+    "how the call to action asks": [
+        ("end with a question", [("cta_style", "question")]),
+        ("make the call to action a question", [("cta_style", "question")]),
+        ("the CTA should be a question", [("cta_style", "question")]),
+        ("make the CTA softer", [("cta_style", "soft")]),
+        ("softer CTA please", [("cta_style", "soft")]),
+        ("the CTA is too pushy", [("cta_style", "soft")]),  # the ask, not the tone
+        ("use a low-pressure ask", [("cta_style", "soft")]),
+        ("stronger CTA", [("cta_style", "")]),
+        ("end with a 15-minute call", [("cta", "15-minute call")]),  # a kind of ask, not a question
+    ],
     "audience and offer": [
         ("change the audience to CFOs at fintech startups", [("audience", "CFOs at fintech startups")]),
         ("target HR directors instead", [("audience", "HR directors")]),
@@ -280,12 +291,12 @@ def test_the_standing_requests_round_trip_through_their_prompt_lines() -> None:
         "start with a question about their hiring plans", "make the subject a question", "shorter subject",
         "include their first name in the subject", "Mention our SOC 2 report", "add the sentence 'We are SOC 2 ready.'",
         "add a P.S. about our pilot", "take out the line about ramp time", "change 'next week' to 'this month'",
-        "end with a link to my calendar https://cal.com/tom", "don't use their last name",
+        "end with a link to my calendar https://cal.com/tom", "don't use their last name", "softer CTA",
     ])
     lines = state.lines()
     assert "tone: casual" in lines and "length: at most 79 words" in lines and "sign-off: Cheers" in lines
     assert "subject: include %first_name%" in lines and "include: SOC 2 report" in lines
-    assert "variables: without %last_name%" in lines
+    assert "variables: without %last_name%" in lines and "call to action style: soft" in lines
     assert Standing.from_lines(lines) == state
     assert Standing.from_lines([]) == Standing()
 
