@@ -152,7 +152,9 @@ def mention_sentence(item: str) -> str:
     low = text.lower()
     if low.startswith(("we ", "our ")) or _CLAUSE.match(text):
         return sentence(text)
-    noun = text if low.startswith(("a ", "an ", "the ", "our ", "my ")) else f"our {text}"
+    # Only a bare noun phrase becomes ours: "their role" stays theirs (not "our their role").
+    noun = text if low.startswith(("a ", "an ", "the ", "our ", "my ", "their ", "your ", "his ", "her ", "its ",
+                                   "this ", "that ", "these ", "those ")) else f"our {text}"
     if _DOCUMENT.search(text):
         return f"I can share {noun} if it helps."
     if any(c.isdigit() for c in text):

@@ -13,7 +13,7 @@ import pytest
 
 from core.payloads import Lead
 from jobs.agent.english import article, offer_sentence, possessive, short_offer, split_sentences, theme, topic
-from jobs.agent.offline_draft import write
+from jobs.agent.offline_draft import mention_sentence, write
 from jobs.agent.offline_writer import write_example
 from jobs.agent.output import ExampleOutput, TurnOutput
 from jobs.agent.requests import standing
@@ -80,6 +80,15 @@ def test_an_offer_with_nothing_to_name_still_gets_a_subject_that_reads(allowed: 
     read "This for %company%"."""
     brief = ["Audience: restaurant owners. Offer: we help restaurants cut food waste by 30%. CTA: a quick demo."]
     assert write(standing(brief), allowed).subject == subject
+
+
+@pytest.mark.parametrize(("item", "line"), [
+    ("their role", "It is also worth mentioning their role."),  # once "our their role"
+    ("their recent funding round", "It is also worth mentioning their recent funding round."),
+    ("free pilot", "It is also worth mentioning our free pilot."),
+])
+def test_a_mention_is_ours_only_when_it_names_no_owner(item: str, line: str) -> None:
+    assert mention_sentence(item) == line
 
 
 def test_a_variable_the_user_left_out_appears_nowhere_and_its_sentences_stay() -> None:
