@@ -150,7 +150,7 @@ def mention_sentence(item: str) -> str:
     """A proof point, case study or fact as a full sentence."""
     text = item.strip().rstrip(".")
     low = text.lower()
-    if low.startswith(("we ", "our ")) or _CLAUSE.match(text):
+    if low.startswith(("we ", "our ", "we're ", "we've ", "we'll ", "we'd ", "i ", "i'm ", "i've ")) or _CLAUSE.match(text):
         return sentence(text)
     # Only a bare noun phrase becomes ours: "their role" stays theirs (not "our their role").
     noun = text if low.startswith(("a ", "an ", "the ", "our ", "my ", "their ", "your ", "his ", "her ", "its ",

@@ -739,6 +739,12 @@ _OFFER = re.compile(
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
     r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+# "Write a cold email to CFOs about Ledgerly, our spend tool for fleets": the product the email is about
+# (a name or "our …"; "an email about saving time" names a theme, not an offer).
+_OFFER_ABOUT = re.compile(
+    r"\b(?:write|draft|compose|create|prepare|need|want)\s+(?:me\s+|us\s+)?(?:a|an|the|our|some)?\s*"
+    r"(?:(?:cold|intro|first|outbound|short|quick|sales)\s+)*(?:email|e-mail|message|note|outreach)\b[^.?!\n]{0,80}?"
+    r"\babout\s+(?P<v>(?:our\s+|(?-i:[A-Z]))[^.?!;\n]{2,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
 _OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
@@ -757,6 +763,7 @@ _BRIEF_PATTERNS = (
     ("audience", _AUDIENCE_LEADING, ()),
     ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
     ("offer", _OFFER, ("we ", "our ", "offer", "selling", "product", "pitch")),
+    ("offer", _OFFER_ABOUT, ("about",)),
     ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
     ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
 )

@@ -170,6 +170,12 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
          [("offer", "Rampwise Coach, an AI tutor for new reps")]),
         ("we now sell Shiftly Pro to HR directors at hotels",
          [("offer", "Shiftly Pro to HR directors at hotels"), ("audience", "HR directors at hotels")]),
+        # the product an email is about (once not understood: the model asked what we sell, then drafted
+        # "We offer write a cold email to CFOs…")
+        ("Write a cold email to CFOs at logistics companies about Ledgerly, our spend management tool for fleets",
+         [("offer", "Ledgerly, our spend management tool for fleets"), ("audience", "CFOs at logistics companies")]),
+        ("draft an email for HR leaders about our onboarding platform",
+         [("offer", "our onboarding platform"), ("audience", "HR leaders")]),
     ],
     "compound": [
         ("shorter and more casual, sign it Tom", [("shorter", 1), ("tone", "casual"), ("signature", "Tom")]),
@@ -216,7 +222,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
 
 
 @pytest.mark.parametrize("message", ["make it pop", "Looks great, thanks!", "hmm, not sure about the vibe here",
-                                     "Can you add some sparkle?"])
+                                     "Can you add some sparkle?",
+                                     "Write an intro email about saving 4 hours a week"])  # a theme, not a product
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
