@@ -254,7 +254,8 @@ _OUR_RELATIVE = re.compile(r"^(?P<np>our(?:\s+(?!(?:that|which)\b)[\w&.'-]+){1,4
                            r"(?P<verb>" + _VERB_ALT + r"|(?!(?:its|this|his|hers|ours|yours|theirs|us)\b)[a-z]+s)\s+"
                            r"(?P<rest>.+)$", re.I)
 _NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}),\s+(?:which|that|who)\s+"
-                            r"(?P<rest>(?:" + "|".join(_VERBS) + r")\b.+)$", re.I)
+                            r"(?P<rest>(?:" + "|".join(_VERBS) + r"|(?!(?:its|this|his|hers|ours|yours|theirs|us|is|was|has)\b)"
+                            r"[a-z]+s)\b.+)$", re.I)
 _BENEFIT_OBJECT_END = re.compile(r"\s+(?:in|by|for|with|to|from|across|at|on|within|without|so|and|while|per|up to)\s+|,",
                                  re.I)
 _CATEGORY = re.compile(r"^(?:(?:a|an|the|our)\s+)?(?P<cat>[\w-]+(?:\s+[\w-]+){0,2}?)\s+(?:platform|tool|app|software|"
@@ -310,7 +311,8 @@ def offer_sentence(offer: str) -> str:
     words = offer.split()
     if len(words) == 1 and offer[:1].isupper():
         return f"I am reaching out about {offer}."
-    if words[0][:1].isupper() and words[1][:1].islower() and not any(c.isupper() for c in words[0][1:]):
+    if (words[0][:1].isupper() and words[1][:1].islower() and not any(c.isupper() for c in words[0][1:])
+            and not words[0].endswith(",")):  # "Deployly, one-click rollbacks": a name set off by a comma
         offer = offer[:1].lower() + offer[1:]  # "Payroll software for…" begins a sentence, it is not a name
     return sentence(f"We offer {offer}")
 

@@ -717,7 +717,10 @@ _ROLE = (r"(?:VPs?|heads?|directors?|managers?|founders?|co-?founders?|CTOs?|CEO
          r"accountants?|analysts?|developers?|designers?|planners?|coordinators?|specialists?|people|professionals?|"
          r"startups?|companies|firms?|businesses|restaurants?|retailers?|brands?|stores?|shops?|schools?|"
          r"universities|hospitals?|SMBs?|SMEs?|enterprises?|customers?|users?|sellers?|merchants?|landlords?|"
-         r"investors?|brokers?|agents?|nonprofits?|non-profits?)")
+         r"investors?|brokers?|agents?|nonprofits?|non-profits?|principals?|teachers?|plumbers?|contractors?|"
+         r"electricians?|nurses?|therapists?|coaches?|physicians?|pharmacists?|architects?|realtors?|landscapers?|"
+         r"photographers?|freelancers?|gyms?|salons?|hotels?|manufacturers?|distributors?|suppliers?|vendors?|"
+         r"creators?|clinicians?|CPAs?|HR|CHROs?)")
 # "of Sales", "at SaaS companies": up to two prepositional phrases of up to three words each.
 _ROLE_TAIL = (r"(?:\s+(?:of|in|at|for|from)\s+[A-Za-z0-9&/-]+(?:\s+(?!(?:of|in|at|for|from|who|that|which|and|or|to|"
               r"with|about|on|by|emphasi[sz]\w*|focus\w*|we|our|i)\b)[A-Za-z0-9&/-]+){0,2}){0,2}")
@@ -732,23 +735,26 @@ _AUDIENCE_LEADING = re.compile(
 _AUDIENCE_EXPLICIT = re.compile(
     r"\b(?:(?:change|switch|set|update)\s+the\s+(?:audience|target(?:\s+audience)?|reader|persona|icp)\s+to|"
     r"(?:target\s+)?audience\s*(?::|=|is|should\s+be)|(?:persona|icp)\s*(?::|=)|write\s+(?:it|this)\s+for|"
-    r"aim\s+(?:it|this)\s+at|address\s+it\s+to|pitch\s+(?:it|this)\s+to|target)\s+" + _V, re.I)
+    r"aim\s+(?:it|this)\s+at|address\s+it\s+to|pitch\s+(?:it|this)\s+to|target\s*:|target)\s+" + _V, re.I)
+# Where a brief's offer ends when the next field follows after a comma: "…by 40%, cta reply".
+_NEXT_FIELD = r",\s*(?=(?:cta|call\s+to\s+action|goal|audience|target|tone|ask\s+(?:for|them))\b)"
 _OFFER = re.compile(
     r"\b(?:we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
     r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
-    r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling)\s+"
-    r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b)"
+    r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling|pitching|(?:the\s+)?product\s*:)\s+"
+    r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b|" + _NEXT_FIELD + ")"
     r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
 # "Write a cold email to CFOs about Ledgerly, our spend tool for fleets": the product the email is about
 # (a name or "our …"; "an email about saving time" names a theme, not an offer).
 _OFFER_ABOUT = re.compile(
-    r"\b(?:write|draft|compose|create|prepare|need|want)\s+(?:me\s+|us\s+)?(?:a|an|the|our|some)?\s*"
+    r"(?:^\s*|\b(?:write|draft|compose|create|prepare|need|want)\s+(?:me\s+|us\s+)?)(?:a|an|the|our|some)?\s*"
     r"(?:(?:cold|intro|first|outbound|short|quick|sales)\s+)*(?:email|e-mail|message|note|outreach)\b[^.?!\n]{0,80}?"
-    r"\babout\s+(?P<v>(?:our\s+|(?-i:[A-Z]))[^.?!;\n]{2,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+    r"\babout\s+(?P<v>(?:our\s+|(?-i:[A-Z]))[^.?!;\n]{2,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|" + _NEXT_FIELD + ")", re.I)
 _OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
-    r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
+    r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to|want|"
+    r"would\s+like|looking\s+for|aim(?:ing)?\s+for|hoping\s+for)\b[^.?!\n]{0,40}?"
     r"\b(?P<v>(?:\d+[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+|free\s+|intro\s+)?"
     r"(?:demo|call|meeting|chat|trial|pilot|reply))\b", re.I)
 _FOCUS = re.compile(
@@ -764,7 +770,8 @@ _BRIEF_PATTERNS = (
     ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
     ("offer", _OFFER, ("we ", "our ", "offer", "selling", "product", "pitch")),
     ("offer", _OFFER_ABOUT, ("about",)),
-    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
+    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want", "would like",
+                         "looking for", "aim", "hoping")),
     ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
 )
 

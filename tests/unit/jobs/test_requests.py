@@ -143,6 +143,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("end with a link to my calendar https://cal.com/tom", [("cta", "link"), ("link", "https://cal.com/tom")]),
         ("point them to https://rampwise.io/book", [("cta", "link"), ("link", "https://rampwise.io/book")]),
         ("include my booking link", [("cta", "link")]),
+        ("Want a 20-min call.", [("cta", "20-minute call")]),
+        ("we would like a reply", [("cta", "reply")]),
     ],
     "how the call to action asks": [
         ("end with a question", [("cta_style", "question")]),
@@ -176,6 +178,14 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
          [("offer", "Ledgerly, our spend management tool for fleets"), ("audience", "CFOs at logistics companies")]),
         ("draft an email for HR leaders about our onboarding platform",
          [("offer", "our onboarding platform"), ("audience", "HR leaders")]),
+        # first messages a new user typed, once read as nothing or as the wrong thing
+        ("Email to school principals", [("audience", "school principals")]),  # once "school"
+        ("Target: heads of engineering at Series B startups", [("audience", "heads of engineering at Series B startups")]),
+        ("Product: Deployly, one-click rollbacks", [("offer", "Deployly, one-click rollbacks")]),
+        ("cold email for plumbers about our booking software that cuts no-shows by 40%, cta reply",
+         [("offer", "our booking software that cuts no-shows by 40%"), ("audience", "plumbers"), ("cta", "reply")]),
+        ("I need an email to HR directors at hospitals pitching NurseShift, which fills open shifts in hours",
+         [("audience", "HR directors at hospitals"), ("offer", "NurseShift, which fills open shifts in hours")]),
     ],
     "compound": [
         ("shorter and more casual, sign it Tom", [("shorter", 1), ("tone", "casual"), ("signature", "Tom")]),
