@@ -346,7 +346,8 @@ def _sign_off(m: re.Match[str]) -> list[Request] | None:
 
 
 @_rule(rf"\bsign(?:\s+it|\s+the\s+email|\s+this|\s+off)?(?:\s+as|\s+with|\s+from|\s+by)?\s+(?:my\s+name,?\s+)?"
-       rf"(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
+       rf"(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?|\s+(?:from|at)\s+(?-i:[A-Z])[\w&.'-]*"
+       rf"(?:\s+(?-i:[A-Z])[\w&.'-]*){{0,2}})??{_END})",
        rf"\b(?:signature|signed)\s*(?::|=|should\s+be|as|by)?\s*,?\s*(?:{_Q}|{_NAME}(?P<rest>,[^.;!?\n]{{1,80}}?)??{_END})",
        rf"\bmy\s+name\s+is\s+{_NAME}",
        rf"\badd\s+my\s+name\s*(?:\(|:|,)?\s*{_NAME}\)?",

@@ -56,6 +56,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("use 'Thanks' as the sign-off", [("sign_off", "Thanks")]),
         ("replace 'Best regards' with 'Cheers'", [("sign_off", "Cheers")]),
         ("sign it Tom", [("signature", "Tom")]),
+        ("sign it Sam from Deployly", [("signature", "Sam from Deployly")]),  # once not understood
         ("sign it tom", [("signature", "Tom")]),
         ("sign it as Tom Baker, Head of Growth", [("signature", "Tom Baker, Head of Growth")]),
         ("Signature: Priya", [("signature", "Priya")]),
