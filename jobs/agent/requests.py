@@ -754,9 +754,13 @@ _OFFER_ABOUT = re.compile(
 _OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)
 _OFFER_CHANGE = re.compile(r"\b(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to\s+[^;!?\n]*", re.I)
 _CTA_BRIEF = re.compile(
-    r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to|want|"
-    r"would\s+like|looking\s+for|aim(?:ing)?\s+for|hoping\s+for)\b[^.?!\n]{0,40}?"
+    r"\b(?:cta|call\s+to\s+action|goal|ask(?:\s+them)?|book|schedule|get\s+them\s+to|want\s+them\s+to)\b[^.?!\n]{0,40}?"
     r"\b(?P<v>(?:\d+[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+|free\s+|intro\s+)?"
+    r"(?:demo|call|meeting|chat|trial|pilot|reply))\b", re.I)
+# "Want a 20-min call.": the ask right after the verb ("we want to follow up on the call we had" asks nothing).
+_CTA_WANT = re.compile(
+    r"\b(?:want|would\s+like|looking\s+for|aim(?:ing)?\s+for|hoping\s+for)\s+(?:a|an)\s+"
+    r"(?P<v>(?:\d+[- ]?min(?:ute)?s?\s+)?(?:quick\s+|short\s+|free\s+|intro\s+)?"
     r"(?:demo|call|meeting|chat|trial|pilot|reply))\b", re.I)
 _FOCUS = re.compile(
     r"\b(?:emphasi[sz]e|emphasi[sz]ing|focus(?:ing|ed)?\s+on|stress(?:ing)?|lean(?:ing)?\s+(?:in)?to|lean(?:ing)?\s+on|"
@@ -771,8 +775,8 @@ _BRIEF_PATTERNS = (
     ("audience", _AUDIENCE_LOOSE, ("for ", "to ", "target", "aim", "reach")),
     ("offer", _OFFER, ("we ", "our ", "offer", "selling", "product", "pitch")),
     ("offer", _OFFER_ABOUT, ("about",)),
-    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want", "would like",
-                         "looking for", "aim", "hoping")),
+    ("cta", _CTA_BRIEF, ("cta", "call to action", "goal", "ask", "book", "schedule", "get them", "want them")),
+    ("cta", _CTA_WANT, ("want", "would like", "looking for", "aim", "hoping")),
     ("focus", _FOCUS, ("emphasi", "focus", "stress", "lean", "cent", "angle", "about", "play up")),
 )
 

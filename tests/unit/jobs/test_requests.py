@@ -234,6 +234,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
 
 @pytest.mark.parametrize("message", ["make it pop", "Looks great, thanks!", "hmm, not sure about the vibe here",
                                      "Can you add some sparkle?",
+                                     "We want to follow up on the call we had last week",  # asks for no call
                                      "Write an intro email about saving 4 hours a week"])  # a theme, not a product
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
