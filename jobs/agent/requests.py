@@ -721,7 +721,7 @@ _ROLE = (r"(?:VPs?|heads?|directors?|managers?|founders?|co-?founders?|CTOs?|CEO
          r"investors?|brokers?|agents?|nonprofits?|non-profits?|principals?|teachers?|plumbers?|contractors?|"
          r"electricians?|nurses?|therapists?|coaches?|physicians?|pharmacists?|architects?|realtors?|landscapers?|"
          r"photographers?|freelancers?|gyms?|salons?|hotels?|manufacturers?|distributors?|suppliers?|vendors?|"
-         r"creators?|clinicians?|CPAs?|HR|CHROs?)")
+         r"creators?|clinicians?|CPAs?|CHROs?)")
 # "of Sales", "at SaaS companies": up to two prepositional phrases of up to three words each.
 _ROLE_TAIL = (r"(?:\s+(?:of|in|at|for|from)\s+[A-Za-z0-9&/-]+(?:\s+(?!(?:of|in|at|for|from|who|that|which|and|or|to|"
               r"with|about|on|by|emphasi[sz]\w*|focus\w*|we|our|i)\b)[A-Za-z0-9&/-]+){0,2}){0,2}")
@@ -742,13 +742,14 @@ _NEXT_FIELD = r",\s*(?=(?:cta|call\s+to\s+action|goal|audience|target|tone|ask\s
 _OFFER = re.compile(
     r"\b(?:we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
     r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
-    r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling|pitching|(?:the\s+)?product\s*:)\s+"
+    r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling|pitching(?=\s+(?-i:[A-Z]))|(?:the\s+)?product\s*:)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b|" + _NEXT_FIELD + ")"
     r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
-# "Write a cold email to CFOs about Ledgerly, our spend tool for fleets": the product the email is about
-# (a name or "our …"; "an email about saving time" names a theme, not an offer).
+# "Write a cold email to CFOs about Ledgerly, our spend tool for fleets": the product a new email is about
+# (a name or "our …"; "an email about saving time" names a theme, not an offer; "the email about X is too
+# long" speaks of the draft, not of a new offer).
 _OFFER_ABOUT = re.compile(
-    r"(?:^\s*|\b(?:write|draft|compose|create|prepare|need|want)\s+(?:me\s+|us\s+)?)(?:a|an|the|our|some)?\s*"
+    r"(?:^\s*|\b(?:write|draft|compose|create|prepare|need|want)\s+(?:me\s+|us\s+)?)(?:(?:a|an)\s+)?"
     r"(?:(?:cold|intro|first|outbound|short|quick|sales)\s+)*(?:email|e-mail|message|note|outreach)\b[^.?!\n]{0,80}?"
     r"\babout\s+(?P<v>(?:our\s+|(?-i:[A-Z]))[^.?!;\n]{2,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|" + _NEXT_FIELD + ")", re.I)
 _OFFER_UPDATE = re.compile(r"\b(?:now|actually|instead|anymore|change|switch|update)\b", re.I)

@@ -235,9 +235,17 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
 @pytest.mark.parametrize("message", ["make it pop", "Looks great, thanks!", "hmm, not sure about the vibe here",
                                      "Can you add some sparkle?",
                                      "We want to follow up on the call we had last week",  # asks for no call
+                                     "stop pitching so hard",  # not an offer called "so hard"
+                                     "it sounds like we are pitching too much",
                                      "Write an intro email about saving 4 hours a week"])  # a theme, not a product
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
+
+
+def test_feedback_about_the_draft_does_not_change_the_offer() -> None:
+    """"the email about Rampwise is too long" once made "Rampwise is" the offer."""
+    for message in ("the email about Rampwise is too long", "write the email about our pilot results, shorter"):
+        assert [(r.kind, r.value) for r in parse(message).requests] == [("shorter", 1)]
 
 
 def test_the_part_of_a_message_that_was_not_understood_is_reported() -> None:
