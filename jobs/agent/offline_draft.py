@@ -150,7 +150,8 @@ def mention_sentence(item: str) -> str:
     """A proof point, case study or fact as a full sentence."""
     text = item.strip().rstrip(".")
     low = text.lower()
-    if low.startswith(("we ", "our ", "we're ", "we've ", "we'll ", "we'd ", "i ", "i'm ", "i've ")) or _CLAUSE.match(text):
+    if low.startswith(("we ", "our ", "we're ", "we've ", "we'll ", "we'd ", "i ", "i'm ", "i've ")) \
+            or _CLAUSE.match(text):
         return sentence(text)
     # Only a bare noun phrase becomes ours: "their role" stays theirs (not "our their role").
     noun = text if low.startswith(("a ", "an ", "the ", "our ", "my ", "their ", "your ", "his ", "her ", "its ",
@@ -177,9 +178,13 @@ def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None
     """The call to action, natural for its kind (a meeting, a reply, a link) and the voice; ``style``
     "question" asks it as a question whatever the voice, "soft" asks for less (no date, no pressure)."""
     kind = phrase.split()[-1] if phrase else "call"
-    if style:
-        return _styled_cta(kind, with_article(phrase), v, link or "[booking link]", style)
+    where = link or "[booking link]"
+    if style == "soft":
+        return _soft_cta(kind, with_article(phrase), v == "formal", where)
     if kind == "reply":
+        if style == "question":
+            return ("Would you like me to send further details?" if v == "formal"
+                    else "Would it help if I sent over the details?")
         return {
             "casual": "If it's interesting, just hit reply and I'll send more.",
             "formal": "If this is of interest, please reply to this email and I will send further details.",
@@ -187,7 +192,8 @@ def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None
             "direct": "Reply to this email and I'll send the details.",
         }.get(v, "If this sounds relevant, just reply to this email and I'll send over the details.")
     if kind == "link":
-        where = link or "[booking link]"
+        if style == "question":
+            return f"Would one of the times here work for you? {where}"
         return {
             "casual": f"Grab a time that works for you here: {where}",
             "formal": f"You are welcome to choose a convenient time here: {where}",
@@ -196,37 +202,25 @@ def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None
         }.get(v, f"You can pick a time that suits you here: {where}")
     ask = with_article(phrase)
     when = "" if kind in ("trial", "pilot") else " next week"
+    warm = (f"Would {ask}{when} be helpful?" if style == "question"
+            else f"If it sounds useful, I'd be glad to set up {ask}{when}.")
     return {
         "casual": f"Are you up for {ask}{when}?",
         "formal": f"Would you be available for {ask}{when}?",
-        "warm": f"If it sounds useful, I'd be glad to set up {ask}{when}.",
+        "warm": warm,  # the one voice whose own ask is not a question
         "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
     }.get(v, f"Would you be open to {ask}{when}?")
 
 
-def _styled_cta(kind: str, ask: str, v: str, where: str, style: str) -> str:
-    formal = v == "formal"
-    if style == "soft":
-        if kind == "reply":
-            return ("Should this ever be of interest, a short reply is all it takes and I will send further details."
-                    if formal else "No pressure at all, but if it's ever useful, just reply and I'll share more.")
-        if kind == "link":
-            return (f"Should it be of interest, you are welcome to choose a time here: {where}" if formal
-                    else f"No pressure, but if it's ever useful, you can grab a time here: {where}")
-        return (f"If the timing is right, would you be open to {ask} in the coming weeks?" if formal
-                else f"If it's worth a look, would {ask} sometime in the next few weeks make sense?")
+def _soft_cta(kind: str, ask: str, formal: bool, where: str) -> str:
     if kind == "reply":
-        return ("Would you like me to send further details?" if formal
-                else "Would it help if I sent over the details?")
+        return ("Should this ever be of interest, a short reply is all it takes and I will send further details."
+                if formal else "No pressure at all, but if it's ever useful, just reply and I'll share more.")
     if kind == "link":
-        return f"Would one of the times here work for you? {where}"
-    when = "" if kind in ("trial", "pilot") else " next week"
-    return {
-        "casual": f"Are you up for {ask}{when}?",
-        "formal": f"Would you be available for {ask}{when}?",
-        "warm": f"Would {ask}{when} be helpful?",
-        "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
-    }.get(v, f"Would you be open to {ask}{when}?")
+        return (f"Should it be of interest, you are welcome to choose a time here: {where}" if formal
+                else f"No pressure, but if it's ever useful, you can grab a time here: {where}")
+    return (f"If the timing is right, would you be open to {ask} in the coming weeks?" if formal
+            else f"If it's worth a look, would {ask} sometime in the next few weeks make sense?")
 
 
 def _sign_off(state: Standing) -> str | None:
@@ -280,7 +274,8 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     elif state.shorter == 0 and "proof" not in state.removed:
         parts.append(Part("proof", f"&&One customer result relevant to {_who(allowed)}&&"))
     parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
-    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style), requested=True))
+    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style),
+                      requested=True))
     sign_off = _sign_off(state)
     if sign_off:
         parts.append(Part("sign_off", sign_off, requested=True))

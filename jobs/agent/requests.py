@@ -1117,8 +1117,7 @@ def _remove_item(s: Standing, target: str) -> Standing:
         return replace(s, sentences=())
     variable = _as_variable(target)
     if variable:  # "don't use their company name": the variable goes, the sentences stay (worded without it)
-        return replace(s, no_vars=_push(s.no_vars, variable),
-                       subject_include=tuple(x for x in s.subject_include if x != f"%{variable}%"))
+        return replace(s, no_vars=_push(s.no_vars, variable), subject_include=_without_included(s, f"%{variable}%"))
     hit = False
     mentions = tuple(m for m in s.mentions if not _matches(m, target))
     sentences = tuple(x for x in s.sentences if not _matches(x, target))
