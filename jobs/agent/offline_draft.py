@@ -237,7 +237,7 @@ def _sign_off(state: Standing) -> str | None:
 def _layout(parts: list[Part], state: Standing) -> str:
     """Parts grouped into paragraphs by the length requests, joined with blank lines."""
     by = {p.role: p for p in parts}
-    greeting = [by["greeting"].text]
+    greeting = [by["greeting"].text] if "greeting" in by else []
     opening = [p.text for p in parts if p.role in ("warm", "follow_up", "hook")]
     value = [p.text for p in parts if p.role == "value"]
     support = [p.text for p in parts if p.role in ("proof", "mention", "sentence")]
@@ -258,7 +258,7 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     offer = state.offer or ""
     offer_topic = topic(offer)
     v = voice(state)
-    parts = [Part("greeting", _greeting(state, allowed), requested=True)]
+    parts = [] if state.no_greeting else [Part("greeting", _greeting(state, allowed), requested=True)]
     if state.manner == "warm":
         parts.append(Part("warm", _WARM.get(state.register or "", "I hope your week is off to a good start.")))
     if follow_up:

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from jobs.agent.english import clip, count_words, split_sentences
-from jobs.agent.requests import Request, Standing
+from jobs.agent.requests import Request, Standing, names_greeting
 
 QUOTE_CHARS = 110
 MAX_SENTENCE_CHANGES = 4
@@ -21,7 +21,7 @@ MAX_SENTENCE_CHANGES = 4
 CAPABILITIES = (
     "the tone (casual, formal, warmer, more direct)",
     "the length (shorter, under N words, one paragraph)",
-    "the sign-off and signature",
+    "the greeting, sign-off and signature",
     "the opener (a topic, a question, or an exact line)",
     "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
     "a proof point, case study, P.S. or sentence (add or remove)",
@@ -115,6 +115,7 @@ def said(request: Request) -> str:
         "one_paragraph": lambda: "one paragraph" if v else "separate paragraphs",
         "sign_off": lambda: f"the sign-off \u201c{v}\u201d" if v else "no sign-off",
         "signature": lambda: f"signed \u201c{v}\u201d" if v else "no signature",
+        "greeting": lambda: "the greeting back" if v else "no greeting",
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",
@@ -127,7 +128,7 @@ def said(request: Request) -> str:
         "mention": lambda: f"mention {v}",
         "sentence": lambda: "your sentence",
         "ps": lambda: "no P.S." if not v else "a P.S.",
-        "remove": lambda: f"leave out {v}",
+        "remove": lambda: "no greeting" if names_greeting(v) else f"leave out {v}",
         "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d",
         "cta": lambda: f"a {v} as the call to action" if v not in ("reply", "link") else
                        ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),
@@ -171,6 +172,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append(f"sign-off \u201c{state.sign_off}\u201d")
     if state.signature:
         out.append(f"signed \u201c{state.signature}\u201d")
+    if state.no_greeting:
+        out.append("no greeting")
     if state.opener:
         out.append(f"opener about {state.opener}")
     if state.opener_question:

@@ -48,6 +48,7 @@ KINDS = {
     "one_paragraph": "bool",
     "sign_off": "text, '' for none",
     "signature": "text, '' for none",
+    "greeting": "True: the greeting back (leaving it out is a 'remove' of the greeting)",
     "opener": "topic, '' for the default opener",
     "opener_question": "bool",
     "opener_exact": "a sentence",
@@ -135,6 +136,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_sign_off": ("sign", "clos", "valediction", "end", "finish", "wrap"),
     "_signature": ("sign", "name", "from"),
     "_ps": ("p.s", "ps", "postscript", "post-script"),
+    "_greeting": ("greeting", "salutation"),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_sentence": ('"', "'"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -373,6 +375,17 @@ def _signature(m: re.Match[str]) -> list[Request] | None:
     return _req("signature", _text(name + rest), m)
 
 
+# --- greeting (leaving it out is a "remove" of the greeting: see _remove_item)
+_GREETING = r"(?:greeting|salutation)"
+
+
+@_rule(rf"\b(?:add|put|bring|include|use|restore)\s+(?:back\s+)?(?:a\s+|the\s+)?{_GREETING}(?:\s+line)?(?:\s+back)?\b",
+       rf"\b(?:start|open|begin)\s+(?:it\s+|the\s+email\s+|the\s+draft\s+)?with\s+(?:a\s+|the\s+)?{_GREETING}\b",
+       rf"\b(?:i|we)\s+(?:want|need)\s+(?:a\s+|the\s+){_GREETING}(?:\s+back)?\b")
+def _greeting(m: re.Match[str]) -> list[Request]:
+    return _req("greeting", True, m)
+
+
 # --- P.S.
 _PS = r"(?:p\.\s?s\.?|p\.?s\.|ps\b|postscript|post-script)"
 
@@ -544,9 +557,9 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
 @_rule(rf"{_GO}{_REMOVE_VERBS}\s+(?:the\s+|that\s+|this\s+|any\s+|all\s+|my\s+|our\s+|those\s+|these\s+)?{_QV}",
        rf"\b(?:don'?t|do\s+not|stop|no\s+longer|never)\s+(?:mention|mentioning|talk\s+about|talking\s+about|bring\s+up|"
        rf"cite|citing|include|including|reference|referencing|use|using)\s+(?:the\s+|our\s+|any\s+)?{_QV}",
-       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
+       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
        rf"hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
-       rf"\bwithout\s+(?:the\s+|a\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|case\s+study|proof\s+point|hook|"
+       rf"\bwithout\s+(?:the\s+|a\s+|any\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|greeting|salutation|case\s+study|proof\s+point|hook|"
        rf"opener)\b",
        # "take the case study out", "I don't want the P.S.", "no need for the Salesforce line"
        rf"{_GO}(?:take|leave|cut|strip)\s+(?:the\s+|that\s+|this\s+|our\s+|my\s+)(?P<v>p\.\s?s\.?|(?:[^.;,!?\n]|\.(?=\S)){{1,80}}?)\s+out\b",
@@ -900,6 +913,7 @@ class Standing:
     one_paragraph: bool = False
     sign_off: str | None = None  # None: the tone's default; "": none
     signature: str | None = None  # None / "": none
+    no_greeting: bool = False  # the body starts without "Hi %first_name%,"
     opener: str | None = None  # a topic
     opener_question: bool = False
     opener_exact: str | None = None
@@ -953,6 +967,8 @@ class Standing:
             add(f"sign-off: {self.sign_off or 'none'}")
         if self.signature is not None:
             add(f"signature: {self.signature or 'none'}")
+        if self.no_greeting:
+            add("greeting: none")
         if self.no_opener:
             add("opener: none")
         if self.opener_exact:
@@ -1024,6 +1040,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values["sign_off"] = "" if value == "none" else value
     elif key == "signature":
         values["signature"] = "" if value == "none" else value
+    elif key == "greeting" and value == "none":
+        values["no_greeting"] = True
     elif key == "opener":
         if value == "none":
             values["no_opener"] = True
@@ -1098,6 +1116,16 @@ def _tone(s: Standing, value: str) -> Standing:
     return replace(s, manner=value)
 
 
+# "the greeting", "the Hi line", "Hi %first_name%," (the line itself, quoted)
+_GREETING_TARGET = re.compile(r"(?:the\s+)?(?:(?:greeting|salutation)(?:\s+line)?|(?:hi|hello|hey|dear)(?:\s+line)?|"
+                              r"(?:hi|hello|hey|dear)\s+(?:%first_name%|there)\s*,?(?:\s+line)?)")
+
+
+def names_greeting(target: str) -> bool:
+    """Whether a "leave out" target is the greeting line."""
+    return bool(_GREETING_TARGET.fullmatch(_key(target)))
+
+
 def _remove_item(s: Standing, target: str) -> Standing:
     low = _key(target)
     if re.fullmatch(r"(?:the\s+)?(?:p\.?\s?s\.?|ps|postscript|post-script)", low):
@@ -1106,6 +1134,8 @@ def _remove_item(s: Standing, target: str) -> Standing:
         return replace(s, sign_off="")
     if re.fullmatch(r"(?:the\s+)?(?:signature|my\s+name|name|sign-?off\s+and\s+signature)", low):
         return replace(s, signature="")
+    if names_greeting(target):
+        return replace(s, no_greeting=True)
     if re.fullmatch(r"(?:the\s+)?(?:hook|opener|opening(?:\s+line|\s+sentence)?|first\s+(?:line|sentence)|intro(?:\s+line)?|"
                     r"lead-in|question\s+at\s+the\s+start)", low):
         return replace(s, no_opener=True, opener=None, opener_question=False, opener_exact=None)
@@ -1180,6 +1210,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "one_paragraph": lambda s, v: replace(s, one_paragraph=bool(v)),
     "sign_off": lambda s, v: replace(s, sign_off=v),
     "signature": lambda s, v: replace(s, signature=v),
+    "greeting": lambda s, v: replace(s, no_greeting=not v),
     "opener": lambda s, v: replace(s, opener=v or None, opener_exact=None, no_opener=False),
     "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),

@@ -140,6 +140,22 @@ async def test_the_call_to_action_can_be_asked_as_a_question_or_more_softly() ->
                                                            "I'll gladly share more.")
 
 
+async def test_the_greeting_can_be_left_out_and_brought_back() -> None:
+    """"remove the greeting" once answered that no sentence had "greeting" in it, and left it there."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    assert first.draft_body.startswith("Hi %first_name%,")
+    gone = await chat.say("remove the greeting")
+    assert "You asked for: no greeting." in gone.reply and "- greeting removed" in gone.reply
+    assert gone.draft_body == first.draft_body.removeprefix("Hi %first_name%,\n\n")
+    casual = await chat.say("more casual")
+    assert "Still applied from earlier turns: no greeting." in casual.reply
+    assert not casual.draft_body.startswith(("Hi", "Hey"))
+    back = await chat.say("add the greeting back")
+    assert back.draft_body.startswith("Hey %first_name%,\n\n") and "greeting: \u201cHey %first_name%,\u201d" in back.reply
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

@@ -105,6 +105,15 @@ def test_a_variable_the_user_left_out_appears_nowhere_and_its_sentences_stay() -
     assert after.body.count("&&") == before.body.count("&&")  # the hook and proof placeholders are still there
 
 
+def test_without_a_greeting_the_body_starts_with_the_opener_and_keeps_everything_else() -> None:
+    brief = ["Audience: dentists. Offer: online booking that fills empty chairs. CTA: a 15-minute call."]
+    allowed = ["first_name", "company"]
+    before = write(standing([*brief, "warmer"]), allowed).body
+    after = write(standing([*brief, "warmer", "remove the greeting"]), allowed).body
+    assert before.startswith("Hi %first_name%,\n\n") and before.removeprefix("Hi %first_name%,\n\n") == after
+    assert write(standing([*brief, "warmer", "no greeting", "one paragraph"]), allowed).body.startswith("I hope")
+
+
 @pytest.mark.parametrize(("offer", "hook"), [
     ("white-label SEO reports", "a problem white-label SEO reports solve for the team at %company%"),
     ("Rampwise", "a problem Rampwise solves for the team at %company%"),

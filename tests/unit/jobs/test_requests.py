@@ -131,6 +131,16 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("No need for the Salesforce line", [("remove", "Salesforce line")]),
         ("Don't mention SOC 2 anymore", [("remove", "SOC 2")]),
     ],
+    "greeting": [  # leaving it out is a removal of the greeting; bringing it back its own request
+        ("remove the greeting", [("remove", "greeting")]),
+        ("no greeting", [("remove", "greeting")]),
+        ("write it without a greeting", [("remove", "greeting")]),
+        ("skip the salutation", [("remove", "salutation")]),
+        ("get rid of the Hi line", [("remove", "Hi line")]),
+        ("add the greeting back", [("greeting", True)]),
+        ("bring back the greeting", [("greeting", True)]),
+        ("start with a greeting", [("greeting", True)]),  # once an opener "about a greeting"
+    ],
     "call to action": [
         ("ask for a call instead", [("cta", "call")]),
         ("change the CTA to a reply", [("cta", "reply")]),
@@ -295,6 +305,16 @@ def test_leaving_out_a_variable_leaves_out_the_variable_not_the_sentences(messag
     assert "%company%" not in state.subject_include
     again = standing([message, "put their company in the subject"])
     assert again.no_vars == () and again.subject_include == ("%company%",)  # asked for again: back
+
+
+@pytest.mark.parametrize("message", ["remove the greeting", "no greeting please", "drop the greeting line",
+                                     "skip the salutation", "get rid of the Hi line", "remove 'Hi %first_name%,'"])
+def test_leaving_out_the_greeting_leaves_out_the_greeting_line_only(message: str) -> None:
+    """"remove the greeting" found no sentence with "greeting" and changed nothing."""
+    state = standing(["Mention our SOC 2 report", message])
+    assert (state.no_greeting, state.removed, state.mentions) == (True, (), ("SOC 2 report",))
+    assert "greeting: none" in state.lines() and Standing.from_lines(state.lines()) == state
+    assert standing([message, "add the greeting back"]).no_greeting is False
 
 
 def test_shorter_and_longer_count_steps() -> None:
