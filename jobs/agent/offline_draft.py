@@ -456,6 +456,10 @@ def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> 
     notes: list[Note] = []
     body = _body(state, names, follow_up is not None, notes)
     subject = _subject(state, names, follow_up is not None, notes)
+    if state.language:  # said, not pretended: the text below is English whatever was asked
+        notes.append(("language", state.language, f"the built-in offline model writes English only, so the draft "
+                      f"stays in English; a hosted model (LLM_MODEL, for example openai:gpt-4o-mini) writes it in "
+                      f"{state.language}, and the request stands for later turns"))
     if state.replacements:
         body = _replace(body, state.replacements, names, notes)
         subject = clip_words(_replace(subject, state.replacements, names, None), MAX_SUBJECT_CHARS)

@@ -116,6 +116,7 @@ def said(request: Request) -> str:
         "sign_off": lambda: f"the sign-off \u201c{v}\u201d" if v else "no sign-off",
         "signature": lambda: f"signed \u201c{v}\u201d" if v else "no signature",
         "greeting": lambda: "the greeting back" if v else "no greeting",
+        "language": lambda: f"the email in {v}",
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",

@@ -48,6 +48,7 @@ KINDS = {
     "one_paragraph": "bool",
     "sign_off": "text, '' for none",
     "signature": "text, '' for none",
+    "language": "a language name ('English' is the default)",
     "greeting": "True: the greeting back (leaving it out is a 'remove' of the greeting)",
     "opener": "topic, '' for the default opener",
     "opener_question": "bool",
@@ -137,6 +138,10 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_signature": ("sign", "name", "from"),
     "_ps": ("p.s", "ps", "postscript", "post-script"),
     "_greeting": ("greeting", "salutation"),
+    "_language": tuple(language.lower() for language in (
+        "English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish", "Norwegian",
+        "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian", "Ukrainian", "Japanese",
+        "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian", "Vietnamese", "Thai")),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_sentence": ('"', "'"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -384,6 +389,28 @@ _GREETING = r"(?:greeting|salutation)"
        rf"\b(?:i|we)\s+(?:want|need)\s+(?:a\s+|the\s+){_GREETING}(?:\s+back)?\b")
 def _greeting(m: re.Match[str]) -> list[Request]:
     return _req("greeting", True, m)
+
+
+# --- language
+_LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish",
+              "Norwegian", "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian",
+              "Ukrainian", "Japanese", "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian",
+              "Vietnamese", "Thai")
+_LANGUAGE = r"(?P<lang>" + "|".join(_LANGUAGES) + r")(?![\w-])"
+_WHOLE = r"(?:it|this|that|the\s+(?:email|draft|message|body|whole\s+(?:thing|email)|copy))"
+
+
+@_rule(rf"\b(?:write|rewrite|redo|draft|do|make|put|have|send|give\s+me)\s+(?:{_WHOLE}\s+)?(?:in|into)\s+{_LANGUAGE}",
+       # "write a cold email in German to CFOs about Ledgerly": the words before "in" stay for the brief
+       rf"\b(?P<keep>(?:write|draft|send)\s+an?\s+(?:[\w-]+\s+){{0,2}}?(?:email|message|intro|follow-?up))\s+(?:in|into)\s+"
+       rf"{_LANGUAGE}",
+       rf"\btranslate\s+(?:{_WHOLE}\s+)?(?:in)?to\s+{_LANGUAGE}",
+       rf"\b(?:switch|change|go)\s+(?:the\s+language\s+|{_WHOLE}\s+)?(?:back\s+)?to\s+{_LANGUAGE}",
+       rf"\blanguage\s*(?::|=|should\s+be)\s*{_LANGUAGE}",
+       rf"{_GO}(?:(?:back\s+)?in|into|back\s+to)\s+{_LANGUAGE}(?=\s*(?:please\b|pls\b)?\s*(?:[.;!?\n]|$))",
+       rf"(?:^|(?<=[.;!?\n]))\s*{_LANGUAGE}\s+(?:please|pls)\b")
+def _language(m: re.Match[str]) -> list[Request]:
+    return _req("language", m.group("lang").capitalize(), m)
 
 
 # --- P.S.
@@ -914,6 +941,7 @@ class Standing:
     sign_off: str | None = None  # None: the tone's default; "": none
     signature: str | None = None  # None / "": none
     no_greeting: bool = False  # the body starts without "Hi %first_name%,"
+    language: str | None = None  # None: English
     opener: str | None = None  # a topic
     opener_question: bool = False
     opener_exact: str | None = None
@@ -969,6 +997,8 @@ class Standing:
             add(f"signature: {self.signature or 'none'}")
         if self.no_greeting:
             add("greeting: none")
+        if self.language:
+            add(f"language: {self.language}")
         if self.no_opener:
             add("opener: none")
         if self.opener_exact:
@@ -1042,6 +1072,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values["signature"] = "" if value == "none" else value
     elif key == "greeting" and value == "none":
         values["no_greeting"] = True
+    elif key == "language" and value:
+        values["language"] = value
     elif key == "opener":
         if value == "none":
             values["no_opener"] = True
@@ -1211,6 +1243,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "sign_off": lambda s, v: replace(s, sign_off=v),
     "signature": lambda s, v: replace(s, signature=v),
     "greeting": lambda s, v: replace(s, no_greeting=not v),
+    "language": lambda s, v: replace(s, language=None if v == "English" else v),
     "opener": lambda s, v: replace(s, opener=v or None, opener_exact=None, no_opener=False),
     "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),

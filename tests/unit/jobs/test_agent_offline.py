@@ -156,6 +156,19 @@ async def test_the_greeting_can_be_left_out_and_brought_back() -> None:
     assert back.draft_body.startswith("Hey %first_name%,\n\n") and "greeting: \u201cHey %first_name%,\u201d" in back.reply
 
 
+async def test_asked_for_another_language_it_says_it_writes_english_and_keeps_the_draft() -> None:
+    """"write it in German" got "I did not understand", with a list of what it can change."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    german = await chat.say("write it in German")
+    assert german.draft_body == first.draft_body and "did not understand" not in german.reply
+    assert german.reply.startswith("Nothing changed in the skeleton or the draft: the built-in offline model writes "
+                                   "English only") and "writes it in German" in german.reply
+    later = await chat.say("shorter")
+    assert "German" not in later.reply  # said once, when asked
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

@@ -44,3 +44,16 @@ def test_standing_requests_cover_the_whole_conversation_not_just_the_window() ->
 def test_the_new_message_is_not_yet_a_standing_request() -> None:
     context = read_context(turn_prompt(turn_context("Make it shorter", transcript=[])))
     assert context["standing_requests"] == []
+
+
+def test_a_language_asked_for_stays_in_the_context_after_its_message_scrolls_away() -> None:
+    """A hosted model keeps writing in the language asked for at the start of a long conversation."""
+    early = [{"role": "user", "content": "Write a cold email in German to CFOs about Ledgerly"},
+             {"role": "assistant", "content": "Who is it for?"}]
+    later = [m for i in range(40) for m in ({"role": "user", "content": f"request {i}: keep going"},
+                                             {"role": "assistant", "content": "ok"})]
+    context = read_context(turn_prompt(turn_context("latest", transcript=early + later)))
+    assert "language: German" in context["standing_requests"]
+    back = [{"role": "user", "content": "back to English please"}, {"role": "assistant", "content": "ok"}]
+    context = read_context(turn_prompt(turn_context("latest", transcript=early + later + back)))
+    assert not any(line.startswith("language") for line in context["standing_requests"])

@@ -141,6 +141,13 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("bring back the greeting", [("greeting", True)]),
         ("start with a greeting", [("greeting", True)]),  # once an opener "about a greeting"
     ],
+    "language": [  # the offline model says it writes English only; the request stands for hosted models
+        ("write it in German", [("language", "German")]),
+        ("in Spanish please", [("language", "Spanish")]),
+        ("translate it to French", [("language", "French")]),
+        ("can you rewrite the email in Dutch?", [("language", "Dutch")]),
+        ("back to English", [("language", "English")]),
+    ],
     "call to action": [
         ("ask for a call instead", [("cta", "call")]),
         ("change the CTA to a reply", [("cta", "reply")]),
@@ -247,7 +254,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "We want to follow up on the call we had last week",  # asks for no call
                                      "stop pitching so hard",  # not an offer called "so hard"
                                      "it sounds like we are pitching too much",
-                                     "Write an intro email about saving 4 hours a week"])  # a theme, not a product
+                                     "Write an intro email about saving 4 hours a week",  # a theme, not a product
+                                     "the Spanish one was better", "our German customers love it"])  # no language asked
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
@@ -315,6 +323,16 @@ def test_leaving_out_the_greeting_leaves_out_the_greeting_line_only(message: str
     assert (state.no_greeting, state.removed, state.mentions) == (True, (), ("SOC 2 report",))
     assert "greeting: none" in state.lines() and Standing.from_lines(state.lines()) == state
     assert standing([message, "add the greeting back"]).no_greeting is False
+
+
+def test_a_language_in_the_brief_leaves_the_brief_whole() -> None:
+    state = standing(["Write a cold email in German to CFOs at logistics companies about Ledgerly, our spend "
+                      "management tool for fleets. We want them to book a 20-minute call."])
+    assert (state.language, state.audience, state.offer, state.cta) == (
+        "German", "CFOs at logistics companies", "Ledgerly, our spend management tool for fleets", "20-minute call")
+    assert standing(["We sell German beer to bars"]).language is None  # a word, not a request
+    assert "language: German" in state.lines() and Standing.from_lines(state.lines()) == state
+    assert standing(["write it in German", "back to English"]).language is None
 
 
 def test_shorter_and_longer_count_steps() -> None:
