@@ -166,6 +166,9 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     end = limit - 1
+    for span in SPAN_RE.finditer(text):  # a long &&span&&: its first words, closed again ("&&One sentence on…&&")
+        if span.start() + 16 < end < span.end():
+            return _clip_in_span(text, span.start(), end - 2)
     for match in (*SPAN_RE.finditer(text), *VAR_RE.finditer(text)):
         if match.start() < end < match.end():
             end = match.start()
@@ -175,6 +178,16 @@ def clip(text: str, limit: int) -> str:
     if end < len(text) and text[end] != " " and " " in cut.strip():
         cut = cut.rstrip().rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:-") + "…"
+
+
+def _clip_in_span(text: str, start: int, end: int) -> str:
+    for var in VAR_RE.finditer(text, start):
+        if var.start() < end < var.end():
+            end = var.start()
+    cut = text[:end]
+    if end < len(text) and text[end] != " " and " " in cut[start:]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-(") + "\u2026&&"
 
 
 def clip_words(text: str, limit: int) -> str:

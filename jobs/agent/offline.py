@@ -225,7 +225,8 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     for request in parsed.requests:
         after = step.apply([request])
         if after == step:
-            kept.append(said(request))
+            if said(request) not in new:  # "it feels generic, personalize it more": one request, said twice
+                kept.append(said(request))
         else:
             new.append(said(request))
             unchanged.append(noted.pop((request.kind, _note_key(request.value)), None)

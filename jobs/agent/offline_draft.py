@@ -130,6 +130,10 @@ def _hook(state: Standing, allowed: set[str], offer_topic: str, follow_up: bool)
     if follow_up:
         angle = about or offer_topic or "the idea"
         return Part("hook", f"&&One new angle on {angle} for {who}, not repeated from the earlier email&&")
+    if state.personal:  # one real, recent detail of this lead, then the link to what we write about
+        link = about or offer_topic or "what we do"
+        return Part("hook", f"&&One sentence on a specific, recent detail about {who} (a launch, a hire, a post) "
+                            f"and how it ties to {link}&&", requested=True)
     if about:
         verb = "matter" if looks_plural(about) else "matters"  # "why Q4 quotas matter", "why hiring matters"
         return Part("hook", f"&&One sentence on why {about} {verb} to {who}&&", requested=bool(state.opener))
@@ -272,7 +276,9 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     if state.mentions:
         parts += [Part("mention", mention_sentence(m), requested=True) for m in state.mentions]
     elif state.shorter == 0 and "proof" not in state.removed:
-        parts.append(Part("proof", f"&&One customer result relevant to {_who(allowed)}&&"))
+        like = "a company like %company%" if "company" in allowed else "a similar team"
+        parts.append(Part("proof", f"&&One customer result from {like} (same industry or size)&&" if state.personal
+                          else f"&&One customer result relevant to {_who(allowed)}&&"))
     parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
     parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style),
                       requested=True))
@@ -427,6 +433,8 @@ def _skeleton(state: Standing, allowed: set[str], follow_up: str | None) -> dict
         hook = "Open with a question" + (f" about {state.opener}" if state.opener else "")
     elif state.opener:
         hook = f"Open with {state.opener}, tied to the reader's role and company"
+    elif state.personal:
+        hook = "Open with one specific, recent detail about the lead (a launch, a hire, a post), tied to the offer"
     else:
         hook = "Open with a problem the reader's role feels, tied to their company"
     value = f"What {offer_topic} changes for {state.audience}" + (f", focused on {state.focus}" if state.focus else "")

@@ -27,6 +27,7 @@ CAPABILITIES = (
     "a proof point, case study, P.S. or sentence (add or remove)",
     "the call to action (reply, call, demo, booking link; softer, or as a question)",
     "a variable left out of the whole email (\"don't use their company name\")",
+    "more personalization (a specific detail about each lead)",
     "the audience and the offer",
 )
 _BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}
@@ -117,6 +118,7 @@ def said(request: Request) -> str:
         "signature": lambda: f"signed \u201c{v}\u201d" if v else "no signature",
         "greeting": lambda: "the greeting back" if v else "no greeting",
         "language": lambda: f"the email in {v}",
+        "personal": lambda: "more personalization" if v else "the standard opener and proof",
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",
@@ -175,6 +177,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append(f"signed \u201c{state.signature}\u201d")
     if state.no_greeting:
         out.append("no greeting")
+    if state.personal:
+        out.append("more personalization")
     if state.opener:
         out.append(f"opener about {state.opener}")
     if state.opener_question:

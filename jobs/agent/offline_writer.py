@@ -32,6 +32,7 @@ from jobs.agent.rules import MAX_SUBJECT_CHARS, SPAN_RE, VAR_RE
 _HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters? to ", re.I)
 _PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves? for ", re.I)
 _ANGLE = re.compile(r"^One new angle on (?P<theme>.+?) for ", re.I)
+_DETAIL = re.compile(r"^One sentence on a specific, recent detail about .+? and how it ties to (?P<theme>.+)$", re.I)
 _RESULT = re.compile(r"\b(?:result|results|proof|customer|case stud|stat|number|metric|outcome|testimonial)\w*", re.I)
 _ABOUT = re.compile(r"\b(?:on|about|around|regarding|mentioning|referencing)\s+(?P<theme>[^,.;:&%]{3,60}?)"
                     r"(?=\s+(?:for|to|at|that|which|and)\b|[,.;:]|$)", re.I)
@@ -141,6 +142,10 @@ def _span(instruction: str, values: dict[str, str], skeleton: dict[str, Any]) ->
         m = pattern.match(instruction)
         if m:
             return hook_sentence(m.group("theme"), values, audience, offer_topic)
+    m = _DETAIL.match(instruction)
+    if m:  # the lead's own detail is their headline when there is one (hook_sentence reads it)
+        theme_ = m.group("theme")
+        return hook_sentence(None if theme_ in ("what we do", offer_topic) else theme_, values, audience, offer_topic)
     m = _PROBLEM.match(instruction)
     if m:
         return hook_sentence(None, values, audience, m.group("topic") if m.group("topic") != "this" else "")

@@ -48,6 +48,7 @@ KINDS = {
     "one_paragraph": "bool",
     "sign_off": "text, '' for none",
     "signature": "text, '' for none",
+    "personal": "bool: a lead-specific detail in the opener and proof (True), or the plain ones",
     "language": "a language name ('English' is the default)",
     "greeting": "True: the greeting back (leaving it out is a 'remove' of the greeting)",
     "opener": "topic, '' for the default opener",
@@ -138,6 +139,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_signature": ("sign", "name", "from"),
     "_ps": ("p.s", "ps", "postscript", "post-script"),
     "_greeting": ("greeting", "salutation"),
+    "_personal": ("personal", "tailor", "custom", "generic", "templat", "impersonal", "mass", "specific"),
     "_language": tuple(language.lower() for language in (
         "English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish", "Norwegian",
         "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian", "Ukrainian", "Japanese",
@@ -389,6 +391,22 @@ _GREETING = r"(?:greeting|salutation)"
        rf"\b(?:i|we)\s+(?:want|need)\s+(?:a\s+|the\s+){_GREETING}(?:\s+back)?\b")
 def _greeting(m: re.Match[str]) -> list[Request]:
     return _req("greeting", True, m)
+
+
+# --- personalization (before the tone rules: "more personal" is about the lead, not the voice)
+_PERSONAL = r"(?:personali[sz]ed|personal|tailored|customi[sz]ed|specific\s+to\s+(?:each|the)\s+(?:lead|prospect|reader))"
+
+
+@_rule(rf"\b(?:personali[sz]e|tailor|customi[sz]e)\s+(?:it|this|the\s+(?:email|draft|message|opener|hook))?\s*(?:more|further|"
+       rf"a\s+(?:bit|lot)\s+more|better|to\s+(?:each|the)\s+(?:lead|prospect|reader)|per\s+lead)?\b",
+       rf"\b(?:more|extra|deeper|better)\s+(?:{_PERSONAL}|personali[sz]ation)\b",
+       rf"\b(?:add|needs?|want|use)\s+(?:some\s+|more\s+|a\s+bit\s+of\s+|a\s+little\s+)?personali[sz]ation\b",
+       rf"\b(?:too|very|so|feels?|reads?|sounds?)\s+(?:a\s+bit\s+|pretty\s+|really\s+)?(?:generic|template-?y|"
+       rf"templated|impersonal|mass-?produced|like\s+a\s+template)\b",
+       rf"\b(?:less|not\s+so)\s+(?:generic|impersonal|templated)\b",
+       rf"\b(?P<off>less\s+{_PERSONAL}|no\s+(?:more\s+)?personali[sz]ation|(?:don'?t|do\s+not)\s+personali[sz]e(?:\s+it)?)\b")
+def _personal(m: re.Match[str]) -> list[Request]:
+    return _req("personal", not m.groupdict().get("off"), m)
 
 
 # --- language
@@ -942,6 +960,7 @@ class Standing:
     signature: str | None = None  # None / "": none
     no_greeting: bool = False  # the body starts without "Hi %first_name%,"
     language: str | None = None  # None: English
+    personal: bool = False  # the per-lead spans ask for a specific, recent detail about the lead
     opener: str | None = None  # a topic
     opener_question: bool = False
     opener_exact: str | None = None
@@ -999,6 +1018,8 @@ class Standing:
             add("greeting: none")
         if self.language:
             add(f"language: {self.language}")
+        if self.personal:
+            add("personalization: more")
         if self.no_opener:
             add("opener: none")
         if self.opener_exact:
@@ -1074,6 +1095,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values["no_greeting"] = True
     elif key == "language" and value:
         values["language"] = value
+    elif key == "personalization" and value == "more":
+        values["personal"] = True
     elif key == "opener":
         if value == "none":
             values["no_opener"] = True
@@ -1244,6 +1267,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "signature": lambda s, v: replace(s, signature=v),
     "greeting": lambda s, v: replace(s, no_greeting=not v),
     "language": lambda s, v: replace(s, language=None if v == "English" else v),
+    "personal": lambda s, v: replace(s, personal=bool(v)),
     "opener": lambda s, v: replace(s, opener=v or None, opener_exact=None, no_opener=False),
     "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),

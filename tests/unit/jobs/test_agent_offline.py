@@ -169,6 +169,19 @@ async def test_asked_for_another_language_it_says_it_writes_english_and_keeps_th
     assert "German" not in later.reply  # said once, when asked
 
 
+async def test_personalize_it_more_makes_the_per_lead_spans_ask_for_a_specific_detail() -> None:
+    """"personalize it more" and "it feels generic" were not understood."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    result = await chat.say("it feels generic, personalize it more")
+    assert "You asked for: more personalization." in result.reply and "did not" not in result.reply
+    assert "specific, recent detail about" in result.draft_body
+    assert "\u2026&&\u201d" in result.reply  # the long placeholder is quoted clipped, its span closed
+    later = await chat.say("shorter")
+    assert "Still applied from earlier turns: more personalization." in later.reply
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

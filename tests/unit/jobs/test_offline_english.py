@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from core.payloads import Lead
-from jobs.agent.english import article, offer_sentence, possessive, short_offer, split_sentences, theme, topic
+from jobs.agent.english import article, clip, offer_sentence, possessive, short_offer, split_sentences, theme, topic
 from jobs.agent.offline_draft import mention_sentence, write
 from jobs.agent.offline_writer import write_example
 from jobs.agent.output import ExampleOutput, TurnOutput
@@ -103,6 +103,36 @@ def test_a_variable_the_user_left_out_appears_nowhere_and_its_sentences_stay() -
     assert "%company%" not in after.subject + after.body and "%first_name%" not in after.body
     assert after.subject == "Online booking for your team" and after.body.startswith("Hi there,")
     assert after.body.count("&&") == before.body.count("&&")  # the hook and proof placeholders are still there
+
+
+@pytest.mark.parametrize(("limit", "clipped"), [
+    (110, "&&One sentence on a specific, recent detail about the team at %company% (a launch, a hire, a post) and "
+          "how\u2026&&"),
+    (75, "&&One sentence on a specific, recent detail about the team at %company%\u2026&&"),  # never inside %company%
+    (20, "&&One sentence on\u2026&&"),
+])
+def test_a_long_span_is_clipped_inside_and_closed_again(limit: int, clipped: str) -> None:
+    """A quoted placeholder longer than the quote's limit was reduced to a bare "…" in the reply."""
+    span = ("&&One sentence on a specific, recent detail about the team at %company% (a launch, a hire, a post) and "
+            "how it ties to new-rep ramp time&&")
+    assert clip(span, limit) == clipped and len(clipped) <= limit
+
+
+def test_more_personalization_asks_each_lead_specific_detail_and_keeps_the_rest() -> None:
+    brief = ["Audience: dentists. Offer: online booking that fills empty chairs. CTA: a 15-minute call."]
+    allowed = ["first_name", "company"]
+    plain, personal = write(standing(brief), allowed), write(standing([*brief, "personalize it more"]), allowed)
+    assert "&&One sentence on a specific, recent detail about the team at %company% (a launch, a hire, a post)" \
+        in personal.body and "&&One customer result from a company like %company% (same industry or size)&&" \
+        in personal.body
+    assert personal.body.count("&&") == plain.body.count("&&") and personal.subject == plain.subject
+    assert personal.skeleton["hook"]["strategy"].startswith("Open with one specific, recent detail about the lead")
+    assert "a similar team" in write(standing([*brief, "too generic"]), ["first_name"]).body  # no %company% to use
+    context = {"lead": msgspec.to_builtins(LEADS[0]), "skeleton": personal.skeleton,
+               "draft_template": {"subject": personal.subject, "body": personal.body}}
+    hook = write_example(context, [])["body"].split("\n\n")[1]
+    # was "A specific is probably high on your list as …"
+    assert hook == "As Head of Sales at Engines, you may be the right person to talk to about online booking."
 
 
 def test_without_a_greeting_the_body_starts_with_the_opener_and_keeps_everything_else() -> None:

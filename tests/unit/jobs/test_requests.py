@@ -141,6 +141,14 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("bring back the greeting", [("greeting", True)]),
         ("start with a greeting", [("greeting", True)]),  # once an opener "about a greeting"
     ],
+    "personalization": [
+        ("personalize it more", [("personal", True)]),
+        ("make it more personal", [("personal", True)]),
+        ("it feels generic", [("personal", True)]),
+        ("tailor it to each lead", [("personal", True)]),
+        ("add some personalization", [("personal", True)]),
+        ("less personalized", [("personal", False)]),
+    ],
     "language": [  # the offline model says it writes English only; the request stands for hosted models
         ("write it in German", [("language", "German")]),
         ("in Spanish please", [("language", "Spanish")]),
@@ -255,7 +263,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "stop pitching so hard",  # not an offer called "so hard"
                                      "it sounds like we are pitching too much",
                                      "Write an intro email about saving 4 hours a week",  # a theme, not a product
-                                     "the Spanish one was better", "our German customers love it"])  # no language asked
+                                     "the Spanish one was better", "our German customers love it",  # no language asked
+                                     "be more specific about the offer"])  # not about the lead
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
@@ -333,6 +342,13 @@ def test_a_language_in_the_brief_leaves_the_brief_whole() -> None:
     assert standing(["We sell German beer to bars"]).language is None  # a word, not a request
     assert "language: German" in state.lines() and Standing.from_lines(state.lines()) == state
     assert standing(["write it in German", "back to English"]).language is None
+
+
+def test_personalization_stands_and_round_trips() -> None:
+    state = standing(["more casual", "personalize it more", "shorter"])
+    assert state.personal and "personalization: more" in state.lines()
+    assert Standing.from_lines(state.lines()) == state
+    assert not standing(["too generic", "less personalized"]).personal
 
 
 def test_shorter_and_longer_count_steps() -> None:
