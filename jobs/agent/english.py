@@ -129,7 +129,8 @@ SPAN_WORDS = 14  # how many words a rendered &&…&& span is counted as (the off
 def count_words(template: str) -> int:
     """Words in a draft body as a reader will see it: each &&…&& span counts as ``SPAN_WORDS``."""
     spans = len(SPAN_RE.findall(template))
-    return len(SPAN_RE.sub(" ", template).split()) + spans * SPAN_WORDS
+    words = [w for w in SPAN_RE.sub(" ", template).split() if w != "-"]  # a bullet's dash is not a word
+    return len(words) + spans * SPAN_WORDS
 
 
 _ABBREVIATIONS = re.compile(r"(?:\b(?:P\.S|e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|Inc|Ltd|Co|St|approx|No)\.$)|(?:\b[A-Z]\.$)")

@@ -250,7 +250,8 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
         lines.append(f"I did not act on \u201c{clean(parsed.unmatched, keep=allowed, spam=False)}\u201d; "
                      f"I can change: {_list(list(CAPABILITIES))}.")
     asked = {(r.kind, _note_key(r.value)) for r in parsed.requests}
-    notes = [text for (kind, key), text in noted.items() if kind == "max_words" or (kind, key) in asked]
+    # a limit missed, or bullets asked earlier that this draft cannot use, is said whenever it holds
+    notes = [text for (kind, key), text in noted.items() if kind in ("max_words", "bullets") or (kind, key) in asked]
     if not diff and unchanged:
         notes = [n for n in notes if n not in unchanged]
     notes += [n for n in _unknown_variables(parsed, allowed) if n not in notes]

@@ -248,7 +248,9 @@ def _layout(parts: list[Part], state: Standing) -> str:
     cta = [p.text for p in parts if p.role == "cta"]
     tail = [p.text for p in parts if p.role == "sign_off"]
     ps = [p.text for p in parts if p.role == "ps"]
-    if state.one_paragraph:
+    if state.bullets and len(value + support) >= 2:
+        middle = [" ".join(opening), "\n".join(f"- {line}" for line in value + support), " ".join(cta)]
+    elif state.one_paragraph:
         middle = [" ".join(opening + value + support + cta)]
     elif state.shorter:
         middle = [" ".join(opening + value + support), " ".join(cta)]
@@ -330,6 +332,9 @@ def _body(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]
         else:
             dropped.add(step)
     notes += left_out
+    if state.bullets and "\n- " not in body:
+        notes.append(("bullets", "True", "there is only one point to list, so it stays a sentence; add a proof "
+                      "point or a fact and they become bullet points"))
     return body
 
 

@@ -20,7 +20,7 @@ MAX_SENTENCE_CHANGES = 4
 
 CAPABILITIES = (
     "the tone (casual, formal, warmer, more direct)",
-    "the length (shorter, under N words, one paragraph)",
+    "the length (shorter, under N words, one paragraph) and bullet points",
     "the greeting, sign-off and signature",
     "the opener (a topic, a question, or an exact line)",
     "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
@@ -49,9 +49,18 @@ def _parts(body: str) -> dict[str, Any]:
         last = paragraphs[-1]
         if len(last.split()) <= 8 and not last.endswith(("?", ".", "&&")) or "\n" in last:
             sign_off = paragraphs.pop()
-    sentences = [s for p in paragraphs for s in split_sentences(p)]
-    return {"greeting": greeting, "sentences": sentences, "sign_off": sign_off, "ps": " ".join(ps),
+    # a bulleted list is its lines, each a sentence of its own whatever its punctuation
+    sentences = [s for p in paragraphs for line in _lines(p) for s in split_sentences(line)]
+    bullets = sum(len(_lines(p)) for p in paragraphs if len(_lines(p)) > 1)
+    return {"greeting": greeting, "sentences": sentences, "sign_off": sign_off, "ps": " ".join(ps), "bullets": bullets,
             "paragraphs": len(paragraphs) + bool(greeting) + bool(sign_off) + len(ps)}
+
+
+def _lines(paragraph: str) -> list[str]:
+    lines = paragraph.split("\n")
+    if len(lines) > 1 and all(line.startswith("- ") for line in lines):
+        return [line[2:] for line in lines]
+    return [paragraph]
 
 
 def _sentence_changes(old: list[str], new: list[str]) -> list[str]:
@@ -95,6 +104,8 @@ def changes(old_skeleton: dict[str, Any] | None, new_skeleton: dict[str, Any] | 
         out.append(f"sign-off: {_q(new['sign_off'])}" if new["sign_off"] else "sign-off removed")
     if new["ps"] != old["ps"]:
         out.append(f"P.S.: {_q(new['ps'])}" if new["ps"] else "P.S. removed")
+    if new["bullets"] != old["bullets"]:
+        out.append(f"bullet points: {new['bullets']} lines" if new["bullets"] else "bullet points removed")
     if new["paragraphs"] != old["paragraphs"]:
         out.append(f"paragraphs: {old['paragraphs']} \u2192 {new['paragraphs']}")
     old_words, new_words = count_words(old_body or ""), count_words(new_body)
@@ -114,6 +125,7 @@ def said(request: Request) -> str:
         "longer": lambda: "longer",
         "max_words": lambda: f"at most {v} words" if v else "no word limit",
         "one_paragraph": lambda: "one paragraph" if v else "separate paragraphs",
+        "bullets": lambda: "bullet points" if v else "no bullet points",
         "sign_off": lambda: f"the sign-off \u201c{v}\u201d" if v else "no sign-off",
         "signature": lambda: f"signed \u201c{v}\u201d" if v else "no signature",
         "greeting": lambda: "the greeting back" if v else "no greeting",
@@ -171,6 +183,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append(f"at most {state.max_words} words")
     if state.one_paragraph:
         out.append("one paragraph")
+    if state.bullets:
+        out.append("bullet points")
     if state.sign_off:
         out.append(f"sign-off \u201c{state.sign_off}\u201d")
     if state.signature:

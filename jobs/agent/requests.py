@@ -46,6 +46,7 @@ KINDS = {
     "longer": "steps",
     "max_words": "int, or None for no limit",
     "one_paragraph": "bool",
+    "bullets": "bool: the value and proof as a bulleted list",
     "sign_off": "text, '' for none",
     "signature": "text, '' for none",
     "personal": "bool: a lead-specific detail in the opener and proof (True), or the plain ones",
@@ -165,6 +166,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
                  "verbose", "lean", "pare", "much text", "tl"),
     "_longer": ("long", "short", "detail", "expand", "elaborate", "flesh", "context", "full", "beef", "undo"),
     "_one_paragraph": ("paragraph", "block", "break"), "_paragraphs": ("paragraph", "block", "break"),
+    "_bullets": ("bullet", "list", "prose"),
 }
 
 
@@ -763,6 +765,19 @@ def _one_paragraph(m: re.Match[str]) -> list[Request]:
     return _req("one_paragraph", True, m)
 
 
+_BULLETS = r"(?:an?\s+)?(?:bullets|bullet(?:ed)?(?:\s*-?\s*points?|\s+list)?|(?:short\s+)?list(?:\s+form)?)\b"
+
+
+@_rule(rf"\b(?:use|add|with|in|into|as|put\s+(?:it|them|the\s+(?:benefits|points|value|proof)(?:\s+points?)?)\s+(?:in|into|as)|"
+       rf"make\s+(?:it|them|the\s+(?:benefits|points|body))(?:\s+into)?|turn\s+(?:it|them|the\s+\w+)\s+into|format\s+"
+       rf"(?:it|the\s+\w+)\s+(?:as|with|in))\s+(?:some\s+)?{_BULLETS}(?!\s+of\b)",
+       rf"\bbullet(?:ize|ise)?\s+(?:the\s+)?(?:it|them|benefits|points|value|proof)\b",
+       rf"\b(?P<off>(?:no|without|remove\s+the|drop\s+the|lose\s+the|get\s+rid\s+of\s+the)\s+(?:bullet(?:ed)?(?:\s*points?|\s+list)?|"
+       rf"bullets)|(?:as|back\s+to)\s+(?:normal\s+)?prose)\b")
+def _bullets(m: re.Match[str]) -> list[Request]:
+    return _req("bullets", not m.groupdict().get("off"), m)
+
+
 @_rule(r"\b(?:split|break)\s+(?:it|this|the\s+email|the\s+body|the\s+paragraph)\s+(?:up|into\s+(?:several\s+|more\s+|short\s+)?"
        r"paragraphs)\b|\bmore\s+paragraphs\b|\bseparate\s+paragraphs\b|\b(?:add\s+)?paragraph\s+breaks\b")
 def _paragraphs(m: re.Match[str]) -> list[Request]:
@@ -956,6 +971,7 @@ class Standing:
     shorter: int = 0  # how many times "shorter" (minus "longer"), 0..3
     max_words: int | None = None
     one_paragraph: bool = False
+    bullets: bool = False  # the value and proof sentences as "- " lines
     sign_off: str | None = None  # None: the tone's default; "": none
     signature: str | None = None  # None / "": none
     no_greeting: bool = False  # the body starts without "Hi %first_name%,"
@@ -1010,6 +1026,8 @@ class Standing:
             add(f"length: at most {self.max_words} words")
         if self.one_paragraph:
             add("length: one paragraph")
+        if self.bullets:
+            add("format: bullet points")
         if self.sign_off is not None:
             add(f"sign-off: {self.sign_off or 'none'}")
         if self.signature is not None:
@@ -1087,6 +1105,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
             values["max_words"] = int(re.search(r"\d+", value).group(0))  # type: ignore[union-attr]
         elif value == "one paragraph":
             values["one_paragraph"] = True
+    elif key == "format" and value == "bullet points":
+        values["bullets"] = True
     elif key == "sign-off":
         values["sign_off"] = "" if value == "none" else value
     elif key == "signature":
@@ -1262,7 +1282,8 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "shorter": lambda s, v: replace(s, shorter=min(3, s.shorter + int(v or 1))),
     "longer": lambda s, v: replace(s, shorter=max(0, s.shorter - int(v or 1)), max_words=None, one_paragraph=False),
     "max_words": lambda s, v: replace(s, max_words=v),
-    "one_paragraph": lambda s, v: replace(s, one_paragraph=bool(v)),
+    "one_paragraph": lambda s, v: replace(s, one_paragraph=bool(v), bullets=s.bullets and not v),
+    "bullets": lambda s, v: replace(s, bullets=bool(v), one_paragraph=s.one_paragraph and not v),
     "sign_off": lambda s, v: replace(s, sign_off=v),
     "signature": lambda s, v: replace(s, signature=v),
     "greeting": lambda s, v: replace(s, no_greeting=not v),

@@ -182,6 +182,23 @@ async def test_personalize_it_more_makes_the_per_lead_spans_ask_for_a_specific_d
     assert "Still applied from earlier turns: more personalization." in later.reply
 
 
+async def test_bullet_points_list_the_value_and_proof_and_say_when_there_is_one_point() -> None:
+    """"use bullet points" was not understood."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    listed = await chat.say("use bullet points")
+    middle = listed.draft_body.split("\n\n")[2]
+    assert middle == ("- Rampwise is an onboarding platform that cuts new-rep ramp time in half.\n"
+                      "- &&One customer result relevant to %position% at %company%&&")
+    assert "- bullet points: 2 lines" in listed.reply and "length:" not in listed.reply  # a dash is not a word
+    assert listed.draft_body.replace(middle, middle.replace("- ", "").replace("\n", "\n\n")) == first.draft_body
+    short = await chat.say("much shorter")
+    assert "\n- " not in short.draft_body and "Note: there is only one point to list" in short.reply
+    again = await chat.say("mention our SOC 2 report")
+    assert "- I can share our SOC 2 report if it helps." in again.draft_body
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

@@ -141,6 +141,14 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("bring back the greeting", [("greeting", True)]),
         ("start with a greeting", [("greeting", True)]),  # once an opener "about a greeting"
     ],
+    "bullet points": [
+        ("use bullet points", [("bullets", True)]),
+        ("put the benefits in bullets", [("bullets", True)]),
+        ("format it as a bulleted list", [("bullets", True)]),
+        ("make it a list", [("bullets", True)]),
+        ("no bullets", [("bullets", False)]),
+        ("back to prose", [("bullets", False)]),
+    ],
     "personalization": [
         ("personalize it more", [("personal", True)]),
         ("make it more personal", [("personal", True)]),
@@ -342,6 +350,15 @@ def test_a_language_in_the_brief_leaves_the_brief_whole() -> None:
     assert standing(["We sell German beer to bars"]).language is None  # a word, not a request
     assert "language: German" in state.lines() and Standing.from_lines(state.lines()) == state
     assert standing(["write it in German", "back to English"]).language is None
+
+
+def test_bullets_and_one_paragraph_replace_each_other() -> None:
+    assert standing(["one paragraph", "use bullet points"]).lines()[-1:] == ["format: bullet points"]
+    assert not standing(["use bullet points", "one paragraph"]).bullets
+    state = standing(["use bullet points"])
+    assert Standing.from_lines(state.lines()) == state
+    assert parse("it's high on your list").requests == () and parse("add a list of our integrations").requests[0].kind \
+        == "mention"  # a list as a thing to mention is not the format
 
 
 def test_personalization_stands_and_round_trips() -> None:
