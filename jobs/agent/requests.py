@@ -130,6 +130,10 @@ _TONE_STEMS = ("casual", "informal", "relax", "conversation", "laid", "chill", "
                "chase", "concrete", "stiff", "stuffy", "robot", "corporate", "rigid", "cold", "pushy", "aggressive",
                "salesy", "harsh", "transactional", "vague", "wishy", "passive", "fluff", "timid", "chummy", "slang",
                "sloppy", "familiar", "filler", "small talk", "pleasantries", "jargon", "buzzword", "hype", "tone")
+_LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish",
+              "Norwegian", "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian",
+              "Ukrainian", "Japanese", "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian",
+              "Vietnamese", "Thai")  # what "write it in …" is read for
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
@@ -141,10 +145,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_ps": ("p.s", "ps", "postscript", "post-script"),
     "_greeting": ("greeting", "salutation"),
     "_personal": ("personal", "tailor", "custom", "generic", "templat", "impersonal", "mass", "specific"),
-    "_language": tuple(language.lower() for language in (
-        "English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish", "Norwegian",
-        "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian", "Ukrainian", "Japanese",
-        "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian", "Vietnamese", "Thai")),
+    "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_sentence": ('"', "'"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -399,8 +400,12 @@ def _greeting(m: re.Match[str]) -> list[Request]:
 _PERSONAL = r"(?:personali[sz]ed|personal|tailored|customi[sz]ed|specific\s+to\s+(?:each|the)\s+(?:lead|prospect|reader))"
 
 
-@_rule(rf"\b(?:personali[sz]e|tailor|customi[sz]e)\s+(?:it|this|the\s+(?:email|draft|message|opener|hook))?\s*(?:more|further|"
-       rf"a\s+(?:bit|lot)\s+more|better|to\s+(?:each|the)\s+(?:lead|prospect|reader)|per\s+lead)?\b",
+_MORE = r"(?:more|further|a\s+(?:bit|lot)\s+more|better|to\s+(?:each|the)\s+(?:lead|prospect|reader)|per\s+lead)"
+
+
+# "personalize it (more)", "tailor it to each lead"; not "we tailor suits for lawyers" (an offer)
+@_rule(rf"\b(?:personali[sz]e|tailor|customi[sz]e)\s+(?:(?:it|this|the\s+(?:email|draft|message|opener|hook))"
+       rf"(?:\s+{_MORE})?|{_MORE})\b",
        rf"\b(?:more|extra|deeper|better)\s+(?:{_PERSONAL}|personali[sz]ation)\b",
        rf"\b(?:add|needs?|want|use)\s+(?:some\s+|more\s+|a\s+bit\s+of\s+|a\s+little\s+)?personali[sz]ation\b",
        rf"\b(?:too|very|so|feels?|reads?|sounds?)\s+(?:a\s+bit\s+|pretty\s+|really\s+)?(?:generic|template-?y|"
@@ -412,10 +417,6 @@ def _personal(m: re.Match[str]) -> list[Request]:
 
 
 # --- language
-_LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish",
-              "Norwegian", "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian",
-              "Ukrainian", "Japanese", "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian",
-              "Vietnamese", "Thai")
 _LANGUAGE = r"(?P<lang>" + "|".join(_LANGUAGES) + r")(?![\w-])"
 _WHOLE = r"(?:it|this|that|the\s+(?:email|draft|message|body|whole\s+(?:thing|email)|copy))"
 
@@ -604,10 +605,11 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
 @_rule(rf"{_GO}{_REMOVE_VERBS}\s+(?:the\s+|that\s+|this\s+|any\s+|all\s+|my\s+|our\s+|those\s+|these\s+)?{_QV}",
        rf"\b(?:don'?t|do\s+not|stop|no\s+longer|never)\s+(?:mention|mentioning|talk\s+about|talking\s+about|bring\s+up|"
        rf"cite|citing|include|including|reference|referencing|use|using)\s+(?:the\s+|our\s+|any\s+)?{_QV}",
-       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|case\s+stud(?:y|ies)|proof(?:\s+point)?|"
-       rf"hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
-       rf"\bwithout\s+(?:the\s+|a\s+|any\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|greeting|salutation|case\s+study|proof\s+point|hook|"
-       rf"opener)\b",
+       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|"
+       rf"case\s+stud(?:y|ies)|proof(?:\s+point)?|hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)"
+       rf"(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
+       rf"\bwithout\s+(?:the\s+|a\s+|any\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|greeting|salutation|"
+       rf"case\s+study|proof\s+point|hook|opener)\b",
        # "take the case study out", "I don't want the P.S.", "no need for the Salesforce line"
        rf"{_GO}(?:take|leave|cut|strip)\s+(?:the\s+|that\s+|this\s+|our\s+|my\s+)(?P<v>p\.\s?s\.?|(?:[^.;,!?\n]|\.(?=\S)){{1,80}}?)\s+out\b",
        rf"\b(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}",
@@ -1211,6 +1213,8 @@ def _remove_item(s: Standing, target: str) -> Standing:
         return replace(s, signature="")
     if names_greeting(target):
         return replace(s, no_greeting=True)
+    if re.fullmatch(r"(?:the\s+)?(?:bullets|bullet(?:ed)?\s*(?:points?|list))", low):
+        return replace(s, bullets=False)
     if re.fullmatch(r"(?:the\s+)?(?:hook|opener|opening(?:\s+line|\s+sentence)?|first\s+(?:line|sentence)|intro(?:\s+line)?|"
                     r"lead-in|question\s+at\s+the\s+start)", low):
         return replace(s, no_opener=True, opener=None, opener_question=False, opener_exact=None)

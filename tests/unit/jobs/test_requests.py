@@ -355,6 +355,8 @@ def test_a_language_in_the_brief_leaves_the_brief_whole() -> None:
 def test_bullets_and_one_paragraph_replace_each_other() -> None:
     assert standing(["one paragraph", "use bullet points"]).lines()[-1:] == ["format: bullet points"]
     assert not standing(["use bullet points", "one paragraph"]).bullets
+    for removal in ("remove the bullet points", "drop the bullets", "lose the bullet list"):
+        assert standing(["use bullet points", removal]) == Standing()  # not a sentence to look for
     state = standing(["use bullet points"])
     assert Standing.from_lines(state.lines()) == state
     assert parse("it's high on your list").requests == () and parse("add a list of our integrations").requests[0].kind \
@@ -366,6 +368,7 @@ def test_personalization_stands_and_round_trips() -> None:
     assert state.personal and "personalization: more" in state.lines()
     assert Standing.from_lines(state.lines()) == state
     assert not standing(["too generic", "less personalized"]).personal
+    assert not standing(["We tailor suits for lawyers", "we personalize onboarding for new hires"]).personal  # offers
 
 
 def test_shorter_and_longer_count_steps() -> None:
