@@ -931,8 +931,12 @@ def parse(message: str) -> Parsed:
     work = text
     low = text.lower()
     found: list[tuple[int, Request]] = []
+    triggered: dict[int, bool] = {}  # per handler, not per pattern: a handler's patterns share its triggers
     for rule in _RULES:
-        if not any(t in low for t in rule.triggers):
+        key = id(rule.triggers)
+        if key not in triggered:
+            triggered[key] = any(t in low for t in rule.triggers)
+        if not triggered[key]:
             continue
         for m in list(rule.pattern.finditer(work)):
             if not m.group(0).strip():
