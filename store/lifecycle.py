@@ -191,18 +191,67 @@ def end_unstarted_id(conn: sa.Connection, run_id: str, status: RunStatus, failur
 
 
 def reap_expired(conn: sa.Connection, *, now: datetime, stale_before: datetime) -> tuple[int, list[RunRef]]:
-    """Free claims whose lease ended and fail the runs nobody will finish. (count, runs crashed)."""
+    """Free claims whose lease ended and fail the runs nobody will finish. (count, runs crashed).
+
+    On PostgreSQL a row may be locked by a writer that stopped inside its transaction (a frozen worker
+    keeps its locks until the server ends that transaction, ``idle_in_transaction_session_timeout``: one
+    lease). Such a claim is left for a later sweep instead of holding up the others: its session row is
+    skipped while locked, and a lock met further on (its run row) is waited for at most
+    ``REAP_LOCK_WAIT_MS``, then that one claim's work is rolled back to its savepoint."""
     reaped, crashed = 0, []
-    for session_id, claim_run_id in sessions.expired_claims(conn, now=now):
-        reaped += 1
+    bounded = _BoundedLockWaits(conn)
+    for session_id, claim_run_id in sessions.expired_claims(conn, now=now, skip_locked=bounded.on):
         if claim_run_id is None:  # a hand-set busy flag: no run to fail
-            sessions.release_unowned(conn, session_id=session_id, now=now)
+            if bounded.attempt(sessions.release_unowned, conn, session_id=session_id, now=now) is not _LOCKED:
+                reaped += 1
             continue
         row = runs.get(conn, claim_run_id)
         ref = RunRef.of(row) if row else RunRef(claim_run_id, claim_run_id, session_id, "unknown")
-        end_run(conn, ref, RunStatus.CRASHED, now=now, failure=LEASE_EXPIRED, force_release=True)
-        crashed.append(ref)
+        if bounded.attempt(end_run, conn, ref, RunStatus.CRASHED, now=now, failure=LEASE_EXPIRED,
+                           force_release=True) is not _LOCKED:
+            reaped += 1
+            crashed.append(ref)
     for row in runs.stale_active(conn, created_before=stale_before):
-        runs.finish(conn, row.id, status=RunStatus.CRASHED, now=now, error=STALE.task_run_error())
-        reaped += 1
+        if bounded.attempt(runs.finish, conn, row.id, status=RunStatus.CRASHED, now=now,
+                           error=STALE.task_run_error()) is not _LOCKED:
+            reaped += 1
+    bounded.done()
     return reaped, crashed
+
+
+REAP_LOCK_WAIT_MS = 500  # a live writer holds a row for milliseconds; a stalled one, up to a lease
+_LOCKED = object()
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that fired
+
+
+class _BoundedLockWaits:
+    """PostgreSQL: each unit of the sweep in a savepoint, waiting on a row lock at most
+    ``REAP_LOCK_WAIT_MS``. SQLite has one writer at a time and no row locks: a plain call there."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self.on = conn.dialect.name == "postgresql"
+        if self.on:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{REAP_LOCK_WAIT_MS}ms'")
+
+    def attempt(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        """``work(*args, **kwargs)``, or ``_LOCKED`` (and nothing of it kept) when it met a held lock."""
+        if not self.on:
+            return work(*args, **kwargs)
+        try:
+            with self._conn.begin_nested():
+                return work(*args, **kwargs)
+        except sa.exc.DBAPIError as exc:
+            if _sqlstate(exc) != _LOCK_NOT_AVAILABLE:
+                raise
+            return _LOCKED
+
+    def done(self) -> None:
+        if self.on:  # the rest of the transaction waits as any other would
+            self._conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+
+
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None)

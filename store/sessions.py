@@ -239,13 +239,17 @@ def renew_lease(conn: sa.Connection, *, session_id: str, claim_run_id: str, unti
                                    values={"lease_expires_at": until})
 
 
-def expired_claims(conn: sa.Connection, *, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
-    """(session_id, claim_run_id) of claims whose lease has ended."""
+def expired_claims(conn: sa.Connection, *, now: datetime, limit: int = 100,
+                   skip_locked: bool = False) -> list[tuple[str, str]]:
+    """(session_id, claim_run_id) of claims whose lease has ended. ``skip_locked`` (PostgreSQL): lock the
+    rows returned, leaving out any another transaction holds (the reaper's, see ``lifecycle.reap_expired``)."""
     stmt = (
         sa.select(t.c.id, t.c.claim_run_id)
         .where(t.c.task_status.is_not(None), t.c.lease_expires_at <= now)
         .limit(limit)
     )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True)
     return [(row[0], row[1]) for row in conn.execute(stmt)]
 
 

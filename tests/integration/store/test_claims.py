@@ -7,12 +7,17 @@ the run row inserted only with the winning claim; ending a run is ``store.lifecy
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from datetime import timedelta
+
+import pytest
 
 from core.ids import new_run_id, utcnow
 from core.status import RunStatus
 from store import lifecycle, runs, sessions
 from store.db import Database
+from store.migrate import upgrade
 from store.rows import RunFailure
 
 
@@ -108,3 +113,37 @@ async def test_generate_examples_claim_needs_a_skeleton(db: Database) -> None:
     assert await _claim(db, session_id, skeleton=True) is None
     await db.run(sessions.update_fields, user_id="u1", session_id=session_id, values={"skeleton": {"hook": "h"}})
     assert await _claim(db, session_id, skeleton=True)
+
+
+@pytest.mark.parametrize("locked", ["session", "run"])
+async def test_a_row_locked_by_a_stalled_transaction_does_not_hold_up_the_sweep(pg_url: str, locked: str) -> None:
+    """A worker frozen inside a transaction (SIGSTOP, a paused VM) keeps its row locks until PostgreSQL ends
+    that transaction (``idle_in_transaction_session_timeout``, one lease). The sweep once waited on them
+    with every other expired claim in the same transaction: one stuck session delayed all of them by up to
+    a lease. Now the stuck one is skipped, the others freed at once, and it goes on a later sweep."""
+    db = Database(pg_url)
+    await upgrade(db)
+    stuck_user, other_user = f"stuck-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    stuck_session, other_session = await _session(db, user_id=stuck_user), await _session(db, user_id=other_user)
+    stuck = await _claim(db, stuck_session, user_id=stuck_user, lease=-1)
+    other = await _claim(db, other_session, user_id=other_user, lease=-1)
+    assert stuck and other
+    holder = await db.engine.connect()  # the stalled writer: a row lock taken, then nothing
+    try:
+        await holder.begin()
+        if locked == "session":
+            await holder.exec_driver_sql("SELECT 1 FROM chat_sessions WHERE id = $1 FOR UPDATE", (stuck_session,))
+        else:  # stalled after its run row was written, before the session's
+            await holder.exec_driver_sql("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", (stuck,))
+        began = time.monotonic()
+        async with asyncio.timeout(10):
+            _, crashed = await db.run(lifecycle.reap_expired, now=utcnow(), stale_before=utcnow() - timedelta(days=1))
+        assert time.monotonic() - began < 3
+        assert other in [r.id for r in crashed]
+        assert (await db.run_read(sessions.get, user_id=other_user, session_id=other_session)).task_status is None
+    finally:
+        await holder.close()  # the stalled transaction ends (rolled back)
+    _, crashed = await db.run(lifecycle.reap_expired, now=utcnow(), stale_before=utcnow() - timedelta(days=1))
+    session = await db.run_read(sessions.get, user_id=stuck_user, session_id=stuck_session)
+    assert session.task_status is None and (await db.run_read(runs.get, stuck)).status is RunStatus.CRASHED
+    await db.dispose()
