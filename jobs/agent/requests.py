@@ -629,10 +629,38 @@ def _remove(m: re.Match[str]) -> list[Request] | None:
     target = strip_determiner(target) if not _quoted(m) else target
     if not _quoted(m):  # "don't mention SOC 2 anymore": the trailing words are not part of what to remove
         target = _TRAILING_ADVERBS.sub("", target).strip()
-    return _req("remove", clip_words(clean(target, keep=_ANY_VAR), VALUE_CHARS), m) if target else None
+    if not target:
+        return None
+    # "remove the signature and the proof", "the line about DHL and the P.S.": two things, when one of them is
+    # a part of the email ("the line about sales and marketing" stays one target)
+    targets = [target]
+    if not _quoted(m):
+        parts = [p for p in _AND.split(target) if p]
+        if len(parts) > 1 and any(_EMAIL_PART.fullmatch(p) for p in parts):
+            targets = parts
+        more = _AND_PART.match(m.string, m.end())  # "remove the P.S. and the proof": the value stopped at "P.S."
+        if more:
+            targets.append(more.group("v"))
+    out: list[Request] = []
+    for item in targets:
+        out += _req("remove", clip_words(clean(item, keep=_ANY_VAR), VALUE_CHARS), m)
+    return out
+
+
+_EMAIL_PART = re.compile(r"(?:the\s+)?(?:p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|opener|hook|"
+                         r"proof(?:\s+points?)?|case\s+stud(?:y|ies)|bullets|bullet\s+points)", re.I)
+_AND = re.compile(r"\s+and\s+(?:also\s+)?(?:the\s+|that\s+|my\s+|our\s+)?", re.I)
+_AND_PART = re.compile(r"\.?\s+and\s+(?:also\s+)?(?:the\s+)?(?P<v>" + _EMAIL_PART.pattern + r")(?=\s*(?:[.;!?,\n]|$))",
+                       re.I)
 
 
 # --- mentions, proof points, case studies
+# "add urgency", "add emojis": how to write, not a fact to mention
+_STYLE_NOUN = re.compile(r"^(?:a\s+|an\s+)?(?:urgency|sense\s+of\s+urgency|emojis?|emoticons?|humou?r|jokes?|personality|"
+                         r"energy|excitement|enthusiasm|flair|pizzazz|sparkle|punch|fomo|scarcity|curiosity|clarity|"
+                         r"creativity|style|flow|warmth|empathy|hooks?|catchy\s+\w+|exclamation\s+(?:marks?|points?))\s*$")
+
+
 @_rule(rf"{_GO}(?:mention|include|add|highlight|talk\s+about|bring\s+up|reference|cite|point\s+out|work\s+in|squeeze\s+in|"
        rf"throw\s+in|call\s+out|weave\s+in|note|say)\s+(?:that\s+)?{_V}",
        rf"\b(?:case\s+study|proof(?:\s+point)?|social\s+proof)\s*:\s*{_QV}")
@@ -644,6 +672,8 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
         return None
     if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)", low):
         return None  # "add some sparkle": a quality, not something to mention
+    if _STYLE_NOUN.match(low):
+        return None  # "add urgency", "add emojis": how to write, not a fact to mention
     value = re.sub(r"^(?:our|the|that\s+we\s+have|a\s+(?:line|sentence|note|word|mention)\s+(?:about|on|of)|"
                    r"something\s+(?:about|on)|a\s+mention\s+of|a\s+reference\s+to|mention\s+of)\s+", "", value,
                    flags=re.I)

@@ -130,6 +130,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("I don't want the P.S.", [("remove", "P.S")]),
         ("No need for the Salesforce line", [("remove", "Salesforce line")]),
         ("Don't mention SOC 2 anymore", [("remove", "SOC 2")]),
+        # two things at once: once one target "signature and the proof" that matched no sentence
+        ("remove the signature and the proof", [("remove", "signature"), ("remove", "proof")]),
+        ("remove the P.S. and the proof", [("remove", "P.S"), ("remove", "proof")]),  # "and the proof" was dropped
+        ("delete the line about DHL and the P.S.", [("remove", "DHL"), ("remove", "P.S")]),
+        ("remove the line about sales and marketing", [("remove", "sales and marketing")]),  # one target
     ],
     "greeting": [  # leaving it out is a removal of the greeting; bringing it back its own request
         ("remove the greeting", [("remove", "greeting")]),
@@ -272,7 +277,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "it sounds like we are pitching too much",
                                      "Write an intro email about saving 4 hours a week",  # a theme, not a product
                                      "the Spanish one was better", "our German customers love it",  # no language asked
-                                     "be more specific about the offer"])  # not about the lead
+                                     "be more specific about the offer",  # not about the lead
+                                     "add urgency", "add emojis", "add some humor"])  # how to write, not facts
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
