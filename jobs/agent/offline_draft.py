@@ -282,8 +282,9 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
         parts.append(Part("proof", f"&&One customer result from {like} (same industry or size)&&" if state.personal
                           else f"&&One customer result relevant to {_who(allowed)}&&"))
     parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
-    parts.append(Part("cta", cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style),
-                      requested=True))
+    ask = sentence(clean(state.cta_exact, keep=allowed)) if state.cta_exact else \
+        cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style)
+    parts.append(Part("cta", ask, requested=True))
     sign_off = _sign_off(state)
     if sign_off:
         parts.append(Part("sign_off", sign_off, requested=True))
@@ -458,7 +459,8 @@ def _skeleton(state: Standing, allowed: set[str], follow_up: str | None) -> dict
                              "State the outcome without the company", allowed),
         "proof": _block(proof, ["company"], "Pick proof closest to the lead's situation",
                         "Use the strongest general result", allowed),
-        "cta": _block(cta_strategy(state.cta or DEFAULT_CTA, state.link), ["first_name"], "One low-friction ask",
+        "cta": _block(f"End with the line: {clean(state.cta_exact, keep=allowed)}" if state.cta_exact else
+                      cta_strategy(state.cta or DEFAULT_CTA, state.link), ["first_name"], "One low-friction ask",
                       "Same ask without the name", allowed),
     }
 

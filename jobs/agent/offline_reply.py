@@ -149,6 +149,7 @@ def said(request: Request) -> str:
                        ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),
         "cta_style": lambda: {"question": "the call to action as a question", "soft": "a softer call to action"}.get(
             v, "the call to action in the tone's own words"),
+        "cta_exact": lambda: "your closing line",
         "link": lambda: "your link",
         "audience": lambda: f"the audience {v}",
         "offer": lambda: "the new offer",
@@ -201,6 +202,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append(f"subject as a {state.subject_style}")
     if state.subject_short:
         out.append("a short subject")
+    if state.cta_exact:
+        out.append("your closing line")
     if state.cta_style:
         out.append("call to action as a question" if state.cta_style == "question" else "a softer call to action")
     out += [f"mention {m}" for m in state.mentions]

@@ -67,6 +67,7 @@ KINDS = {
     "replace": "(old, new)",
     "cta": "call | demo | meeting | chat | trial | pilot | reply | link, with an optional length ('15-minute demo')",
     "cta_style": "question | soft, '' for the tone's own",
+    "cta_exact": "the closing line, word for word",
     "link": "URL",
     "audience": "text",
     "offer": "text",
@@ -148,6 +149,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_sentence": ('"', "'"),
+    "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
                   "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
                   "response", "just"),
@@ -348,6 +350,9 @@ def _sign_off(m: re.Match[str]) -> list[Request] | None:
     if not _quoted(m) and re.search(r"\b(?:question|call|demo|link|reply|meeting|chat|ask|cta|p\.?s\.?|postscript|"
                                     r"sentence|line|paragraph|trial|pilot|calendar)\b", low):
         return None  # "end with a question / a link / a P.S.": not a sign-off
+    ends = re.match(r"(?:end|close|finish|wrap)", m.group(0).strip(), re.I)  # not "sign off with …"
+    if ends and (value.rstrip().endswith("?") or (len(value.split()) > 6 and "," not in value and "\n" not in value)):
+        return None  # "end with 'Worth a quick chat next week?'": a closing line (_cta_exact), not a sign-off
     sign_off, signature = _split_sign_off(value)
     out: list[Request] = []
     if sign_off:
@@ -561,6 +566,18 @@ def _cta(value: str, m: re.Match[str]) -> list[Request] | None:
     out = _req("cta", phrase, m)
     url = _URL.search(value)
     return out + [Request("link", url.group(0), out[0].said)] if url else out
+
+
+# "end with 'Worth a quick chat?'", "end with: Open to a chat next week?": the closing line, word for word (a
+# sign-off in quotes, "end with 'Cheers, Tom'", was read by the sign-off rule before this one)
+@_rule(rf"\b(?:end|close|finish)\s+(?:the\s+email\s+|it\s+|off\s+)?(?:with|on)\s*(?::\s*)?{_Q}",
+       r"\b(?:end|close|finish)\s+(?:the\s+email\s+|it\s+|off\s+)?(?:with|on)\s*:\s*(?P<v>[^\n]{3,200}?[?.!])(?=\s|$)",
+       rf"\b(?:cta|call[- ]to[- ]action|closing\s+line|last\s+line)\s*(?::|=|should\s+be)\s*{_Q}")
+def _cta_exact(m: re.Match[str]) -> list[Request] | None:
+    value = clean(_value(m), keep=_ANY_VAR)
+    if len(value.split()) < 3 or re.match(r"^(?:a|an|the)\s+(?:question|call|demo|link|reply|p\.?s)\b", value, re.I):
+        return None  # "CTA: 'demo'", "end with: a question": the kind of ask, read by the rules below
+    return _req("cta_exact", clip_words(value, 240), m)
 
 
 @_rule(rf"\b(?:change|switch|make|set|update|turn)\s+the\s+(?:cta|call[- ]to[- ]action|ask|close|closing\s+ask)\s+"
@@ -1001,6 +1018,7 @@ class Standing:
     focus: str | None = None
     cta: str | None = None
     cta_style: str | None = None  # question | soft; None: as the tone words it
+    cta_exact: str | None = None  # the closing line as the user wrote it
     link: str | None = None
     register: str | None = None  # casual | formal
     manner: str | None = None  # warm | direct
@@ -1050,6 +1068,8 @@ class Standing:
                 add(f"{name}: {getattr(self, name)}")
         if self.cta:
             add(f"call to action: {self.cta}")
+        if self.cta_exact:
+            add(f'call to action: exactly "{self.cta_exact}"')
         if self.cta_style:
             add(f"call to action style: {self.cta_style}")
         if self.link:
@@ -1125,6 +1145,8 @@ def _unquote(value: str) -> str:
 def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, list[Any]]) -> None:
     if key in ("audience", "offer", "focus", "link"):
         values[key] = value
+    elif key == "call to action" and value.startswith("exactly "):
+        values["cta_exact"] = _unquote(value.removeprefix("exactly "))
     elif key == "call to action":
         values["cta"] = value
     elif key == "call to action style" and value in ("question", "soft"):
@@ -1340,8 +1362,9 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "ps": lambda s, v: replace(s, ps=v),
     "remove": _remove_item,
     "replace": lambda s, v: replace(s, replacements=_push(s.replacements, tuple(v))),
-    "cta": lambda s, v: replace(s, cta=v, link=s.link if v == "link" else None),
-    "cta_style": lambda s, v: replace(s, cta_style=v or None),
+    "cta": lambda s, v: replace(s, cta=v, link=s.link if v == "link" else None, cta_exact=None),
+    "cta_style": lambda s, v: replace(s, cta_style=v or None, cta_exact=None),
+    "cta_exact": lambda s, v: replace(s, cta_exact=v),
     "link": lambda s, v: replace(s, link=v),
     "audience": lambda s, v: replace(s, audience=v),
     "offer": lambda s, v: replace(s, offer=v),

@@ -199,6 +199,20 @@ async def test_bullet_points_list_the_value_and_proof_and_say_when_there_is_one_
     assert "- I can share our SOC 2 report if it helps." in again.draft_body
 
 
+async def test_the_closing_line_can_be_given_word_for_word() -> None:
+    """"end with: Worth a quick chat next week?" was not understood, and in quotes it became the sign-off."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    result = await chat.say("end with 'Worth a quick chat next week?'")
+    assert last_line_before_sign_off(result.draft_body) == "Worth a quick chat next week?"
+    assert result.draft_body.endswith("Best regards") and result.skeleton["cta"]["strategy"] == (
+        "End with the line: Worth a quick chat next week?")
+    casual = await chat.say("more casual")
+    assert last_line_before_sign_off(casual.draft_body) == "Worth a quick chat next week?"
+    assert "Still applied from earlier turns: your closing line." in casual.reply
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

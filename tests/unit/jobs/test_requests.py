@@ -169,6 +169,13 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("can you rewrite the email in Dutch?", [("language", "Dutch")]),
         ("back to English", [("language", "English")]),
     ],
+    "closing line": [  # word for word; once a sign-off ("Worth a quick chat next week?" signed the email) or nothing
+        ("end with: Worth a chat?", [("cta_exact", "Worth a chat?")]),
+        ("end with 'Worth a quick chat next week?'", [("cta_exact", "Worth a quick chat next week?")]),
+        ('CTA: "Open to a 10-minute call on Thursday?"', [("cta_exact", "Open to a 10-minute call on Thursday?")]),
+        ("close with: Happy to send a one-pager if useful.", [("cta_exact", "Happy to send a one-pager if useful.")]),
+        ("end with 'Cheers, Tom'", [("sign_off", "Cheers"), ("signature", "Tom")]),  # still a sign-off
+    ],
     "call to action": [
         ("ask for a call instead", [("cta", "call")]),
         ("change the CTA to a reply", [("cta", "reply")]),
@@ -367,6 +374,13 @@ def test_bullets_and_one_paragraph_replace_each_other() -> None:
     assert Standing.from_lines(state.lines()) == state
     assert parse("it's high on your list").requests == () and parse("add a list of our integrations").requests[0].kind \
         == "mention"  # a list as a thing to mention is not the format
+
+
+def test_a_closing_line_stands_until_another_ask_replaces_it() -> None:
+    state = standing(["end with: Worth a quick chat next week?", "more casual"])
+    assert state.cta_exact == "Worth a quick chat next week?" and Standing.from_lines(state.lines()) == state
+    assert standing(["end with: Worth a quick chat next week?", "ask for a demo instead"]).cta_exact is None
+    assert standing(["end with: Worth a quick chat next week?", "softer CTA"]).cta_exact is None
 
 
 def test_personalization_stands_and_round_trips() -> None:
