@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from core.text import normalize
-from jobs.agent.english import clean, clip_words, strip_determiner
+from jobs.agent.english import cap, clean, clip_words, strip_determiner, to_you
 from jobs.agent.rules import VAR_RE
 
 VALUE_CHARS = 160
@@ -148,6 +148,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_personal": ("personal", "tailor", "custom", "generic", "templat", "impersonal", "mass", "specific"),
     "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
+    "_ask_question": ("ask",),
     "_sentence": ('"', "'"),
     "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -493,6 +494,34 @@ _QV_AS_OPENER = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|an?\s+)?" + _OPENER_WOR
        rf"\b(?:the\s+)?{_OPENER_WORDS}\s+(?P<keep>(?:[^.;!?\n]){{1,60}}?)\s+(?:and\s+)?more\s+about\s+{_QV}")
 def _opener(m: re.Match[str]) -> list[Request] | None:
     return _opener_value(_value(m), _quoted(m), m)
+
+
+# "ask about their current tool", "ask them how they onboard new reps", "ask whether they use Salesforce": a
+# question to open with ("ask them for a call", "ask them to reply" are the call to action, read later)
+@_rule(rf"{_GO}ask\s+(?:them\s+|the\s+(?:reader|lead|prospect)\s+)?(?P<how>about|how|whether|if)\s+{_V}")
+def _ask_question(m: re.Match[str]) -> list[Request] | None:
+    how, value = m.group("how").lower(), _value(m)
+    if how == "about":
+        return _req("opener_question", True, m) + [Request("opener", _text(value), " ".join(m.group(0).split()))]
+    question = _their_question(how, value)
+    return _req("opener_exact", question, m) if question else None
+
+
+def _their_question(how: str, clause: str) -> str | None:
+    """"how" + "they onboard new reps" -> "How do you onboard new reps?"; "whether" + "they are hiring" ->
+    "Are you hiring?"; None for a clause not about "they" (its verb would need agreeing)."""
+    m = re.match(r"^they(?:'re|\s+are)\s+(?P<rest>.+)$|^they\s+(?P<verb>[a-z]+)\s*(?P<obj>.*)$", clause.strip(), re.I)
+    if not m:
+        return None
+    if m.group("rest"):
+        body = f"are you {m.group('rest')}"
+        return cap(to_you(f"how {body}" if how == "how" else body)) + "?"
+    verb = m.group("verb").lower()
+    if verb.endswith("ed") or verb in ("have", "had", "will", "would", "can", "could", "should", "do", "did", "were"):
+        if verb not in ("have", "do"):
+            return None  # "they hired", "they can …": not worth guessing the question
+    rest = " ".join(x for x in (verb, m.group("obj")) if x)
+    return cap(to_you(f"{'how do' if how == 'how' else 'do'} you {rest}")) + "?"
 
 
 # --- quoted sentences

@@ -213,6 +213,16 @@ async def test_the_closing_line_can_be_given_word_for_word() -> None:
     assert "Still applied from earlier turns: your closing line." in casual.reply
 
 
+async def test_a_question_to_ask_opens_the_email() -> None:
+    """"ask whether they use Salesforce" was not understood."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    result = await chat.say("ask whether they use Salesforce")
+    assert result.draft_body.split("\n\n")[1] == "Do you use Salesforce?"
+    assert "You asked for: your opening line." in result.reply
+
+
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()

@@ -75,6 +75,14 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("open with a question", [("opener_question", True)]),
         ("first line: 'Saw your post about ramp time.'", [("opener_exact", "Saw your post about ramp time.")]),
     ],
+    "opener as a question to ask": [  # once not understood
+        ("ask about their current tool", [("opener_question", True), ("opener", "their current tool")]),
+        ("ask them how they onboard new reps today", [("opener_exact", "How do you onboard new reps today?")]),
+        ("ask whether they use Salesforce", [("opener_exact", "Do you use Salesforce?")]),
+        ("ask if they're hiring SDRs this quarter", [("opener_exact", "Are you hiring SDRs this quarter?")]),
+        ("Ask for a 20-minute call and ask if they are hiring",
+         [("cta", "20-minute call"), ("opener_exact", "Are you hiring?")]),  # the call is still the ask
+    ],
     "subject": [
         ("make the subject a question", [("subject_style", "question")]),
         ("turn the subject line into a question", [("subject_style", "question")]),
