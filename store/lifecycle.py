@@ -242,16 +242,10 @@ class _BoundedLockWaits:
             with self._conn.begin_nested():
                 return work(*args, **kwargs)
         except sa.exc.DBAPIError as exc:
-            if _sqlstate(exc) != _LOCK_NOT_AVAILABLE:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:  # as store.migrate reads it
                 raise
             return _LOCKED
 
     def done(self) -> None:
         if self.on:  # the rest of the transaction waits as any other would
             self._conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
-
-
-def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
-    orig = exc.orig
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or getattr(
-        getattr(orig, "__cause__", None), "sqlstate", None)

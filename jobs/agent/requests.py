@@ -517,9 +517,8 @@ def _their_question(how: str, clause: str) -> str | None:
         body = f"are you {m.group('rest')}"
         return cap(to_you(f"how {body}" if how == "how" else body)) + "?"
     verb = m.group("verb").lower()
-    if verb.endswith("ed") or verb in ("have", "had", "will", "would", "can", "could", "should", "do", "did", "were"):
-        if verb not in ("have", "do"):
-            return None  # "they hired", "they can …": not worth guessing the question
+    if verb.endswith("ed") or verb in ("had", "will", "would", "can", "could", "should", "did", "were"):
+        return None  # "they hired", "they can …": not worth guessing the question
     rest = " ".join(x for x in (verb, m.group("obj")) if x)
     return cap(to_you(f"{'how do' if how == 'how' else 'do'} you {rest}")) + "?"
 
