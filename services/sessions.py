@@ -170,17 +170,22 @@ class SessionService:
                 if not outcome.won:
                     raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
             else:
-                async with self.db.write() as conn:
-                    # The key is reserved before the claim and in its transaction: a refused claim rolls it back.
-                    if (replay := await self.idempotency.reserve_or_replay(conn, idem, now)) is not None:
-                        log.info("idempotent replay of run %s", replay.run_id)
-                        return replay  # replays spend nothing: never refused for the daily spend
-                    if self.settings.daily_token_limit:
-                        used = await conn.run_sync(spend.tokens_on, user_id=payload.user_id, day=now.date())
-                        self._within_daily_spend(used, payload, now)
-                    outcome = await sessions.claim_and_record_in(conn, claim, run_values)
-                    if not outcome.won:
-                        raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
+                try:
+                    async with self.db.write() as conn:
+                        # The key is reserved before the claim and in its transaction: a refused claim rolls it back.
+                        if (replay := await self.idempotency.reserve_or_replay(conn, idem, now)) is not None:
+                            log.info("idempotent replay of run %s", replay.run_id)
+                            return replay  # replays spend nothing: never refused for the daily spend
+                        if self.settings.daily_token_limit:
+                            used = await conn.run_sync(spend.tokens_on, user_id=payload.user_id, day=now.date())
+                            self._within_daily_spend(used, payload, now)
+                        outcome = await sessions.claim_and_record_in(conn, claim, run_values)
+                        if not outcome.won:  # raised inside: the transaction, the key with it, rolls back
+                            raise self._claim_refused(outcome.state, payload, now, require_skeleton=require_skeleton)
+                except sessions.ClaimLockWaitEnded:  # rolled back too; the holder as last committed
+                    state = await self.db.run_read(sessions.claim_state, session_id=payload.session_id,
+                                                   user_id=payload.user_id)
+                    raise self._claim_refused(state, payload, now, require_skeleton=require_skeleton) from None
         logs.bind(run_id=payload.run_id)
         try:
             with tracing.span("dispatch", backend=self.bridge.name, run_id=payload.run_id):

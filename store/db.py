@@ -65,6 +65,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # stopped process, and the writer goes on to SQLite's own wait (so at most this much longer in all).
 WRITER_TURN_WAIT_S = 5.0
 DISPOSE_TIMEOUT_SECONDS = 10.0
+# PostgreSQL: how long the writes that must not be held up by a stalled transaction (the claim, the lease
+# reaper's sweep) wait for a row lock before giving up. A live writer holds a row for milliseconds; a
+# frozen one, until ``idle_in_transaction_session_timeout`` ends its transaction (one lease).
+ROW_LOCK_WAIT_MS = 500
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout fired
 log = logging.getLogger("campaign_chat.store")
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -145,6 +150,11 @@ class Database:
                 await self.engine.dispose()
         except TimeoutError:
             log.warning("closing the database connections took over %ss; leaving the rest to the server", timeout)
+
+
+def lock_wait_ended(exc: exc.DBAPIError) -> bool:
+    """True when PostgreSQL ended a statement because its row-lock wait reached ``lock_timeout``."""
+    return getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE  # as store.migrate reads it
 
 
 def _create_engine(url: str, *, echo: bool, pool_size: int,

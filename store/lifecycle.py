@@ -35,6 +35,7 @@ from core.limits import MAX_MESSAGES, newest
 from core.status import ACTIVE_STATUSES, RunStatus
 from core.usage import Usage
 from store import runs, sessions, spend
+from store.db import ROW_LOCK_WAIT_MS, lock_wait_ended
 from store.rows import ClaimedSession, LastRun, RunFailure, RunRow, SessionMemory
 
 SESSION_DELETED = RunFailure("session_deleted", "the session was deleted during the task; the result was discarded")
@@ -197,7 +198,7 @@ def reap_expired(conn: sa.Connection, *, now: datetime, stale_before: datetime) 
     keeps its locks until the server ends that transaction, ``idle_in_transaction_session_timeout``: one
     lease). Such a claim is left for a later sweep instead of holding up the others: its session row is
     skipped while locked, and a lock met further on (its run row) is waited for at most
-    ``REAP_LOCK_WAIT_MS``, then that one claim's work is rolled back to its savepoint."""
+    ``ROW_LOCK_WAIT_MS``, then that one claim's work is rolled back to its savepoint."""
     reaped, crashed = 0, []
     bounded = _BoundedLockWaits(conn)
     for session_id, claim_run_id in sessions.expired_claims(conn, now=now, skip_locked=bounded.on):
@@ -219,20 +220,18 @@ def reap_expired(conn: sa.Connection, *, now: datetime, stale_before: datetime) 
     return reaped, crashed
 
 
-REAP_LOCK_WAIT_MS = 500  # a live writer holds a row for milliseconds; a stalled one, up to a lease
 _LOCKED = object()
-_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that fired
 
 
 class _BoundedLockWaits:
     """PostgreSQL: each unit of the sweep in a savepoint, waiting on a row lock at most
-    ``REAP_LOCK_WAIT_MS``. SQLite has one writer at a time and no row locks: a plain call there."""
+    ``ROW_LOCK_WAIT_MS``. SQLite has one writer at a time and no row locks: a plain call there."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
         self.on = conn.dialect.name == "postgresql"
         if self.on:
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{REAP_LOCK_WAIT_MS}ms'")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ROW_LOCK_WAIT_MS}ms'")
 
     def attempt(self, work: Any, *args: Any, **kwargs: Any) -> Any:
         """``work(*args, **kwargs)``, or ``_LOCKED`` (and nothing of it kept) when it met a held lock."""
@@ -242,7 +241,7 @@ class _BoundedLockWaits:
             with self._conn.begin_nested():
                 return work(*args, **kwargs)
         except sa.exc.DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:  # as store.migrate reads it
+            if not lock_wait_ended(exc):
                 raise
             return _LOCKED
 

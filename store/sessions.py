@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.db import Database
+from store.db import ROW_LOCK_WAIT_MS, Database, lock_wait_ended
 from store.prepared import bound, set_clause, shape
 from store.rows import CLAIMED_FIELDS, SESSION_FIELDS, ClaimedSession, SessionRow, claimed_session, session_row
 from store.runs import RUN_COLUMNS
@@ -87,12 +87,27 @@ def update_fields(
     return session_row(row._mapping) if row else None
 
 
-def _claim_statement(*, require_skeleton: bool) -> sa.Update:
+# PostgreSQL: the claim waits for the session's row lock at most ROW_LOCK_WAIT_MS (a live writer holds it for
+# milliseconds; a stalled transaction, up to a lease). Set from the UPDATE's own WHERE clause, so it costs no
+# round trip; it is evaluated on the row found, before the row lock is waited for, and ``is_local`` scopes
+# it to the claim's transaction (the one statement, in autocommit).
+_BOUNDED_LOCK_WAIT = sa.func.set_config(
+    sa.literal_column("'lock_timeout'"), sa.literal_column(f"'{ROW_LOCK_WAIT_MS}ms'"), sa.true()).is_not(None)
+
+
+class ClaimLockWaitEnded(Exception):
+    """PostgreSQL: the claim gave up waiting for the session's row lock (see ``ROW_LOCK_WAIT_MS``); the
+    transaction it ran in is aborted. The session is being written by someone: the claim is refused."""
+
+
+def _claim_statement(*, require_skeleton: bool, bounded_wait: bool = False) -> sa.Update:
     """The claim, built once: bound per call with sid, uid, now, status, run_id, lease."""
     free = sa.or_(t.c.task_status.is_(None), t.c.lease_expires_at <= sa.bindparam("now"))
     conditions = [t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"), free]
     if require_skeleton:
         conditions.append(t.c.skeleton.is_not(None))
+    if bounded_wait:
+        conditions.append(_BOUNDED_LOCK_WAIT)
     return (
         sa.update(t)
         .where(*conditions)
@@ -101,7 +116,8 @@ def _claim_statement(*, require_skeleton: bool) -> sa.Update:
     )
 
 
-_CLAIM = {flag: _claim_statement(require_skeleton=flag) for flag in (False, True)}
+_CLAIM = {(flag, pg): _claim_statement(require_skeleton=flag, bounded_wait=pg) for flag in (False, True)
+          for pg in (False, True)}
 _INSERT_RUN = sa.insert(runs_t)
 _CLAIM_STATE = sa.select(t.c.task_status, t.c.run_id, t.c.lease_expires_at, t.c.skeleton.is_not(None)).where(
     t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"))
@@ -142,8 +158,8 @@ class ClaimRequest:
     lease_until: datetime
     require_skeleton: bool
 
-    def statement(self) -> sa.Update:
-        return _CLAIM[self.require_skeleton]
+    def statement(self, conn: sa.Connection) -> sa.Update:
+        return _CLAIM[self.require_skeleton, conn.dialect.name == "postgresql"]
 
     def params(self) -> dict[str, Any]:
         return {"sid": self.session_id, "uid": self.user_id, "now": self.now, "status": self.task_status,
@@ -151,8 +167,15 @@ class ClaimRequest:
 
 
 def claim_and_record_sync(conn: sa.Connection, claim: ClaimRequest, run_values: dict[str, Any]) -> ClaimOutcome:
-    """Claim and insert the run inside the caller's transaction; on a loss, say who holds the session."""
-    if conn.execute(claim.statement(), claim.params()).rowcount == 1:
+    """Claim and insert the run inside the caller's transaction; on a loss, say who holds the session.
+    Raises :class:`ClaimLockWaitEnded` (PostgreSQL) when the row stayed locked: the transaction is aborted."""
+    try:
+        won = conn.execute(claim.statement(conn), claim.params()).rowcount == 1
+    except sa.exc.DBAPIError as exc:
+        if lock_wait_ended(exc):
+            raise ClaimLockWaitEnded(claim.session_id) from exc
+        raise
+    if won:
         conn.execute(_INSERT_RUN, run_values)
         return ClaimOutcome(True)
     return ClaimOutcome(False, claim_state(conn, session_id=claim.session_id, user_id=claim.user_id))
@@ -170,7 +193,7 @@ def _pg_claim_statement(*, require_skeleton: bool) -> sa.Select[Any]:
         .where(t.c.id == sa.bindparam("sid"), t.c.user_id == sa.bindparam("uid"))
         .cte("current_state")
     )
-    claimed = _claim_statement(require_skeleton=require_skeleton).returning(t.c.id).cte("claimed")
+    claimed = _claim_statement(require_skeleton=require_skeleton, bounded_wait=True).returning(t.c.id).cte("claimed")
     names = list(RUN_COLUMNS)
     row_source = sa.select(*[sa.bindparam(f"r_{n}", type_=runs_t.c[n].type) for n in names]).select_from(claimed)
     inserted = sa.insert(runs_t).from_select(names, row_source).returning(runs_t.c.id).cte("inserted")
@@ -195,7 +218,14 @@ async def claim_and_record(db: Database, claim: ClaimRequest, run_values: dict[s
         return await db.run(claim_and_record_sync, claim, run_values)
     params = {**claim.params(), **{f"r_{name}": value for name, value in run_values.items()}}
     async with db.autocommit() as conn:
-        row = (await conn.execute(_PG_CLAIM[claim.require_skeleton], params)).one()
+        try:
+            row = (await conn.execute(_PG_CLAIM[claim.require_skeleton], params)).one()
+        except sa.exc.DBAPIError as exc:
+            if not lock_wait_ended(exc):
+                raise
+            # A stalled transaction holds the row: refused, naming the holder its last commit shows.
+            return ClaimOutcome(False, await conn.run_sync(claim_state, session_id=claim.session_id,
+                                                           user_id=claim.user_id))
         if row.won:
             return ClaimOutcome(True)
         if row.has_skeleton is None:

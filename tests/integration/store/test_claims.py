@@ -147,3 +147,30 @@ async def test_a_row_locked_by_a_stalled_transaction_does_not_hold_up_the_sweep(
     session = await db.run_read(sessions.get, user_id=stuck_user, session_id=stuck_session)
     assert session.task_status is None and (await db.run_read(runs.get, stuck)).status is RunStatus.CRASHED
     await db.dispose()
+
+
+@pytest.mark.parametrize("held", ["expired claim", "free"])
+async def test_a_claim_on_a_row_a_stalled_transaction_holds_is_refused_at_once(pg_url: str, held: str) -> None:
+    """The claim waited on the row lock as long as the stalled transaction lived (up to a lease), so a
+    ``POST …/turn`` hung that long. Now it waits at most ``ROW_LOCK_WAIT_MS`` and loses, naming the
+    holder it can see (the session is being written by someone); once the lock is gone it wins again."""
+    db = Database(pg_url)
+    await upgrade(db)
+    user = f"held-{uuid.uuid4().hex[:8]}"
+    session_id = await _session(db, user_id=user)
+    earlier = await _claim(db, session_id, user_id=user, lease=-1) if held == "expired claim" else None
+    holder = await db.engine.connect()
+    try:
+        await holder.begin()
+        await holder.exec_driver_sql("SELECT 1 FROM chat_sessions WHERE id = $1 FOR UPDATE", (session_id,))
+        began = time.monotonic()
+        async with asyncio.timeout(10):
+            assert await _claim(db, session_id, user_id=user) is None
+        assert time.monotonic() - began < sessions.ROW_LOCK_WAIT_MS / 1000 + 1.5
+        state = await db.run_read(sessions.claim_state, session_id=session_id, user_id=user)
+        assert state is not None and state.run_id == earlier
+        assert await _run_count(db, session_id) == (1 if earlier else 0)  # nothing of the lost claim stored
+    finally:
+        await holder.close()
+    assert await _claim(db, session_id, user_id=user)
+    await db.dispose()
