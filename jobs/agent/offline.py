@@ -225,7 +225,9 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     for request in parsed.requests:
         after = step.apply([request])
         if after == step:
-            if said(request) not in new:  # "it feels generic, personalize it more": one request, said twice
+            if request.kind == "variable" and request.value.strip("%") not in allowed:
+                pass  # not "already in place": the note on variables this campaign does not allow says why
+            elif said(request) not in new:  # "it feels generic, personalize it more": one request, said twice
                 kept.append(said(request))
         else:
             new.append(said(request))
@@ -272,6 +274,8 @@ def _unknown_variables(parsed: Parsed, allowed: set[str]) -> list[str]:
         if request.kind in ("subject_include", "subject_exclude", "remove"):
             continue
         names += [m.group(1) for m in VAR_RE.finditer(request.said) if m.group(1) not in allowed]
+        if request.kind == "variable" and request.value.strip("%") not in allowed:  # "their company name"
+            names.append(request.value.strip("%"))
     unique = list(dict.fromkeys(names))
     if not unique:
         return []

@@ -55,6 +55,7 @@ KINDS = {
     "opener": "topic, '' for the default opener",
     "opener_question": "bool",
     "opener_exact": "a sentence",
+    "variable": "a %variable% the email uses again (after it was left out)",
     "subject_style": "question | statement",
     "subject_short": "bool",
     "subject_include": "a %variable% or words",
@@ -149,6 +150,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_ask_question": ("ask",),
+    "_in_opener": ("open", "first", "intro", "hook", "lead"),
+    "_variable_back": ("again", "back"),
     "_sentence": ('"', "'"),
     "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -493,7 +496,43 @@ _QV_AS_OPENER = _QV.replace(_END, r"(?=\s+as\s+(?:the\s+|an?\s+)?" + _OPENER_WOR
        # "make the opening line less salesy and more about their quarter": the words between stay for the others
        rf"\b(?:the\s+)?{_OPENER_WORDS}\s+(?P<keep>(?:[^.;!?\n]){{1,60}}?)\s+(?:and\s+)?more\s+about\s+{_QV}")
 def _opener(m: re.Match[str]) -> list[Request] | None:
+    var = None if _quoted(m) else _as_variable(_value(m))
+    if var:  # "open with their first name", "start with %company%": a variable, not a topic
+        return _variable_in_opener(var, m)
     return _opener_value(_value(m), _quoted(m), m)
+
+
+def _variable_in_opener(var: str, m: re.Match[str]) -> list[Request]:
+    """The variable is wanted (again) at the top: the first name's place there is the greeting line; the
+    company and role are in the generated opener whenever the campaign allows them."""
+    out = _req("variable", f"%{var}%", m)
+    return out + [Request("greeting", True, out[0].said)] if var == "first_name" else out
+
+
+_QV_IN_OPENER = _QV.replace(_END, r"(?=\s+(?:in|into|to|at)\s+(?:the\s+)?(?:very\s+)?" + _OPENER_WORDS + ")")
+
+
+# "mention our Series B in the first line", "use their company name in the opener": what the opener is about
+# (once read as a fact for the proof: "It is also worth mentioning our company in the opener.")
+@_rule(rf"{_GO}(?:mention|include|add|use|put|reference|name|insert|work\s+in|bring\s+up|talk\s+about)\s+"
+       rf"{_QV_IN_OPENER}\s+(?:in|into|to|at)\s+(?:the\s+)?(?:very\s+)?{_OPENER_WORDS}\b")
+def _in_opener(m: re.Match[str]) -> list[Request] | None:
+    var = None if _quoted(m) else _as_variable(_value(m))
+    if var:
+        return _variable_in_opener(var, m)
+    if _quoted(m):  # a quoted line to work into the opener: the opener, word for word
+        return _opener_value(_value(m), True, m)
+    return _opener_value(strip_determiner(_value(m)) if _value(m).lower().startswith("the ") else _value(m), False, m)
+
+
+# "use their company name again", "bring %first_name% back": a variable left out earlier is wanted again
+@_rule(rf"{_GO}(?:use|include|mention|bring\s+back|put\s+back|add\s+back|restore)\s+(?P<v>[%\w' ]{{2,40}}?)"
+       rf"\s+(?:again|back)\b",
+       rf"{_GO}(?:bring|put|add)\s+(?P<v>[%\w' ]{{2,40}}?)\s+back\b",
+       rf"{_GO}(?:bring|put|add)\s+back\s+(?P<v>[%\w' ]{{2,40}}?){_END}")
+def _variable_back(m: re.Match[str]) -> list[Request] | None:
+    var = _as_variable(m.group("v"))
+    return _req("variable", f"%{var}%", m) if var else None
 
 
 # "ask about their current tool", "ask them how they onboard new reps", "ask whether they use Salesforce": a
@@ -713,7 +752,7 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
     low = value.lower()
     if re.match(r"^(?:a|an|the|one|some)?\s*(?:p\.?s\.?|postscript|question|link|call|demo|cta|signature|sign-?off|"
-                r"name|my name|detail|details|context|more|personali[sz]ation|variables?|greeting)\b", low):
+                r"name|my name|detail|details|context|more|personali[sz]ation|variables?|greeting|back)\b", low):
         return None
     if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)", low):
         return None  # "add some sparkle": a quality, not something to mention
@@ -1355,7 +1394,7 @@ def _without_excluded(s: Standing, value: str) -> tuple[str, ...]:
 
 
 def _var_back(s: Standing, value: str) -> tuple[str, ...]:
-    """A variable asked for in the subject is wanted again: no longer left out of the email."""
+    """A variable asked for (in the subject, the opener, "again") is no longer left out of the email."""
     return tuple(x for x in s.no_vars if f"%{x}%" != value)
 
 
@@ -1383,6 +1422,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "subject_style": _subject(subject_style=lambda s, v: v),
     "subject_short": _subject(subject_short=True),
     "subject_include": _subject(subject_include=_include, subject_exclude=_without_excluded, no_vars=_var_back),
+    "variable": lambda s, v: replace(s, no_vars=_var_back(s, v)),
     "subject_exclude": _subject(subject_exclude=_exclude, subject_include=_without_included),
     "subject_exact": lambda s, v: replace(s, subject_exact=v),
     "mention": _mention,

@@ -156,6 +156,35 @@ async def test_the_greeting_can_be_left_out_and_brought_back() -> None:
     assert back.draft_body.startswith("Hey %first_name%,\n\n") and "greeting: \u201cHey %first_name%,\u201d" in back.reply
 
 
+async def test_what_to_mention_in_the_opener_goes_to_the_opener_not_to_the_proof() -> None:
+    """"mention our Series B in the first line" added "It is also worth mentioning our Series B in the first
+    line." as a proof point; "use their company name in the first line" did the same with "our company"."""
+    chat = Conversation(available=["first_name", "company", "position"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    topic = await chat.say("mention our Series B in the first line")
+    assert "You asked for: an opener about our Series B." in topic.reply
+    assert topic.draft_body.split("\n\n")[1] == "&&One sentence on why our Series B matters to %position% at %company%&&"
+    assert "worth mentioning" not in topic.draft_body and len(topic.draft_body.split("\n\n")) == len(
+        first.draft_body.split("\n\n"))
+    named = await chat.say("use their company name in the first line")
+    assert named.draft_body == topic.draft_body and "Already in place: company in the email." in named.reply
+    dropped = await chat.say("don't use their company name")
+    assert "%company%" not in f"{dropped.draft_subject} {dropped.draft_body}"
+    back = await chat.say("use their company name again")
+    assert "You asked for: company in the email." in back.reply
+    assert back.draft_body == topic.draft_body and "no company" not in back.reply
+
+
+async def test_a_variable_the_campaign_does_not_allow_asked_for_in_the_opener_is_said_so() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    result = await chat.say("put their job title in the opener")
+    assert result.draft_body == first.draft_body and "Already in place" not in result.reply
+    assert "position is not an allowed variable in this campaign" in result.reply
+
+
 async def test_asked_for_another_language_it_says_it_writes_english_and_keeps_the_draft() -> None:
     """"write it in German" got "I did not understand", with a list of what it can change."""
     chat = Conversation()

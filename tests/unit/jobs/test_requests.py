@@ -75,6 +75,23 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("open with a question", [("opener_question", True)]),
         ("first line: 'Saw your post about ramp time.'", [("opener_exact", "Saw your post about ramp time.")]),
     ],
+    "what the opener mentions": [  # once a fact for the proof: "It is also worth mentioning our company in the opener."
+        ("mention our Series B in the first line", [("opener", "our Series B")]),
+        ("include the new warehouse in the intro", [("opener", "new warehouse")]),
+        ("mention %company% in the opener", [("variable", "%company%")]),
+        ("use their company name in the first line", [("variable", "%company%")]),
+        ("put their job title in the opener", [("variable", "%position%")]),
+        ("open with %company%", [("variable", "%company%")]),  # once "an opener about company"
+        ("use their first name in the first line", [("variable", "%first_name%"), ("greeting", True)]),
+        ("start with their first name", [("variable", "%first_name%"), ("greeting", True)]),
+    ],
+    "a variable left out, wanted again": [
+        ("use their company name again", [("variable", "%company%")]),
+        ("bring %first_name% back", [("variable", "%first_name%")]),
+        ("put their job title back", [("variable", "%position%")]),
+        ("ok, use the company again", [("variable", "%company%")]),
+        ("bring back their company name", [("variable", "%company%")]),
+    ],
     "opener as a question to ask": [  # once not understood
         ("ask about their current tool", [("opener_question", True), ("opener", "their current tool")]),
         ("ask them how they onboard new reps today", [("opener_exact", "How do you onboard new reps today?")]),
@@ -293,7 +310,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "Write an intro email about saving 4 hours a week",  # a theme, not a product
                                      "the Spanish one was better", "our German customers love it",  # no language asked
                                      "be more specific about the offer",  # not about the lead
-                                     "add urgency", "add emojis", "add some humor"])  # how to write, not facts
+                                     "add urgency", "add emojis", "add some humor",  # how to write, not facts
+                                     "add back the sign-off"])  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
