@@ -349,6 +349,47 @@ def benefit(offer: str) -> tuple[str, str, str] | None:
     return who, verb, rest.strip().rstrip(".")
 
 
+# "…software that closes the books 5 days faster": what it does, for any verb (benefit() knows a list of them)
+_ANY_BENEFIT = re.compile(r"\b(?:that|which)\s+(?P<verb>[a-z]+s)\s+(?P<rest>.+)$", re.I)
+_NOT_AN_OUTCOME = {"is", "has", "does", "was", "lets", "helps", "makes", "gives", "offers", "uses", "takes", "shows",
+                   "runs", "means", "needs", "works", "sits", "lives", "comes", "goes", "plugs", "integrates",
+                   "connects", "syncs", "its", "this", "his", "hers", "ours", "yours", "theirs", "us", "always"}
+_OUTCOME_END = re.compile(r",|;|\s+(?:so|so that|while|without|because|and then|which|who)\s+", re.I)
+
+
+def _base_form(verb: str) -> str:
+    """Third person singular -> the base form: "closes" -> "close", "simplifies" -> "simplify"."""
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    if verb.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return verb[:-2]
+    return verb[:-1]
+
+
+def outcome(offer: str | None) -> str | None:
+    """What the offer does for the reader, as an imperative to lead a subject with: "Ledgerly, accounting
+    automation that closes the books 5 days faster" -> "Close the books 5 days faster"; None when the offer
+    does not say ("payroll software for restaurants", "we help teams …")."""
+    if not offer:
+        return None
+    found = benefit(offer)
+    if found:
+        verb, rest = found[1], found[2]
+    else:
+        any_verb = _ANY_BENEFIT.search(offer)
+        if not any_verb:
+            return None
+        verb, rest = any_verb.group("verb").lower(), any_verb.group("rest")
+    if verb in _NOT_AN_OUTCOME or not rest.strip():
+        return None
+    rest = _OUTCOME_END.split(rest.strip().rstrip("."), maxsplit=1)[0].strip()
+    if verb == "speeds" and not rest.lower().startswith("up "):
+        rest = "up " + rest
+    if not rest:
+        return None
+    return cap(f"{_base_form(verb)} {to_you(rest)}")
+
+
 def short_offer(offer: str) -> str:
     """The offer in one short sentence: "Rampwise cuts new-rep ramp time in half."."""
     found = benefit(offer)

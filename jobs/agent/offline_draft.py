@@ -24,6 +24,7 @@ from jobs.agent.english import (
     decap,
     looks_plural,
     offer_sentence,
+    outcome,
     sentence,
     short_offer,
     theme,
@@ -378,7 +379,17 @@ def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[No
     about = include_text or theme(state.offer, state.focus) or topic(state.offer or "") or "this"
     verb = "Are" if looks_plural(about) else "Is"
     company = "%company%" if usable("company") else None
-    if state.subject_style == "question" and about == "this":  # nothing to ask about by name
+    hook = outcome(state.offer) if state.subject_style == "hook" and not include_text else None
+    if state.subject_style == "hook" and not include_text and not hook:
+        notes.append(("subject_style", "hook", "the offer does not say what it does for the reader (as in \u201cthat "
+                      "saves 5 hours a week\u201d), so the subject has nothing to lead with; tell me the outcome, or "
+                      "the subject itself"))
+    if hook:  # the outcome first: "Close the books 5 days faster"
+        candidates = [hook] if state.subject_short else []
+        if company:
+            candidates.append(f"{hook} at {company}")
+        candidates.append(hook)
+    elif state.subject_style == "question" and about == "this":  # nothing to ask about by name
         candidates = ["Quick question", f"Quick question for {company}" if company else "Quick question"][::-1]
     elif state.subject_style == "question":
         candidates = [f"{cap(about)}?"] if state.subject_short else []
@@ -404,7 +415,7 @@ def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[No
             question = subject.endswith("?")
             subject = f"{subject.rstrip('?')} at %company%" + ("?" if question else "")
         else:
-            generated = subject.startswith(("Is ", "Are ", "A quick idea"))
+            generated = subject.startswith(("Is ", "Are ", "A quick idea")) or (hook is not None and subject.startswith(hook))
             subject = f"%{name}%, {subject[:1].lower() + subject[1:] if generated else subject}"
     return prefix + clip_words(subject, room)
 

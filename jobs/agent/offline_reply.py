@@ -134,7 +134,8 @@ def said(request: Request) -> str:
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",
-        "subject_style": lambda: f"the subject as a {v}",
+        "subject_style": lambda: "a catchier subject, leading with the outcome" if v == "hook" else
+                                 f"the subject as a {v}",
         "subject_short": lambda: "a shorter subject",
         "subject_include": lambda: f"{_var_words(v)} in the subject",
         "subject_exclude": lambda: "no variables in the subject" if v == "variables" else
@@ -200,7 +201,7 @@ def earlier_summary(state: Standing) -> list[str]:
     if state.opener_question:
         out.append("a question as the opener")
     if state.subject_style:
-        out.append(f"subject as a {state.subject_style}")
+        out.append("a catchier subject" if state.subject_style == "hook" else f"subject as a {state.subject_style}")
     if state.subject_short:
         out.append("a short subject")
     if state.cta_exact:

@@ -56,7 +56,7 @@ KINDS = {
     "opener_question": "bool",
     "opener_exact": "a sentence",
     "variable": "a %variable% the email uses again (after it was left out)",
-    "subject_style": "question | statement",
+    "subject_style": "question | statement | hook (catchier: leads with what the offer does for the reader)",
     "subject_short": "bool",
     "subject_include": "a %variable% or words",
     "subject_exclude": "a %variable%, or 'variables' for all of them",
@@ -138,6 +138,7 @@ _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese",
               "Vietnamese", "Thai")  # what "write it in …" is read for
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
+    "_subject_hook": ("subject", "title"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
     "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
     "_subject_no_variables": ("subject", "title"), "_subject_exclude": ("subject", "title"),
@@ -236,6 +237,26 @@ def _as_variable(value: str) -> str | None:
         if pattern.match(value):
             return name
     return None
+
+
+_CATCHY = (r"(?:catchier|catchy|compelling|interesting|intriguing|clickable|engaging|exciting|eye-catching|"
+           r"attention-grabbing|appealing|enticing|memorable)")
+_WITHIN_ONE = r"(?:(?!\b(?:and|but|though|although|while|whereas)\b)[^.;,!?\n]){0,30}?"  # one clause, one thing
+
+
+# "make the subject more catchy", "the subject is boring", "make the subject pop" (once the subject "pop"),
+# "lead with the benefit in the subject" (once an opener about "the benefit in the subject")
+@_rule(rf"\b(?:(?:more|a\s+(?:more|bit\s+more))\s+)?(?:{_CATCHY}|better|stronger)\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN_ONE}\b(?:(?:more|less)\s+)?(?:{_CATCHY}|boring|bland|dull|flat|meh|weak|generic-sounding|"
+       rf"pop|stand\s+out|stands\s+out|grabs?\s+(?:their\s+|the\s+reader's\s+|more\s+)?attention|better|stronger)\b",
+       rf"\b(?:improve|punch\s+up|spice\s+up|jazz\s+up|liven\s+up|rework)\s+the\s+{_SUBJECT}",
+       rf"\b(?:lead|start|open)\s+with\s+(?:the|our|a)\s+(?:benefit|outcome|result|value)\s+in\s+the\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN_ONE}\b(?:lead|start|open)s?\s+with\s+(?:the|our|a)\s+(?:benefit|outcome|result|value)\b")
+def _subject_hook(m: re.Match[str]) -> list[Request]:
+    return _req("subject_style", "hook", m)
+
+
+_HOOK_LINE = "catchier, leading with what the offer does for the reader"  # the context line of subject_style "hook"
 
 
 @_rule(rf"\b(?:use|make)\s+{_Q}\s+(?:as\s+)?(?:the\s+)?{_SUBJECT}",
@@ -1172,7 +1193,7 @@ class Standing:
         if self.subject_exact:
             add(f'subject: exactly "{self.subject_exact}"')
         if self.subject_style:
-            add(f"subject: a {self.subject_style}")
+            add(f"subject: {_HOOK_LINE}" if self.subject_style == "hook" else f"subject: a {self.subject_style}")
         if self.subject_short:
             add("subject: short")
         for item in self.subject_include:
@@ -1256,6 +1277,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
             values["subject_exact"] = _unquote(value.removeprefix("exactly "))
         elif value in ("a question", "a statement"):
             values["subject_style"] = value.removeprefix("a ")
+        elif value == _HOOK_LINE:
+            values["subject_style"] = "hook"
         elif value == "short":
             values["subject_short"] = True
         elif value.startswith("include "):

@@ -176,6 +176,31 @@ async def test_what_to_mention_in_the_opener_goes_to_the_opener_not_to_the_proof
     assert back.draft_body == topic.draft_body and "no company" not in back.reply
 
 
+async def test_a_catchier_subject_leads_with_what_the_offer_does() -> None:
+    """"make the subject more catchy" was not understood."""
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    assert first.draft_subject == "Rampwise for %company%"
+    catchy = await chat.say("make the subject more catchy")
+    assert catchy.draft_subject == "Cut new-rep ramp time in half at %company%"
+    assert "You asked for: a catchier subject, leading with the outcome." in catchy.reply
+    assert catchy.draft_body == first.draft_body
+    assert (await chat.say("shorter subject")).draft_subject == "Cut new-rep ramp time in half"
+    named = await chat.say("put their first name in the subject")
+    assert named.draft_subject == "%first_name%, cut new-rep ramp time in half"
+    later = await chat.say("more casual")
+    assert "a catchier subject" in later.reply.split("Still applied from earlier turns:")[1]
+
+
+async def test_a_catchier_subject_for_an_offer_that_names_no_outcome_says_what_it_needs() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say("Write a cold email to restaurant owners. We sell payroll software for restaurants. CTA: a call.")
+    before = chat.draft
+    result = await chat.say("the subject is boring")
+    assert chat.draft == before and "the offer does not say what it does for the reader" in result.reply
+
+
 async def test_a_variable_the_campaign_does_not_allow_asked_for_in_the_opener_is_said_so() -> None:
     chat = Conversation(available=["first_name", "company"])
     await chat.say(BRIEF)

@@ -119,6 +119,16 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("change the subject to Faster onboarding for your reps", [("subject_exact", "Faster onboarding for your reps")]),
         ("use 'Quick question' as the subject", [("subject_exact", "Quick question")]),
     ],
+    "a catchier subject": [  # once not understood; "make the subject pop" was the subject "pop"
+        ("make the subject more catchy", [("subject_style", "hook")]),
+        ("catchier subject please", [("subject_style", "hook")]),
+        ("the subject line is boring", [("subject_style", "hook")]),
+        ("make the subject pop", [("subject_style", "hook")]),
+        ("the subject should grab their attention", [("subject_style", "hook")]),
+        ("improve the subject", [("subject_style", "hook")]),
+        ("lead with the benefit in the subject", [("subject_style", "hook")]),  # was an opener "the benefit in …"
+        ("a more compelling subject line and make it shorter", [("subject_style", "hook"), ("shorter", 1)]),
+    ],
     "proof point, case study, P.S., sentence": [
         ("Mention our SOC 2 Type II report", [("mention", "SOC 2 Type II report")]),
         ("can you also mention our 24/7 support", [("mention", "24/7 support")]),
@@ -407,6 +417,15 @@ def test_a_closing_line_stands_until_another_ask_replaces_it() -> None:
     assert state.cta_exact == "Worth a quick chat next week?" and Standing.from_lines(state.lines()) == state
     assert standing(["end with: Worth a quick chat next week?", "ask for a demo instead"]).cta_exact is None
     assert standing(["end with: Worth a quick chat next week?", "softer CTA"]).cta_exact is None
+
+
+def test_a_catchier_subject_stands_round_trips_and_gives_way_to_another_style() -> None:
+    state = standing(["make the subject more catchy", "more casual"])
+    assert state.subject_style == "hook" and "subject: catchier, leading with what the offer does for the reader" \
+        in state.lines()
+    assert Standing.from_lines(state.lines()) == state
+    assert standing(["make the subject more catchy", "make the subject a question"]).subject_style == "question"
+    assert parse("the subject is fine but the opener is boring").requests == ()  # not about the subject
 
 
 def test_personalization_stands_and_round_trips() -> None:
