@@ -23,12 +23,13 @@ CAPABILITIES = (
     "the length (shorter, under N words, one paragraph) and bullet points",
     "the greeting, sign-off and signature",
     "the opener (a topic, a question, or an exact line)",
-    "the subject (shorter, a question, a word or their name in it, no variables, or exact text)",
+    "the subject (shorter, catchier, a question, a word or their name in it, no variables, or exact text)",
     "a proof point, case study, P.S. or sentence (add or remove)",
     "the call to action (reply, call, demo, booking link; softer, or as a question)",
     "a variable left out of the whole email (\"don't use their company name\")",
     "more personalization (a specific detail about each lead)",
     "the audience and the offer",
+    "a fresh start from your brief (\"start over\")",
 )
 _BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}
 
@@ -120,6 +121,7 @@ def said(request: Request) -> str:
     """How a request is named back to the user."""
     k, v = request.kind, request.value
     names = {
+        "start_over": lambda: "a fresh start from your brief (every earlier change dropped)",
         "tone": lambda: "a neutral tone" if v == "neutral" else f"a {'warmer' if v == 'warm' else v} tone",
         "shorter": lambda: "shorter",
         "longer": lambda: "longer",

@@ -41,6 +41,7 @@ class Request:
 
 
 KINDS = {
+    "start_over": "True: every earlier request dropped but the brief (audience, offer, focus, call to action, link)",
     "tone": "casual | formal | warm | direct | neutral",
     "shorter": "steps (1, or 2 for 'much shorter')",
     "longer": "steps",
@@ -167,6 +168,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
                 "no need"),
     "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
                  "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
+    "_start_over": ("over", "scratch", "fresh", "again", "reset", "forget", "clean slate"),
     "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
     "_no_limit": ("limit", "cap", "count"), "_max_words": ("word",),
     "_much_shorter": ("short", "concise", "tight", "brief", "half", "long"),
@@ -789,6 +791,18 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
         value = f"case study with {value}"
     text = _text(value)
     return _req("mention", text, m) if len(text) >= 2 else None
+
+
+# --- start over (once not understood): the brief stays, every change asked for since goes
+@_rule(rf"{_GO}(?:(?:let'?s|we\s+should|can\s+we|i\s+want\s+to)\s+)?(?:start|begin)\s+(?:all\s+)?(?:over|again|afresh|fresh|"
+       r"from\s+scratch)\b",
+       rf"{_GO}(?:redo|rewrite|write)\s+(?:it|this|the\s+(?:email|draft))\s+from\s+scratch\b",
+       rf"{_GO}(?:reset|undo)\s+(?:everything|all\s+(?:the|my)\s+changes|all\s+of\s+it|the\s+whole\s+thing)\b",
+       rf"{_GO}forget\s+(?:everything|all\s+(?:the|my)\s+(?:changes|edits|feedback)|(?:my|the)\s+(?:earlier|previous)\s+"
+       r"(?:changes|edits|feedback|requests))\b",
+       r"\b(?:fresh\s+start|clean\s+slate)\b")
+def _start_over(m: re.Match[str]) -> list[Request]:
+    return _req("start_over", True, m)
 
 
 # --- tone
@@ -1428,6 +1442,7 @@ def _without_included(s: Standing, value: str) -> tuple[str, ...]:
 
 
 _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
+    "start_over": lambda s, v: Standing(audience=s.audience, offer=s.offer, focus=s.focus, cta=s.cta, link=s.link),
     "tone": _tone,
     "shorter": lambda s, v: replace(s, shorter=min(3, s.shorter + int(v or 1))),
     "longer": lambda s, v: replace(s, shorter=max(0, s.shorter - int(v or 1)), max_words=None, one_paragraph=False),

@@ -176,6 +176,22 @@ async def test_what_to_mention_in_the_opener_goes_to_the_opener_not_to_the_proof
     assert back.draft_body == topic.draft_body and "no company" not in back.reply
 
 
+async def test_start_over_rewrites_the_first_draft_from_the_brief() -> None:
+    """"start over" was not understood; the user had to undo each change one by one."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    await chat.say("more casual, much shorter, sign off with 'Cheers, Tom'")
+    await chat.say("mention our SOC 2 report and make the subject a question")
+    fresh = await chat.say("start over")
+    assert "You asked for: a fresh start from your brief (every earlier change dropped)." in fresh.reply
+    assert (fresh.draft_subject, fresh.draft_body) == (first.draft_subject, first.draft_body)
+    assert fresh.skeleton == first.skeleton
+    later = await chat.say("more formal")
+    assert "Still applied" not in later.reply and "SOC 2" not in later.draft_body
+    assert later.draft_body.startswith("Dear %first_name%,")
+
+
 async def test_a_catchier_subject_leads_with_what_the_offer_does() -> None:
     """"make the subject more catchy" was not understood."""
     chat = Conversation(available=["first_name", "company"])

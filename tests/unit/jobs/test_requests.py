@@ -119,6 +119,14 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("change the subject to Faster onboarding for your reps", [("subject_exact", "Faster onboarding for your reps")]),
         ("use 'Quick question' as the subject", [("subject_exact", "Quick question")]),
     ],
+    "start over": [  # once not understood
+        ("start over", [("start_over", True)]),
+        ("let's start from scratch", [("start_over", True)]),
+        ("scrap it and start over", [("start_over", True)]),
+        ("forget my earlier changes", [("start_over", True)]),
+        ("start over: we now sell payroll software to CFOs",
+         [("start_over", True), ("offer", "payroll software to CFOs"), ("audience", "CFOs")]),
+    ],
     "a catchier subject": [  # once not understood; "make the subject pop" was the subject "pop"
         ("make the subject more catchy", [("subject_style", "hook")]),
         ("catchier subject please", [("subject_style", "hook")]),
@@ -417,6 +425,19 @@ def test_a_closing_line_stands_until_another_ask_replaces_it() -> None:
     assert state.cta_exact == "Worth a quick chat next week?" and Standing.from_lines(state.lines()) == state
     assert standing(["end with: Worth a quick chat next week?", "ask for a demo instead"]).cta_exact is None
     assert standing(["end with: Worth a quick chat next week?", "softer CTA"]).cta_exact is None
+
+
+def test_starting_over_keeps_the_brief_and_drops_every_change_asked_for() -> None:
+    brief = ["Write an intro email for enterprise VPs of Sales",
+             "We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half. Goal: book a 15-minute demo."]
+    changed = standing(brief + ["more casual, much shorter", "mention our SOC 2 report", "write it in German",
+                                "don't use their company name", "ask for a call instead"])
+    fresh = standing(brief + ["more casual, much shorter", "mention our SOC 2 report", "write it in German",
+                              "don't use their company name", "ask for a call instead", "start over"])
+    assert fresh == Standing(audience=changed.audience, offer=changed.offer, cta="call")
+    assert Standing.from_lines(fresh.lines()) == fresh
+    assert standing(["start over", "more formal"]).tones == ["formal"]  # asks after it stand as usual
+    assert parse("we help teams start over after layoffs").requests[0].kind == "offer"  # not a request to us
 
 
 def test_a_catchier_subject_stands_round_trips_and_gives_way_to_another_style() -> None:
