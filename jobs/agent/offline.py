@@ -221,7 +221,7 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
                     message: str, allowed: set[str]) -> str:
     lines: list[str] = []
     noted = {(kind, key): text for kind, key, text in written.notes}
-    kept, new, unchanged, step = [], [], [], before
+    kept, new, unchanged, explained, step = [], [], [], [], before
     for request in parsed.requests:
         after = step.apply([request])
         if after == step:
@@ -231,8 +231,10 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
                 kept.append(said(request))
         else:
             new.append(said(request))
-            unchanged.append(noted.pop((request.kind, _note_key(request.value)), None)
-                             or why_unchanged(request, written.body))
+            note = noted.pop((request.kind, _note_key(request.value)), None)
+            unchanged.append(note or why_unchanged(request, written.body))
+            if note:
+                explained.append(note)
         step = after
     if diff:
         if new:
@@ -256,6 +258,8 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     notes = [text for (kind, key), text in noted.items() if kind in ("max_words", "bullets") or (kind, key) in asked]
     if not diff and unchanged:
         notes = [n for n in notes if n not in unchanged]
+    elif diff:  # what a request that did not show in the draft says about itself, beside the others' changes
+        notes = explained + [n for n in notes if n not in explained]
     notes += [n for n in _unknown_variables(parsed, allowed) if n not in notes]
     if notes:
         lines.append(_stop(f"Note: {_list(notes)}"))

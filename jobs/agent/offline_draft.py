@@ -151,6 +151,30 @@ _CLAUSE = re.compile(r"^\S+(?:\s+\S+){0,3}?\s+(?:is|are|was|were|has|have|had|sa
                      r"integrates|works|supports|offers|ships|takes|took|helped|helps|can|will|cover|covers)\b", re.I)
 
 
+# "add social proof", "include a statistic", "add a testimonial": a kind of proof, not a fact to state. The
+# offline model has no facts of the user's, so it leaves a span for one ("It is also worth mentioning our social
+# proof." said nothing); the user, a hosted model or the example writer fills it.
+_PROOF_KINDS = (
+    (re.compile(r"testimonials?|(?:customer\s+|client\s+)?quotes?|reviews?", re.I), "One short customer quote"),
+    (re.compile(r"statistics?|stats?|numbers?|data(?:\s+points?)?|metrics?|figures?", re.I),
+     "One customer result with a number"),
+    (re.compile(r"(?:customer\s+|client\s+)?logos?|(?:customer|client)\s+names", re.I), "One line naming two or three customers"),
+    (re.compile(r"social\s+proof|proof(?:\s+points?)?|(?:customer\s+|client\s+)?(?:results?|success\s+stor(?:y|ies)|"
+                r"stor(?:y|ies)|wins?)", re.I), "One customer result"),
+)
+_PROOF_DET = re.compile(r"^(?:(?:a|an|some|one|the|more|any|two|a\s+few|a\s+couple\s+of)\s+)?(?:(?:short|real|"
+                        r"concrete|specific|strong|good|relevant|customer|client)\s+)?", re.I)
+
+
+def proof_span(item: str, allowed: set[str]) -> str | None:
+    """The placeholder for a kind of proof asked for without its facts; None for a fact to state."""
+    noun = _PROOF_DET.sub("", item.strip().rstrip("."), count=1)
+    for pattern, what in _PROOF_KINDS:
+        if pattern.fullmatch(noun):
+            return f"&&{what} relevant to {_who(allowed)}&&"
+    return None
+
+
 def mention_sentence(item: str) -> str:
     """A proof point, case study or fact as a full sentence."""
     text = item.strip().rstrip(".")
@@ -277,7 +301,7 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
     if offer:
         parts.append(Part("value", short_offer(offer) if value_short else offer_sentence(offer), requested=True))
     if state.mentions:
-        parts += [Part("mention", mention_sentence(m), requested=True) for m in state.mentions]
+        parts += [Part("mention", proof_span(m, allowed) or mention_sentence(m), requested=True) for m in state.mentions]
     elif state.shorter == 0 and "proof" not in state.removed:
         like = "a company like %company%" if "company" in allowed else "a similar team"
         parts.append(Part("proof", f"&&One customer result from {like} (same industry or size)&&" if state.personal
@@ -303,9 +327,17 @@ def _leave_out(parts: list[Part], targets: tuple[str, ...], notes: list[Note]) -
             continue
         needle = " ".join(target.lower().split())
         hit = [p for p in kept if p.role not in ("greeting", "cta", "sign_off") and needle in " ".join(p.text.lower().split())]
+        # The offer line is what the email sells: words inside it are not a reason to drop it ("don't mention
+        # automation" once removed "We offer Ledgerly, accounting automation that …" whole).
+        offer_words = [p for p in hit if p.role == "value" and len(needle.split()) < len(p.text.split()) // 2]
+        if offer_words:
+            hit = [p for p in hit if p not in offer_words]
+            notes.append(("remove", target, f"\u201c{target}\u201d is part of the offer line, which stays; say what the "
+                          "offer should be (offer: \u2026) or what to write instead (replace \u201c"
+                          f"{target}\u201d with \u201c\u2026\u201d)"))
         if hit:
             kept = [p for p in kept if p not in hit]
-        else:
+        elif not offer_words:
             notes.append(("remove", target, f"I found no sentence with \u201c{target}\u201d to leave out"))
     return kept
 
@@ -340,15 +372,29 @@ def _body(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]
     return body
 
 
+def _drop_words(text: str, old: str) -> str:
+    """``old`` left out wherever it stands, with the space before it; "an onboarding platform" without
+    "onboarding" is "a platform"."""
+    def article_for_next(m: re.Match[str]) -> str:
+        word = article(m.group(2))
+        return f"{cap(word) if m.group(1)[0].isupper() else word} {m.group(2)}"
+
+    text = re.sub(rf"\b(an?)[ \t]+{re.escape(old)}[ \t]+(\w+)", article_for_next, text, flags=re.I)
+    return re.sub(rf"[ \t]*{re.escape(old)}", "", text, flags=re.I)
+
+
 def _replace(text: str, replacements: tuple[tuple[str, str], ...], allowed: set[str], notes: list[Note] | None) -> str:
     for old, new in replacements:
         new = clean(new, keep=allowed)
-        if old in text:
+        if not new and old.lower() in text.lower():
+            text = _drop_words(text, old)
+        elif old in text:
             text = text.replace(old, new)
         elif old.lower() in text.lower():
             text = re.sub(re.escape(old), new.replace("\\", r"\\"), text, flags=re.I)
         elif notes is not None:
-            notes.append(("replace", old, f"\u201c{old}\u201d is not in the draft, so there was nothing to replace"))
+            notes.append(("replace", old, f"\u201c{old}\u201d is not in the draft, so there was nothing to "
+                          + ("replace" if new else "leave out")))
     return text
 
 

@@ -148,7 +148,7 @@ def said(request: Request) -> str:
         "sentence": lambda: "your sentence",
         "ps": lambda: "no P.S." if not v else "a P.S.",
         "remove": lambda: "no greeting" if names_greeting(v) else f"leave out {v}",
-        "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d",
+        "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d" if v[1] else f"no \u201c{v[0]}\u201d",
         "cta": lambda: f"a {v} as the call to action" if v not in ("reply", "link") else
                        ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),
         "cta_style": lambda: {"question": "the call to action as a question", "soft": "a softer call to action"}.get(

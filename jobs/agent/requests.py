@@ -139,6 +139,7 @@ _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese",
               "Vietnamese", "Thai")  # what "write it in …" is read for
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
+    "_words_out": ("word", "phrase", "term", "expression", "say", "writ"),
     "_subject_hook": ("subject", "title"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
     "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
@@ -209,6 +210,17 @@ def _replace(m: re.Match[str]) -> list[Request] | None:
     if old.lower().rstrip(",") in _SIGN_OFFS:
         return _req("sign_off", _text(new).rstrip(","), m)
     return _req("replace", (normalize(old), clean(new, keep=_ANY_VAR)), m)
+
+
+# "remove the word 'automation'", "don't say 'touch base'": those words out, wherever they stand (a replace with
+# nothing); once not understood, and the second added the sentence "Touch base."
+@_rule(r"\b(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|strip(?:\s+out)?)\s+(?:the\s+)?(?:word|words|phrase|"
+       r"term|expression)\s+" + _QV,
+       r"\b(?:don'?t|do\s+not|never|stop)\s+(?:say|saying|write|writing|use\s+the\s+(?:word|phrase|term|expression))\s+"
+       + _Q)
+def _words_out(m: re.Match[str]) -> list[Request] | None:
+    words = _value(m).strip().strip(",")
+    return _req("replace", (normalize(words), ""), m) if words else None
 
 
 class _AnyVar(frozenset):  # type: ignore[type-arg]
@@ -775,9 +787,12 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
     low = value.lower()
     if re.match(r"^(?:a|an|the|one|some)?\s*(?:p\.?s\.?|postscript|question|link|call|demo|cta|signature|sign-?off|"
-                r"name|my name|detail|details|context|more|personali[sz]ation|variables?|greeting|back)\b", low):
+                r"name|my name|detail|details|context|more(?!\s+(?:social\s+)?proof\b)|personali[sz]ation|variables?|greeting|"
+                r"back)\b", low):
         return None
-    if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)", low):
+    if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)(?!\s*(?:social\s+)?proof\b|\s*"
+                r"(?:customer\s+)?(?:numbers|stats|statistics|data|metrics|figures|results|testimonials|quotes|reviews|"
+                r"logos)\b)", low):
         return None  # "add some sparkle": a quality, not something to mention
     if _STYLE_NOUN.match(low):
         return None  # "add urgency", "add emojis": how to write, not a fact to mention

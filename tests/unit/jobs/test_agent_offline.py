@@ -176,6 +176,43 @@ async def test_what_to_mention_in_the_opener_goes_to_the_opener_not_to_the_proof
     assert back.draft_body == topic.draft_body and "no company" not in back.reply
 
 
+async def test_a_kind_of_proof_asked_for_leaves_a_span_for_it_not_an_empty_sentence() -> None:
+    """"add a testimonial" wrote "It is also worth mentioning a testimonial."; "include some numbers" was not
+    understood. The offline model has none of the user's facts: the draft gets a span asking for one."""
+    for message, span in (("add a testimonial", "&&One short customer quote relevant to %position% at %company%&&"),
+                          ("include some numbers", "&&One customer result with a number relevant to %position% at "
+                                                   "%company%&&"),
+                          ("add customer logos", "&&One line naming two or three customers relevant to %position% at "
+                                                 "%company%&&")):
+        chat = Conversation(available=["first_name", "company", "position"])
+        await chat.say(BRIEF)
+        first = await chat.say(DETAILS)
+        result = await chat.say(message)
+        assert "worth mentioning" not in result.draft_body, message
+        assert result.draft_body == first.draft_body.replace(
+            "&&One customer result relevant to %position% at %company%&&", span), message
+
+
+async def test_words_inside_the_offer_line_do_not_remove_it_and_words_can_be_left_out() -> None:
+    """"don't mention onboarding" removed the offer line whole (what the email sells); "remove the word …" was
+    not understood, and "don't say '…'" added the quoted words as a sentence."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    offer_line = "Rampwise is an onboarding platform that cuts new-rep ramp time in half."
+    kept = await chat.say("don't mention onboarding")
+    assert offer_line in kept.draft_body and "\u201conboarding\u201d is part of the offer line, which stays" in kept.reply
+    both = await chat.say("don't mention Rampwise and make it more casual")
+    assert offer_line in both.draft_body and "Changed:" in both.reply
+    assert "Note: \u201cRampwise\u201d is part of the offer line" in both.reply  # said beside the other changes
+    words = await chat.say("remove the word 'onboarding'")
+    assert "Rampwise is a platform that cuts new-rep ramp time in half." in words.draft_body  # not "an platform"
+    assert "onboarding" not in words.draft_body.lower() and "You asked for: no \u201conboarding\u201d." in words.reply
+    quoted = await chat.say('don\'t say "next week"')
+    assert "next week" not in quoted.draft_body and "Next week." not in quoted.draft_body
+    assert first.draft_body != quoted.draft_body
+
+
 async def test_start_over_rewrites_the_first_draft_from_the_brief() -> None:
     """"start over" was not understood; the user had to undo each change one by one."""
     chat = Conversation()

@@ -154,6 +154,15 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("include 'No long contracts.'", [("sentence", "No long contracts.")]),
         ("add this line: 'Setup takes one afternoon.'", [("sentence", "Setup takes one afternoon.")]),
         ("change 'next week' to 'this month'", [("replace", ("next week", "this month"))]),
+        ("add social proof", [("mention", "social proof")]),  # a kind of proof: the draft leaves a span for it
+        ("include some numbers", [("mention", "some numbers")]),  # once not understood
+        ("add more proof", [("mention", "more proof")]),
+    ],
+    "words out, wherever they stand": [  # once not understood; "don't say 'X'" added the sentence "X."
+        ("remove the word 'automation'", [("replace", ("automation", ""))]),
+        ('don\'t say "touch base"', [("replace", ("touch base", ""))]),
+        ("don't use the word 'synergy'", [("replace", ("synergy", ""))]),
+        ("drop the phrase 'next week'", [("replace", ("next week", ""))]),
     ],
     "removals": [
         ("remove the P.S.", [("remove", "P.S")]),
