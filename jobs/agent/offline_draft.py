@@ -175,6 +175,14 @@ def proof_span(item: str, allowed: set[str]) -> str | None:
     return None
 
 
+_RESULT_FIGURE = re.compile(r"\d\s*(?:%|x\b|×|percent\b)|\b(?:faster|slower|more|less|fewer|higher|lower|saved|"
+                            r"savings?|cut|reduced|increased|grew|growth|roi|lift|uplift|up|down)\b.*\d|\d.*\b(?:faster|"
+                            r"more|less|fewer|higher|lower|saved|savings?|roi|lift|uplift)\b", re.I)
+
+
+_TERM_FIGURE = re.compile(r"\b\d+[- ](?:day|week|month|year|hour|minute)s?\b|\b24/7\b", re.I)  # a term, not a result
+
+
 def mention_sentence(item: str) -> str:
     """A proof point, case study or fact as a full sentence."""
     text = item.strip().rstrip(".")
@@ -187,8 +195,8 @@ def mention_sentence(item: str) -> str:
                                    "this ", "that ", "these ", "those ")) else f"our {text}"
     if _DOCUMENT.search(text):
         return f"I can share {noun} if it helps."
-    if any(c.isdigit() for c in text):
-        return f"One result worth sharing: {text}."
+    if any(c.isdigit() for c in text) and (_RESULT_FIGURE.search(text) or not _TERM_FIGURE.search(text)):
+        return f"One result worth sharing: {text}."  # "40% faster ramp", "over 200 customers"; not "our 14-day trial"
     return f"It is also worth mentioning {noun}."
 
 
@@ -326,7 +334,11 @@ def _leave_out(parts: list[Part], targets: tuple[str, ...], notes: list[Note]) -
         if target == "proof":
             continue
         needle = " ".join(target.lower().split())
-        hit = [p for p in kept if p.role not in ("greeting", "cta", "sign_off") and needle in " ".join(p.text.lower().split())]
+        # whole words only: "don't use 'I'" once matched the "i" of every placeholder
+        word = re.compile(rf"(?<![\w%]){re.escape(needle)}{'(?:e?s)?' if len(needle) > 2 else ''}(?![\w%])") if needle[-1:].isalnum() or needle[:1].isalnum() \
+            else None
+        hit = [p for p in kept if p.role not in ("greeting", "cta", "sign_off")
+               and (word.search(" ".join(p.text.lower().split())) if word else needle in " ".join(p.text.lower().split()))]
         # The offer line is what the email sells: words inside it are not a reason to drop it ("don't mention
         # automation" once removed "We offer Ledgerly, accounting automation that …" whole).
         offer_words = [p for p in hit if p.role == "value" and len(needle.split()) < len(p.text.split()) // 2]

@@ -614,6 +614,7 @@ _SOFT = (r"(?:softer|gentler|less\s+pushy|less\s+aggressive|less\s+salesy|lower[
 
 
 @_rule(rf"\b(?:end|finish|close)\s+(?:it\s+|the\s+email\s+|the\s+draft\s+|off\s+)?(?:with|on)\s+a\s+question\b(?!\s+mark)",
+       r"\b(?:add|put|ask|use|include)\s+a\s+question\s+(?:at|to)\s+the\s+(?:end|close|bottom)\b",
        rf"\b(?:make|turn|phrase|word|change)\s+the\s+{_ASK}\s+(?:into\s+|as\s+|to\s+)?a\s+question\b",
        rf"\b{_ASK}\s+(?:as|should\s+be|in\s+the\s+form\s+of)\s+a\s+question\b",
        rf"\b{_SOFT}\s+{_ASK}\b(?P<soft>)",
@@ -774,6 +775,11 @@ _AND_PART = re.compile(r"\.?\s+and\s+(?:also\s+)?(?:the\s+)?(?P<v>" + _EMAIL_PAR
 
 
 # --- mentions, proof points, case studies
+# a place in the email named after the thing: the rules for that place read it, or nobody does
+_PLACED = re.compile(r"\b(?:to|in|into|at|on)\s+the\s+(?:greeting|salutation|subject(?:\s+line)?|sign-?off|signature|"
+                     r"opener|opening(?:\s+line)?|intro|first\s+(?:line|sentence)|cta|call\s+to\s+action|p\.?s\.?|"
+                     r"top|beginning|start)\s*$")
+_AT_THE_END = re.compile(r"\s+(?:at|near|towards?)\s+the\s+(?:end|bottom)\s*$", re.I)  # where mentions go anyway
 # "add urgency", "add emojis": how to write, not a fact to mention
 _STYLE_NOUN = re.compile(r"^(?:a\s+|an\s+)?(?:urgency|sense\s+of\s+urgency|emojis?|emoticons?|humou?r|jokes?|personality|"
                          r"energy|excitement|enthusiasm|flair|pizzazz|sparkle|punch|fomo|scarcity|curiosity|clarity|"
@@ -796,6 +802,10 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
         return None  # "add some sparkle": a quality, not something to mention
     if _STYLE_NOUN.match(low):
         return None  # "add urgency", "add emojis": how to write, not a fact to mention
+    value = _AT_THE_END.sub("", value)
+    low = value.lower()
+    if re.match(r"^(?:it|this|that|them)\b", low) or _PLACED.search(low):
+        return None  # "say it in fewer words", "add their job title to the greeting": not a fact to state
     value = re.sub(r"^(?:our|the|that\s+we\s+have|a\s+(?:line|sentence|note|word|mention)\s+(?:about|on|of)|"
                    r"something\s+(?:about|on)|a\s+mention\s+of|a\s+reference\s+to|mention\s+of)\s+", "", value,
                    flags=re.I)
@@ -979,7 +989,8 @@ _AUDIENCE_EXPLICIT = re.compile(
 # Where a brief's offer ends when the next field follows after a comma: "…by 40%, cta reply".
 _NEXT_FIELD = r",\s*(?=(?:cta|call\s+to\s+action|goal|audience|target|tone|ask\s+(?:for|them))\b)"
 _OFFER = re.compile(
-    r"\b(?:we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
+    r"\b(?:(?<!can\s)(?<!could\s)(?<!should\s)(?<!would\s)(?<!shall\s)(?<!may\s)(?<!might\s)(?<!do\s)(?<!did\s)"
+    r"we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
     r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling|pitching(?=\s+(?-i:[A-Z]))|(?:the\s+)?product\s*:)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b|" + _NEXT_FIELD + ")"
@@ -1021,6 +1032,10 @@ _BRIEF_PATTERNS = (
 )
 
 
+_NOT_AN_OFFER = re.compile(r"^(?:(?:it|this|that|them|these|those|sure|sense|one|the\s+(?:email|draft|subject|opener|"
+                           r"cta|change|changes))\b|[^A-Za-z]*$)", re.I)
+
+
 def _before_audience(text: str, span: tuple[int, int], found: list[tuple[int, int, Request]]) -> str:
     """An offer without the audience clause it ran into: "Rampwise, a platform that …, to VPs of Sales"
     gives "Rampwise, a platform that …" (the audience is its own request). Only a clause set off by a
@@ -1050,6 +1065,8 @@ def _brief(text: str) -> list[tuple[int, int, Request]]:
         value = (m.group("v") or m.groupdict().get("clause") or "").strip()
         if kind == "offer" and m.group("v"):
             value = _before_audience(text, m.span("v"), found)
+            if _NOT_AN_OFFER.match(value):
+                continue  # "we make it shorter", "we make ?" (what the other rules left of a request)
         said = " ".join(m.group(0).split())
         if kind == "cta":
             value = cta_phrase(value) or ""
@@ -1348,13 +1365,18 @@ def _content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z0-9%]+", text.lower()) if w not in _MATCH_FILLER)
 
 
+def _within(part: str, whole: str) -> bool:
+    """``part`` in ``whole`` as whole words ("i" is not in "time-to-roi")."""
+    return part in whole and re.search(rf"(?<!\w){re.escape(part)}(?!\w)", whole) is not None
+
+
 def _matches(item: str, target: str) -> bool:
     """Whether ``target`` names ``item``: one contains the other, or all of one's words are in the other
     ("the SOC 2 report" names "SOC 2 Type II report"; "DHL case study" names "case study with DHL")."""
     a, b = _key(item), _key(target)
     if not (a and b):
         return False
-    if b in a or a in b:
+    if _within(b, a) or _within(a, b):
         return True
     wa, wb = _content_words(a), _content_words(b)
     return bool(wa and wb) and (wb <= wa or wa <= wb)

@@ -213,6 +213,25 @@ async def test_words_inside_the_offer_line_do_not_remove_it_and_words_can_be_lef
     assert first.draft_body != quoted.draft_body
 
 
+async def test_a_short_word_to_leave_out_matches_whole_words_only() -> None:
+    """"don't use 'I'" removed the opener and the proof spans: "i" is in "sentence" and "relevant"."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    result = await chat.say('don\'t use "I"')
+    assert result.draft_body == first.draft_body and "I found no sentence with \u201cI\u201d" in result.reply
+
+
+async def test_a_term_with_a_number_is_mentioned_not_shared_as_a_result() -> None:
+    chat = Conversation()
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    trial = await chat.say("add a sentence about our 14-day free trial")
+    assert "It is also worth mentioning our 14-day free trial." in trial.draft_body  # was "One result worth sharing: …"
+    result = await chat.say("mention 40% faster ramp for new reps")
+    assert "One result worth sharing: 40% faster ramp for new reps." in result.draft_body
+
+
 async def test_start_over_rewrites_the_first_draft_from_the_brief() -> None:
     """"start over" was not understood; the user had to undo each change one by one."""
     chat = Conversation()

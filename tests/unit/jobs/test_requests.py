@@ -46,6 +46,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("no paragraph breaks", [("one_paragraph", True)]),
         ("make it longer", [("longer", 1)]),
         ("add more detail", [("longer", 1)]),
+        ("can we make it shorter?", [("shorter", 1)]),  # once also the offer "it"
+        ("say it in fewer words", [("shorter", 1)]),  # once the proof point "it in fewer words"
     ],
     "sign-off and signature": [
         ("sign off with 'Cheers, Tom'", [("sign_off", "Cheers"), ("signature", "Tom")]),
@@ -73,6 +75,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("kick it off by mentioning their growth", [("opener", "their growth")]),
         ("start with a question about their hiring plans", [("opener_question", True), ("opener", "their hiring plans")]),
         ("open with a question", [("opener_question", True)]),
+        ("can we make the opener about their Q4 close?", [("opener", "their Q4 close")]),  # once also the offer "?"
         ("first line: 'Saw your post about ramp time.'", [("opener_exact", "Saw your post about ramp time.")]),
     ],
     "what the opener mentions": [  # once a fact for the proof: "It is also worth mentioning our company in the opener."
@@ -157,6 +160,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("add social proof", [("mention", "social proof")]),  # a kind of proof: the draft leaves a span for it
         ("include some numbers", [("mention", "some numbers")]),  # once not understood
         ("add more proof", [("mention", "more proof")]),
+        ("add a line about pricing at the end", [("mention", "pricing")]),  # mentions go before the ask anyway
     ],
     "words out, wherever they stand": [  # once not understood; "don't say 'X'" added the sentence "X."
         ("remove the word 'automation'", [("replace", ("automation", ""))]),
@@ -248,6 +252,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("end with a question", [("cta_style", "question")]),
         ("make the call to action a question", [("cta_style", "question")]),
         ("the CTA should be a question", [("cta_style", "question")]),
+        ("make it more concise and add a question at the end", [("shorter", 1), ("cta_style", "question")]),
         ("make the CTA softer", [("cta_style", "soft")]),
         ("softer CTA please", [("cta_style", "soft")]),
         ("the CTA is too pushy", [("cta_style", "soft")]),  # the ask, not the tone
@@ -338,7 +343,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "the Spanish one was better", "our German customers love it",  # no language asked
                                      "be more specific about the offer",  # not about the lead
                                      "add urgency", "add emojis", "add some humor",  # how to write, not facts
-                                     "add back the sign-off"])  # once a proof point "back the sign-off"
+                                     "add back the sign-off",
+                                     "can you add their job title to the greeting"])  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
