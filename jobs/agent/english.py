@@ -72,6 +72,9 @@ _UNCOUNTED = {"sales", "analytics", "logistics", "ops", "news", "series", "physi
               "ios", "gps", "devops", "finops", "revops", "mlops", "bonus", "campus", "status", "canvas"}
 
 
+_SHORT_PLURALS = {"ads", "pcs", "tvs", "ids"}  # "Facebook ads solve", though three letters
+
+
 def looks_plural(noun_phrase: str) -> bool:
     """Whether a noun phrase reads as plural ("Acme Systems", "long sales cycles", not "Jonas" or "sales")."""
     words = noun_phrase.split()
@@ -80,6 +83,8 @@ def looks_plural(noun_phrase: str) -> bool:
     last = words[-1].lower().strip(".,")
     if last in _UNCOUNTED:
         return False
+    if last in _SHORT_PLURALS:
+        return True
     return len(last) > 3 and last.endswith("s") and not last.endswith(_NOT_PLURAL_ENDINGS)
 
 
@@ -264,7 +269,8 @@ _NAMED_CLAUSE = re.compile(r"^(?P<name>(?!(?:we|i|it|they|our|you)\b)[\w&.'-]+"
                            + "|".join(v for v in _VERBS if v not in ("is", "has", "does")) + r")\s+(?P<rest>.+)$", re.I)
 # "our bookkeeping service that closes your books in 3 days": a noun phrase and a relative clause, no
 # main verb; as a sentence, the clause's verb becomes the main one.
-_OUR_RELATIVE = re.compile(r"^(?P<np>our(?:\s+(?!(?:that|which)\b)[\w&.'-]+){1,4}?)\s+(?:that|which)\s+"
+_OUR_RELATIVE = re.compile(r"^(?P<np>our(?:\s+(?!(?:that|which)\b)[\w&.'-]+){1,4}?"
+                           r"(?:,\s+[\w&.'-]+(?:\s+[\w&.'-]+){0,2},)?),?\s+(?:that|which)\s+"
                            r"(?P<verb>" + _VERB_ALT + r"|(?!(?:its|this|his|hers|ours|yours|theirs|us)\b)[a-z]+s)\s+"
                            r"(?P<rest>.+)$", re.I)
 _NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s+[\w&.'-]+){0,2}),\s+(?:which|that|who)\s+"
@@ -303,10 +309,22 @@ def to_you(text: str) -> str:
                            else _PRONOUNS[m.group(0).lower()], text)
 
 
+_THEM = re.compile(r"\bthem\b")
+
+
+def _their_reader(offer: str) -> str:
+    """"we help them cut food waste": "them" is the reader's kind, named nowhere in the email; with no plural
+    before it to stand for, it becomes "teams like yours"."""
+    m = _THEM.search(offer)
+    if not m or any(looks_plural(word.strip(",")) for word in offer[:m.start()].split()[:-1]):  # [-1]: its verb
+        return offer
+    return offer[:m.start()] + "teams like yours" + offer[m.end():]
+
+
 def offer_sentence(offer: str) -> str:
     """The offer as a full sentence: "Rampwise, an onboarding platform that…" -> "Rampwise is an onboarding
     platform that….", "we help X" -> "We help X.", "Shiftly cuts X" stays, a bare noun phrase -> "We offer X."."""
-    offer = offer.strip().rstrip(".")
+    offer = _their_reader(offer.strip().rstrip("."))
     if not offer:
         return ""
     appositive = _APPOSITIVE.match(offer)

@@ -987,14 +987,15 @@ _AUDIENCE_EXPLICIT = re.compile(
     r"(?:target\s+)?audience\s*(?::|=|is|should\s+be)|(?:persona|icp)\s*(?::|=)|write\s+(?:it|this)\s+for|"
     r"aim\s+(?:it|this)\s+at|address\s+it\s+to|pitch\s+(?:it|this)\s+to|target\s*:|target)\s+" + _V, re.I)
 # Where a brief's offer ends when the next field follows after a comma: "…by 40%, cta reply".
-_NEXT_FIELD = r",\s*(?=(?:cta|call\s+to\s+action|goal|audience|target|tone|ask\s+(?:for|them))\b)"
+_NEXT_FIELD = (r",\s*(?=(?:cta|call\s+to\s+action|goal|audience|target|tone|ask\s+(?:for|them)|(?:we\s+|i\s+)?(?:want|need|"
+               r"would\s+like|are\s+looking\s+for|looking\s+for|hoping\s+for)\s+(?:a|an|them)\b)\b)")
 _OFFER = re.compile(
     r"\b(?:(?<!can\s)(?<!could\s)(?<!should\s)(?<!would\s)(?<!shall\s)(?<!may\s)(?<!might\s)(?<!do\s)(?<!did\s)"
     r"we(?:\s+now|\s+actually|\s+also)?\s+(?:sell|offer|provide|make|build|built|run)|our\s+(?:product|offer|tool|"
     r"platform|service|app|company)\s+is|(?:the\s+)?offer(?:ing)?(?:\s+is)?\s*:|(?:the\s+)?offer(?:ing)?\s+is|"
     r"(?:change|switch|set|update)\s+the\s+(?:offer|product|pitch)\s+to|selling|pitching(?=\s+(?-i:[A-Z]))|(?:the\s+)?product\s*:)\s+"
     r"(?P<v>.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|\s+instead\b|" + _NEXT_FIELD + ")"
-    r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$)", re.I)
+    r"|\b(?P<clause>we\s+(?:help|let|enable|get)\s+.{3,160}?)\s*(?:[;!?\n]|\.(?:\s|$)|$|" + _NEXT_FIELD + ")", re.I)
 # "Write a cold email to CFOs about Ledgerly, our spend tool for fleets": the product a new email is about
 # (a name or "our …"; "an email about saving time" names a theme, not an offer; "the email about X is too
 # long" speaks of the draft, not of a new offer).

@@ -59,6 +59,13 @@ def test_possessives_follow_one_rule_singular_s_apostrophe_s_plural_apostrophe(n
     ("Shiftly cuts scheduling time by 80%", "Shiftly cuts scheduling time by 80%."),
     ("Shiftly, which automates shift scheduling", "Shiftly automates shift scheduling."),
     ("Rampwise", "I am reaching out about Rampwise."),
+    # "our X, Name, that …" had no main verb ("Our SOC 2 tool, Vanta-lite, that gets them audit-ready …."), and
+    # "them" named no one the email had mentioned
+    ("our SOC 2 compliance tool, Vanta-lite, that gets them audit-ready in 3 weeks",
+     "Our SOC 2 compliance tool, Vanta-lite, gets teams like yours audit-ready in 3 weeks."),
+    ("our app, which tracks spend", "Our app tracks spend."),
+    ("we help them cut food waste by 30%", "We help teams like yours cut food waste by 30%."),
+    ("our tools get them paid faster", "Our tools get them paid faster."),  # "them" may be the tools' users
 ])
 def test_an_offer_becomes_a_full_sentence(offer: str, sentence: str) -> None:
     assert offer_sentence(offer) == sentence
@@ -147,6 +154,7 @@ def test_without_a_greeting_the_body_starts_with_the_opener_and_keeps_everything
 @pytest.mark.parametrize(("offer", "hook"), [
     ("white-label SEO reports", "a problem white-label SEO reports solve for the team at %company%"),
     ("Rampwise", "a problem Rampwise solves for the team at %company%"),
+    ("Facebook ads", "a problem Facebook ads solve for the team at %company%"),  # three letters, still plural
 ])
 def test_the_hook_placeholder_agrees_with_the_offer_it_names(offer: str, hook: str) -> None:
     """The plural needs "solve"; the example writer still reads the placeholder either way."""

@@ -310,6 +310,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
          [("audience", "VPs of Sales at SaaS companies"), ("offer", "15 minutes to ROI"), ("cta", "call")]),
         ("We sell payroll software to restaurant owners",
          [("offer", "payroll software to restaurant owners"), ("audience", "restaurant owners")]),
+        ("email to restaurant owners, we help them cut food waste by 30%, want a demo",  # the ask was in the offer
+         [("audience", "restaurant owners"), ("offer", "we help them cut food waste by 30%"), ("cta", "demo")]),
         ("We sell Rampwise, an onboarding platform that cuts new-rep ramp time in half, to enterprise VPs of Sales.",
          [("offer", "Rampwise, an onboarding platform that cuts new-rep ramp time in half"),
           ("audience", "enterprise VPs of Sales")]),
