@@ -412,7 +412,30 @@ def _replace(text: str, replacements: tuple[tuple[str, str], ...], allowed: set[
 
 # ---------------------------------------------------------------------------------------- subject
 
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]+\b")
+
+
+def _lowercase(subject: str) -> str:
+    """"Close the books 5 days faster at %company%" -> "close the books 5 days faster at %company%"; acronyms
+    ("SOC 2", "ROI") and %variables% stay as they are."""
+    kept = {m.start(): m.group(0) for m in _ACRONYM.finditer(subject)}
+    kept.update({m.start(): m.group(0) for m in VAR_RE.finditer(subject)})
+    out, i = [], 0
+    for start in sorted(kept):
+        if start < i:
+            continue
+        out.append(subject[i:start].lower())
+        out.append(kept[start])
+        i = start + len(kept[start])
+    return "".join(out) + subject[i:].lower()
+
+
 def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]) -> str:
+    subject = _subject_text(state, allowed, follow_up, notes)
+    return _lowercase(subject) if state.subject_lower else subject
+
+
+def _subject_text(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]) -> str:
     prefix = "Re: " if follow_up else ""
     room = MAX_SUBJECT_CHARS - len(prefix)
     excluded = set(state.subject_exclude)

@@ -139,6 +139,7 @@ def said(request: Request) -> str:
         "subject_style": lambda: "a catchier subject, leading with the outcome" if v == "hook" else
                                  f"the subject as a {v}",
         "subject_short": lambda: "a shorter subject",
+        "subject_lower": lambda: "a lowercase subject" if v else "the subject in normal case",
         "subject_include": lambda: f"{_var_words(v)} in the subject",
         "subject_exclude": lambda: "no variables in the subject" if v == "variables" else
                                    f"no {_var_words(v)} in the subject",
@@ -206,6 +207,8 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append("a catchier subject" if state.subject_style == "hook" else f"subject as a {state.subject_style}")
     if state.subject_short:
         out.append("a short subject")
+    if state.subject_lower:
+        out.append("a lowercase subject")
     if state.cta_exact:
         out.append("your closing line")
     if state.cta_style:

@@ -59,6 +59,7 @@ KINDS = {
     "variable": "a %variable% the email uses again (after it was left out)",
     "subject_style": "question | statement | hook (catchier: leads with what the offer does for the reader)",
     "subject_short": "bool",
+    "subject_lower": "bool: the subject in lower case (as a colleague might type it)",
     "subject_include": "a %variable% or words",
     "subject_exclude": "a %variable%, or 'variables' for all of them",
     "subject_exact": "the subject",
@@ -140,7 +141,7 @@ _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese",
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
     "_words_out": ("word", "phrase", "term", "expression", "say", "writ"),
-    "_subject_hook": ("subject", "title"),
+    "_subject_hook": ("subject", "title"), "_subject_lower": ("subject", "title"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
     "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
     "_subject_no_variables": ("subject", "title"), "_subject_exclude": ("subject", "title"),
@@ -158,6 +159,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_sentence": ('"', "'"),
     "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
+                  "demo", "meeting", "chat", "trial", "pilot", "walkthrough",
                   "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
                   "response", "just"),
     "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
@@ -271,6 +273,17 @@ def _subject_hook(m: re.Match[str]) -> list[Request]:
 
 
 _HOOK_LINE = "catchier, leading with what the offer does for the reader"  # the context line of subject_style "hook"
+_LOWER = r"(?:all[- ])?(?:lower[- ]?case(?:d)?|lower\s+case)"
+_NORMAL_CASE = r"(?:normal|regular|sentence|title|proper)\s+case|capitali[sz]ed|capitals"
+
+
+# "make the subject lowercase" (once the subject "lowercase"), "capitalize the subject again"
+@_rule(rf"\b{_SUBJECT}\b{_WITHIN_ONE}\b(?:in\s+)?(?P<low>{_LOWER})\b",
+       rf"\b(?P<low2>{_LOWER})\s+{_SUBJECT}",
+       rf"\b{_SUBJECT}\b{_WITHIN_ONE}\b(?:in\s+)?(?:{_NORMAL_CASE})\b",
+       rf"\b(?:capitali[sz]e)\s+the\s+{_SUBJECT}")
+def _subject_lower(m: re.Match[str]) -> list[Request]:
+    return _req("subject_lower", bool(m.groupdict().get("low") or m.groupdict().get("low2")), m)
 
 
 @_rule(rf"\b(?:use|make)\s+{_Q}\s+(?:as\s+)?(?:the\s+)?{_SUBJECT}",
@@ -685,6 +698,9 @@ def _cta_exact(m: re.Match[str]) -> list[Request] | None:
 
 @_rule(rf"\b(?:change|switch|make|set|update|turn)\s+the\s+(?:cta|call[- ]to[- ]action|ask|close|closing\s+ask)\s+"
        rf"(?:to|into|a|an)\s+{_V}",
+       # "change the demo to a 15-minute call", "replace the call with a demo", "swap the demo for a chat"
+       rf"\b(?:change|switch|swap|turn|make|replace)\s+the\s+(?:\d{{1,3}}[- ]?min(?:ute)?s?\s+)?(?:demo|call|meeting|chat|"
+       rf"trial|pilot|walkthrough)\s+(?:to|into|for|with)\s+{_V}",
        rf"\b(?:cta|call[- ]to[- ]action|the\s+ask)\s*(?::|=|should\s+be|is\s+now|to\s+be)\s*{_V}",
        rf"{_GO}ask\s+(?:them\s+|the\s+(?:reader|lead|prospect)\s+|people\s+|for\s+(?=a|an|the)\s*)?(?:for|to)?\s*{_V}",
        rf"\b(?:invite|get|push|nudge|send)\s+(?:them|the\s+reader|people|the\s+lead)\s+(?:to|for|toward|towards)\s+{_V}",
@@ -725,7 +741,8 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
 @_rule(rf"{_GO}{_REMOVE_VERBS}\s+(?:the\s+|that\s+|this\s+|any\s+|all\s+|my\s+|our\s+|those\s+|these\s+)?{_QV}",
        rf"\b(?:don'?t|do\s+not|stop|no\s+longer|never)\s+(?:mention|mentioning|talk\s+about|talking\s+about|bring\s+up|"
        rf"cite|citing|include|including|reference|referencing|use|using)\s+(?:the\s+|our\s+|any\s+)?{_QV}",
-       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|"
+       rf"{_GO}no\s+(?:more\s+)?(?P<v>p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|placeholders|"
+       rf"variables|merge\s+(?:fields|tags)|"
        rf"case\s+stud(?:y|ies)|proof(?:\s+point)?|hook|opener|opening\s+line|mention\s+of\s+[^.;!?\n]{{1,80}}?)"
        rf"(?=\s*(?:[.;!?\n,]|$|\s+(?:and|please)\b))",
        rf"\bwithout\s+(?:the\s+|a\s+|any\s+)?(?P<v>p\.?\s?s\.?|postscript|signature|sign-?off|greeting|salutation|"
@@ -1172,6 +1189,7 @@ class Standing:
     no_opener: bool = False
     subject_style: str | None = None  # question | statement
     subject_short: bool = False
+    subject_lower: bool = False
     subject_include: tuple[str, ...] = ()
     subject_exclude: tuple[str, ...] = ()
     subject_exact: str | None = None
@@ -1243,6 +1261,8 @@ class Standing:
             add(f"subject: {_HOOK_LINE}" if self.subject_style == "hook" else f"subject: a {self.subject_style}")
         if self.subject_short:
             add("subject: short")
+        if self.subject_lower:
+            add("subject: lowercase")
         for item in self.subject_include:
             add(f"subject: include {item}")
         for item in self.subject_exclude:
@@ -1328,6 +1348,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
             values["subject_style"] = "hook"
         elif value == "short":
             values["subject_short"] = True
+        elif value == "lowercase":
+            values["subject_lower"] = True
         elif value.startswith("include "):
             lists.setdefault("subject_include", []).append(value.removeprefix("include "))
         elif value.startswith("without "):
@@ -1401,6 +1423,9 @@ def names_greeting(target: str) -> bool:
     return bool(_GREETING_TARGET.fullmatch(_key(target)))
 
 
+_STANDARD_VARIABLES = tuple(_VAR_WORDS)  # first_name, company, position, last_name
+
+
 def _remove_item(s: Standing, target: str) -> Standing:
     low = _key(target)
     if re.fullmatch(r"(?:the\s+)?(?:p\.?\s?s\.?|ps|postscript|post-script)", low):
@@ -1420,6 +1445,14 @@ def _remove_item(s: Standing, target: str) -> Standing:
                     r"results?(?:\s+line)?|stats?|statistics|case\s+stud(?:y|ies)|numbers|proof\s+block)", low):
         kept = tuple(m for m in s.mentions if "case stud" not in m.lower()) if "case" in low else ()
         return replace(s, mentions=kept, removed=_push(s.removed, "proof"))
+    if re.fullmatch(r"(?:the\s+|all\s+(?:the\s+)?|any\s+)?(?:placeholders?|spans?|&&\s*spans?|instructions?|"
+                    r"bracketed\s+(?:bits|parts|text))", low):  # the &&…&& spans: the opener and the proof
+        return replace(s, no_opener=True, opener=None, opener_question=False, opener_exact=None, mentions=(),
+                       removed=_push(s.removed, "proof"), personal=False)
+    if re.fullmatch(r"(?:the\s+|all\s+(?:the\s+)?|any\s+)?(?:variables?|merge\s+(?:fields|tags)|personali[sz]ation\s+"
+                    r"(?:tokens|fields|variables)|%variables%)", low):  # "don't use any variables": every standard one
+        return replace(s, no_vars=tuple(dict.fromkeys(s.no_vars + _STANDARD_VARIABLES)),
+                       subject_include=_without_included(s, "variables"))
     if re.fullmatch(r"(?:the\s+)?(?:added\s+)?sentences?", low):
         return replace(s, sentences=())
     variable = _as_variable(target)
@@ -1497,6 +1530,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),
     "subject_style": _subject(subject_style=lambda s, v: v),
     "subject_short": _subject(subject_short=True),
+    "subject_lower": lambda s, v: replace(s, subject_lower=bool(v)),
     "subject_include": _subject(subject_include=_include, subject_exclude=_without_excluded, no_vars=_var_back),
     "variable": lambda s, v: replace(s, no_vars=_var_back(s, v)),
     "subject_exclude": _subject(subject_exclude=_exclude, subject_include=_without_included),

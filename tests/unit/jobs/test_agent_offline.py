@@ -232,6 +232,31 @@ async def test_a_term_with_a_number_is_mentioned_not_shared_as_a_result() -> Non
     assert "One result worth sharing: 40% faster ramp for new reps." in result.draft_body
 
 
+async def test_a_lowercase_subject_keeps_variables_and_acronyms_and_stands() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    lower = await chat.say("make the subject lowercase")
+    assert lower.draft_subject == "rampwise for %company%" and "You asked for: a lowercase subject." in lower.reply
+    exact = await chat.say("subject: 'Ramp Time Halved for SOC 2 Teams, %first_name%?'")
+    assert exact.draft_subject == "ramp time halved for SOC 2 teams, %first_name%?"  # acronyms, variables as written
+    normal = await chat.say("capitalize the subject again")
+    assert normal.draft_subject == "Ramp Time Halved for SOC 2 Teams, %first_name%?"
+    assert "a lowercase subject" not in (await chat.say("more casual")).reply
+
+
+async def test_without_placeholders_or_variables_the_draft_has_none() -> None:
+    chat = Conversation(available=["first_name", "company", "position"])
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    plain = await chat.say("remove all placeholders")
+    assert "&&" not in plain.draft_body and "Rampwise is an onboarding platform" in plain.draft_body
+    none = await chat.say("don't use any variables")
+    assert "%" not in f"{none.draft_subject} {none.draft_body}" and none.draft_body.startswith("Hi there,")
+    back = await chat.say("use their company name again")
+    assert "%company%" in back.draft_subject and "%first_name%" not in back.draft_body
+
+
 async def test_start_over_rewrites_the_first_draft_from_the_brief() -> None:
     """"start over" was not understood; the user had to undo each change one by one."""
     chat = Conversation()

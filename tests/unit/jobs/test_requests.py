@@ -130,6 +130,12 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("start over: we now sell payroll software to CFOs",
          [("start_over", True), ("offer", "payroll software to CFOs"), ("audience", "CFOs")]),
     ],
+    "a lowercase subject": [  # "make the subject lowercase" was the subject "lowercase"
+        ("make the subject lowercase", [("subject_lower", True)]),
+        ("lowercase subject line please", [("subject_lower", True)]),
+        ("put the subject in lower case", [("subject_lower", True)]),
+        ("capitalize the subject again", [("subject_lower", False)]),
+    ],
     "a catchier subject": [  # once not understood; "make the subject pop" was the subject "pop"
         ("make the subject more catchy", [("subject_style", "hook")]),
         ("catchier subject please", [("subject_style", "hook")]),
@@ -161,6 +167,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("include some numbers", [("mention", "some numbers")]),  # once not understood
         ("add more proof", [("mention", "more proof")]),
         ("add a line about pricing at the end", [("mention", "pricing")]),  # mentions go before the ask anyway
+    ],
+    "every placeholder or every variable out": [  # once "I found no sentence with 'placeholders'"
+        ("remove all placeholders", [("remove", "placeholders")]),
+        ("don't use any variables", [("remove", "variables")]),
+        ("no merge fields please", [("remove", "merge fields")]),
     ],
     "words out, wherever they stand": [  # once not understood; "don't say 'X'" added the sentence "X."
         ("remove the word 'automation'", [("replace", ("automation", ""))]),
@@ -252,6 +263,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("end with a question", [("cta_style", "question")]),
         ("make the call to action a question", [("cta_style", "question")]),
         ("the CTA should be a question", [("cta_style", "question")]),
+        ("change the demo to a 15-minute call", [("cta", "15-minute call")]),  # once not understood
+        ("replace the demo with a quick chat", [("cta", "quick chat")]),
         ("make it more concise and add a question at the end", [("shorter", 1), ("cta_style", "question")]),
         ("make the CTA softer", [("cta_style", "soft")]),
         ("softer CTA please", [("cta_style", "soft")]),
