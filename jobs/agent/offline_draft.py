@@ -32,7 +32,7 @@ from jobs.agent.english import (
     topic,
     with_article,
 )
-from jobs.agent.requests import Standing
+from jobs.agent.requests import WHOLE_LINE, Standing
 from jobs.agent.rules import MAX_SUBJECT_CHARS, VAR_RE
 
 DEFAULT_AUDIENCE = "decision-makers in the lead's role"
@@ -333,7 +333,9 @@ def _leave_out(parts: list[Part], targets: tuple[str, ...], notes: list[Note]) -
     for target in targets:
         if target == "proof":
             continue
-        needle = " ".join(target.lower().split())
+        whole_line = target.startswith(WHOLE_LINE)
+        shown = target.removeprefix(WHOLE_LINE)
+        needle = " ".join(shown.lower().split())
         # whole words only: "don't use 'I'" once matched the "i" of every placeholder
         word = re.compile(rf"(?<![\w%]){re.escape(needle)}{'(?:e?s)?' if len(needle) > 2 else ''}(?![\w%])") if needle[-1:].isalnum() or needle[:1].isalnum() \
             else None
@@ -341,16 +343,17 @@ def _leave_out(parts: list[Part], targets: tuple[str, ...], notes: list[Note]) -
                and (word.search(" ".join(p.text.lower().split())) if word else needle in " ".join(p.text.lower().split()))]
         # The offer line is what the email sells: words inside it are not a reason to drop it ("don't mention
         # automation" once removed "We offer Ledgerly, accounting automation that …" whole).
-        offer_words = [p for p in hit if p.role == "value" and len(needle.split()) < len(p.text.split()) // 2]
+        offer_words = [p for p in hit if p.role == "value" and not whole_line
+                       and len(needle.split()) < len(p.text.split()) // 2]
         if offer_words:
             hit = [p for p in hit if p not in offer_words]
-            notes.append(("remove", target, f"\u201c{target}\u201d is part of the offer line, which stays; say what the "
-                          "offer should be (offer: \u2026) or what to write instead (replace \u201c"
-                          f"{target}\u201d with \u201c\u2026\u201d)"))
+            notes.append(("remove", target, f"\u201c{shown}\u201d is part of the offer line, which stays; say what the "
+                          "offer should be (offer: \u2026), what to write instead (replace \u201c"
+                          f"{shown}\u201d with \u201c\u2026\u201d), or take out the line about {shown}"))
         if hit:
             kept = [p for p in kept if p not in hit]
         elif not offer_words:
-            notes.append(("remove", target, f"I found no sentence with \u201c{target}\u201d to leave out"))
+            notes.append(("remove", target, f"I found no sentence with \u201c{shown}\u201d to leave out"))
     return kept
 
 

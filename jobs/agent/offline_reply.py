@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from jobs.agent.english import clip, count_words, split_sentences
-from jobs.agent.requests import Request, Standing, names_greeting
+from jobs.agent.requests import WHOLE_LINE, Request, Standing, names_greeting
 
 QUOTE_CHARS = 110
 MAX_SENTENCE_CHANGES = 4
@@ -148,7 +148,7 @@ def said(request: Request) -> str:
         "mention": lambda: f"mention {v}",
         "sentence": lambda: "your sentence",
         "ps": lambda: "no P.S." if not v else "a P.S.",
-        "remove": lambda: "no greeting" if names_greeting(v) else f"leave out {v}",
+        "remove": lambda: "no greeting" if names_greeting(v) else f"leave out {'the ' if v.startswith(WHOLE_LINE) else ''}{v}",
         "replace": lambda: f"\u201c{v[0]}\u201d \u2192 \u201c{v[1]}\u201d" if v[1] else f"no \u201c{v[0]}\u201d",
         "cta": lambda: f"a {v} as the call to action" if v not in ("reply", "link") else
                        ("a reply as the call to action" if v == "reply" else "a booking link as the call to action"),

@@ -759,6 +759,8 @@ def _remove(m: re.Match[str]) -> list[Request] | None:
         return None
     if not _quoted(m) and re.search(r"\b(?:shorter|in half|by half|words?|length)\b", low):
         return None
+    # "take out the line about onboarding" names a whole line, even the offer's ("don't mention onboarding" does not)
+    whole_line = not _quoted(m) and re.match(r"^(?:line|sentence|paragraph|section|part|bit)s?\s+", value, re.I) is not None
     target = re.sub(r"^(?:(?:line|sentence|part|bit|paragraph|mention|reference|section|stuff|thing|claim|point)s?\s+"
                     r"(?:about|on|of|mentioning|that\s+mentions|that\s+says|with|regarding|referencing)\s+)", "",
                     value, flags=re.I)
@@ -779,9 +781,15 @@ def _remove(m: re.Match[str]) -> list[Request] | None:
         if more:
             targets.append(more.group("v"))
     out: list[Request] = []
-    for item in targets:
-        out += _req("remove", clip_words(clean(item, keep=_ANY_VAR), VALUE_CHARS), m)
+    for i, item in enumerate(targets):
+        item = clip_words(clean(item, keep=_ANY_VAR), VALUE_CHARS)
+        if i == 0 and whole_line and not _EMAIL_PART.fullmatch(item):
+            item = WHOLE_LINE + item
+        out += _req("remove", item, m)
     return out
+
+
+WHOLE_LINE = "line about "  # a "remove" target that names a whole line, whatever else the line says
 
 
 _EMAIL_PART = re.compile(r"(?:the\s+)?(?:p\.?\s?s\.?|ps|postscript|signature|sign-?off|greeting|salutation|opener|hook|"

@@ -208,6 +208,8 @@ async def test_words_inside_the_offer_line_do_not_remove_it_and_words_can_be_lef
     words = await chat.say("remove the word 'onboarding'")
     assert "Rampwise is a platform that cuts new-rep ramp time in half." in words.draft_body  # not "an platform"
     assert "onboarding" not in words.draft_body.lower() and "You asked for: no \u201conboarding\u201d." in words.reply
+    whole = await chat.say("take out the line about Rampwise")  # the whole line, asked for as a line
+    assert "Rampwise is" not in whole.draft_body and "You asked for: leave out the line about Rampwise." in whole.reply
     quoted = await chat.say('don\'t say "next week"')
     assert "next week" not in quoted.draft_body and "Next week." not in quoted.draft_body
     assert first.draft_body != quoted.draft_body
