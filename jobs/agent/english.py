@@ -321,6 +321,14 @@ def _their_reader(offer: str) -> str:
     return offer[:m.start()] + "teams like yours" + offer[m.end():]
 
 
+# Platforms an offer often starts with ("Facebook ads for DTC brands", "Shopify store audits"): a capital there
+# is a name, not the start of a sentence. (CamelCase names, "LinkedIn", "HubSpot", keep theirs anyway.)
+_PLATFORMS = frozenset("""facebook google instagram twitter reddit pinterest snapchat youtube amazon shopify salesforce
+etsy walmart ebay yelp tiktok slack stripe xero zendesk microsoft android notion figma webflow magento
+klaviyo mailchimp zapier jira asana workday oracle quickbooks netsuite hubspot linkedin wordpress gmail outlook excel
+zoom intercom marketo pardot gong twilio okta aws azure""".split())
+
+
 def offer_sentence(offer: str) -> str:
     """The offer as a full sentence: "Rampwise, an onboarding platform that…" -> "Rampwise is an onboarding
     platform that….", "we help X" -> "We help X.", "Shiftly cuts X" stays, a bare noun phrase -> "We offer X."."""
@@ -344,7 +352,8 @@ def offer_sentence(offer: str) -> str:
     if len(words) == 1 and offer[:1].isupper():
         return f"I am reaching out about {offer}."
     if (words[0][:1].isupper() and words[1][:1].islower() and not any(c.isupper() for c in words[0][1:])
-            and not words[0].endswith(",")):  # "Deployly, one-click rollbacks": a name set off by a comma
+            and not words[0].endswith(",")  # "Deployly, one-click rollbacks": a name set off by a comma
+            and words[0].lower().rstrip("'s") not in _PLATFORMS):  # "Facebook ads for DTC brands"
         offer = offer[:1].lower() + offer[1:]  # "Payroll software for…" begins a sentence, it is not a name
     return sentence(f"We offer {offer}")
 

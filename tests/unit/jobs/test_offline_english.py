@@ -55,6 +55,8 @@ def test_possessives_follow_one_rule_singular_s_apostrophe_s_plural_apostrophe(n
     ("our platform that its users love", "Our platform that its users love."),  # no verb after "that": as given
     ("NurseShift, which fills open shifts in hours", "NurseShift fills open shifts in hours."),
     ("Deployly, one-click rollbacks", "We offer Deployly, one-click rollbacks."),  # a name keeps its capital
+    ("Facebook ads for DTC brands", "We offer Facebook ads for DTC brands."),  # a platform's name: was "facebook"
+    ("Shopify store audits", "We offer Shopify store audits."),
     ("we help restaurants run payroll in half the time", "We help restaurants run payroll in half the time."),
     ("Shiftly cuts scheduling time by 80%", "Shiftly cuts scheduling time by 80%."),
     ("Shiftly, which automates shift scheduling", "Shiftly automates shift scheduling."),
