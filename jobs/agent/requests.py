@@ -133,7 +133,8 @@ _TONE_STEMS = ("casual", "informal", "relax", "conversation", "laid", "chill", "
                "punch", "blunt", "bold", "assertive", "confident", "straight", "crisp", "sharp", "point", "decisive",
                "chase", "concrete", "stiff", "stuffy", "robot", "corporate", "rigid", "cold", "pushy", "aggressive",
                "salesy", "harsh", "transactional", "vague", "wishy", "passive", "fluff", "timid", "chummy", "slang",
-               "sloppy", "familiar", "filler", "small talk", "pleasantries", "jargon", "buzzword", "hype", "tone")
+               "sloppy", "familiar", "filler", "small talk", "pleasantries", "jargon", "buzzword", "hype", "tone", "peer",
+               "colleague", "vendor", "salesperson", "sales rep")
 _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese", "Dutch", "Swedish", "Danish",
               "Norwegian", "Finnish", "Polish", "Czech", "Greek", "Romanian", "Hungarian", "Turkish", "Russian",
               "Ukrainian", "Japanese", "Chinese", "Mandarin", "Korean", "Hindi", "Arabic", "Hebrew", "Indonesian",
@@ -141,6 +142,7 @@ _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese",
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
     "_words_out": ("word", "phrase", "term", "expression", "say", "writ"),
+    "_subject_chars": ("char",),
     "_subject_hook": ("subject", "title"), "_subject_lower": ("subject", "title"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
     "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
@@ -164,6 +166,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
                   "response", "just"),
     "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
                    "strong", "direct", "firm", "harder"),
+    "_no_meeting": ("n't", "not", "never", "no need", "stop"),
     "_instead_of": ("instead", "rather", "not"),
     "_link": ("http",),
     "_remove": ("remove", "drop", "delete", "cut", "lose", "take out", "get rid", "leave out", "strip", "omit", "skip",
@@ -314,6 +317,12 @@ def _subject_question(m: re.Match[str]) -> list[Request]:
     return _req("subject_style", "question", m)
 
 
+@_rule(r"\b(?:keep\s+it\s+|make\s+it\s+|at\s+most\s+|)(?:under|below|within|less\s+than|fewer\s+than|max(?:imum)?\s+of)\s+"
+       r"\d{1,3}\s+char(?:acter)?s\b")
+def _subject_chars(m: re.Match[str]) -> list[Request]:
+    return _req("subject_short", True, m)  # characters are counted for subjects; the body is counted in words
+
+
 @_rule(rf"\b(?:shorter|shorten|short|punchier|snappier|tighter|trim|briefer|cut(?:\s+down)?)\s+(?:the\s+)?{_SUBJECT}",
        rf"\b{_SUBJECT}\b{_WITHIN}\b(?:shorter|shorten|short|punchier|snappier|tighter|too long|briefer|fewer words|"
        rf"under\s+\d+\s+char(?:acter)?s)\b")
@@ -405,6 +414,10 @@ def _sign_off(m: re.Match[str]) -> list[Request] | None:
     ends = re.match(r"(?:end|close|finish|wrap)", m.group(0).strip(), re.I)  # not "sign off with …"
     if ends and (value.rstrip().endswith("?") or (len(value.split()) > 6 and "," not in value and "\n" not in value)):
         return None  # "end with 'Worth a quick chat next week?'": a closing line (_cta_exact), not a sign-off
+    only_name = re.match(r"^(?:just|only)\s+(?:my\s+)?name\s*[,:]?\s*(?P<name>.*)$", value, re.I)
+    if only_name:  # "sign off with just my name, Dana": no sign-off word, the name as the signature
+        name = _text(only_name.group("name"))
+        return _req("sign_off", "", m) + ([Request("signature", cap(name), " ".join(m.group(0).split()))] if name else [])
     sign_off, signature = _split_sign_off(value)
     out: list[Request] = []
     if sign_off:
@@ -526,7 +539,8 @@ def _opener_value(value: str, quoted: bool, m: re.Match[str]) -> list[Request] |
     if re.match(r"^(?:a|the)\s+(?:call|demo|link|reply|p\.?s\.?)\b", low):
         return None
     value = re.sub(r"^(?:mentioning|talking about|referencing|a (?:line|note|sentence|hook|comment) (?:about|on)|"
-                   r"noting|highlighting|something (?:about|on)|a mention of|the topic of|how)\s+", "", value, flags=re.I)
+                   r"noting|highlighting|something (?:about|on)|a mention of|the topic of|how|reference|mention|"
+                   r"talk about|focus on|be about|highlight|cover|address|point to|call out)\s+", "", value, flags=re.I)
     return _req("opener", _text(value), m)
 
 
@@ -588,10 +602,17 @@ def _variable_back(m: re.Match[str]) -> list[Request] | None:
 @_rule(rf"{_GO}ask\s+(?:them\s+|the\s+(?:reader|lead|prospect)\s+)?(?P<how>about|how|whether|if)\s+{_V}")
 def _ask_question(m: re.Match[str]) -> list[Request] | None:
     how, value = m.group("how").lower(), _value(m)
+    if how in ("if", "whether") and _WANTS.search(value):  # "ask if they want more info": the ask, as a question
+        phrase = cta_phrase(value) or "reply"
+        return _req("cta", phrase, m) + [Request("cta_style", "question", " ".join(m.group(0).split()))]
     if how == "about":
         return _req("opener_question", True, m) + [Request("opener", _text(value), " ".join(m.group(0).split()))]
     question = _their_question(how, value)
     return _req("opener_exact", question, m) if question else None
+
+
+_WANTS = re.compile(r"^they(?:'d|\s+would|\s+are|'re)?\s+(?:want|like|be\s+interested|interested|open|up\s+for|keen)\b.*"
+                    r"\b(?:info|information|details|more|learn|demo|call|chat|meeting|hear|walkthrough|trial|pilot)\b", re.I)
 
 
 def _their_question(how: str, clause: str) -> str | None:
@@ -684,6 +705,14 @@ def _cta(value: str, m: re.Match[str]) -> list[Request] | None:
     return out + [Request("link", url.group(0), out[0].said)] if url else out
 
 
+# "don't ask for a demo" (once the demo, read from the brief's "ask for a demo"): the least the email can ask
+@_rule(r"(?<!\bwe\s)(?<!\bi\s)(?<!\bthey\s)\b(?:don'?t|do\s+not|never|no\s+need\s+to|stop)\s+(?:ask(?:ing)?\s+(?:them\s+)?for|offer(?:ing)?|suggest(?:ing)?|"
+       r"propos(?:e|ing)|push(?:ing)?(?:\s+for)?|book(?:ing)?)\s+(?:a|an|the)\s+(?:\d{1,3}[- ]?min(?:ute)?s?\s+)?"
+       r"(?:quick\s+|short\s+|free\s+)?(?:demo|call|meeting|chat|trial|pilot|walkthrough)\b")
+def _no_meeting(m: re.Match[str]) -> list[Request]:
+    return _req("cta", "reply", m)
+
+
 # "end with 'Worth a quick chat?'", "end with: Open to a chat next week?": the closing line, word for word (a
 # sign-off in quotes, "end with 'Cheers, Tom'", was read by the sign-off rule before this one)
 @_rule(rf"\b(?:end|close|finish)\s+(?:the\s+email\s+|it\s+|off\s+)?(?:with|on)\s*(?::\s*)?{_Q}",
@@ -714,6 +743,8 @@ def _cta_exact(m: re.Match[str]) -> list[Request] | None:
        rf"\bjust\s+(?P<v>(?:a\s+)?reply)\b",
        rf"\b(?:reply|response)\s+(?:cta|instead)\b(?P<v>)")
 def _cta_rule(m: re.Match[str]) -> list[Request] | None:
+    if re.search(r"(?:n't|\bnot|\bnever)\s+$", m.string[:m.start()], re.I):
+        return None  # "we don't offer a free trial": a fact, not the ask
     value = _value(m) or m.group(0)
     return _cta(value, m)
 
@@ -750,6 +781,8 @@ _REMOVE_VERBS = (r"(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|leav
        # "take the case study out", "I don't want the P.S.", "no need for the Salesforce line"
        rf"{_GO}(?:take|leave|cut|strip)\s+(?:the\s+|that\s+|this\s+|our\s+|my\s+)(?P<v>p\.\s?s\.?|(?:[^.;,!?\n]|\.(?=\S)){{1,80}}?)\s+out\b",
        rf"\b(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}",
+       rf"\b(?:i'?d|i\s+would|we'?d|we\s+would)\s+(?:rather|prefer)\s+(?:not\s+(?:to\s+)?)(?:mention|include|talk\s+about|bring\s+up|"
+       rf"use|cite)\s+(?:the\s+|our\s+|any\s+)?{_QV}",
        rf"\bno\s+need\s+for\s+(?:the\s+|a\s+|any\s+|that\s+|this\s+|our\s+)?{_QV}")
 def _remove(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
@@ -804,7 +837,9 @@ _AND_PART = re.compile(r"\.?\s+and\s+(?:also\s+)?(?:the\s+)?(?P<v>" + _EMAIL_PAR
 _PLACED = re.compile(r"\b(?:to|in|into|at|on)\s+the\s+(?:greeting|salutation|subject(?:\s+line)?|sign-?off|signature|"
                      r"opener|opening(?:\s+line)?|intro|first\s+(?:line|sentence)|cta|call\s+to\s+action|p\.?s\.?|"
                      r"top|beginning|start)\s*$")
-_AT_THE_END = re.compile(r"\s+(?:at|near|towards?)\s+the\s+(?:end|bottom)\s*$", re.I)  # where mentions go anyway
+_AT_THE_END = re.compile(r"\s+(?:(?:at|near|towards?)\s+the\s+(?:end|bottom)|(?:right\s+|just\s+)?before\s+the\s+(?:cta|"
+                         r"call[- ]to[- ]action|ask|close|sign-?off)|after\s+the\s+(?:offer|value\s+prop(?:osition)?|"
+                         r"pitch))\s*$", re.I)  # where mentions go anyway
 # "add urgency", "add emojis": how to write, not a fact to mention
 _STYLE_NOUN = re.compile(r"^(?:a\s+|an\s+)?(?:urgency|sense\s+of\s+urgency|emojis?|emoticons?|humou?r|jokes?|personality|"
                          r"energy|excitement|enthusiasm|flair|pizzazz|sparkle|punch|fomo|scarcity|curiosity|clarity|"
@@ -904,7 +939,9 @@ def _tone_inverted(m: re.Match[str]) -> list[Request] | None:
        r"(?:^|(?<=[.,;!?\n]))\s*(?:{})\s*(?:please|pls)?\s*(?=[.,;!?\n]|$)".format(_ALL_TONE),
        r"\b(?P<direct>get\s+to\s+the\s+point|cut\s+to\s+the\s+chase|be\s+more\s+concrete)\b",
        r"\b(?P<casual>loosen\s+(?:it|this|the\s+tone)\s+up|like\s+a\s+(?:human|person|friend|real\s+person)\s+"
-       r"(?:wrote|would\s+write|talking)|sound\s+(?:more\s+)?like\s+a\s+(?:human|person))\b")
+       r"(?:wrote|would\s+write|talking)|sound\s+(?:more\s+)?like\s+a\s+(?:human|person|peer|colleague|friend)(?:\s+(?:than|and\s+not|not)\s+an?\s+"
+       r"(?:vendor|salesperson|sales\s+rep|seller|robot|bot|marketer))?|"
+       r"(?:less|not)\s+like\s+a\s+(?:vendor|salesperson|sales\s+rep|robot|bot))\b")
 def _tone(m: re.Match[str]) -> list[Request] | None:
     kind = next((k for k in _TONE_WORDS if m.groupdict().get(k)), None)
     return _req("tone", kind, m) if kind else None

@@ -259,6 +259,19 @@ async def test_without_placeholders_or_variables_the_draft_has_none() -> None:
     assert "%company%" in back.draft_subject and "%first_name%" not in back.draft_body
 
 
+async def test_dont_ask_for_a_demo_asks_for_less_and_not_as_the_opener() -> None:
+    """"don't ask for a demo, just ask if they want more info" kept the demo and opened the email with "Do you
+    want more info?"."""
+    chat = Conversation()
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    result = await chat.say("don't ask for a demo, just ask if they want more info")
+    assert "demo" not in result.draft_body and result.draft_body.split("\n\n")[1] == first.draft_body.split("\n\n")[1]
+    assert "Would it help if I sent over the details?" in result.draft_body
+    signed = await chat.say("sign off with just my name, Dana")
+    assert signed.draft_body.endswith("\n\nDana") and "just my name" not in signed.draft_body
+
+
 async def test_start_over_rewrites_the_first_draft_from_the_brief() -> None:
     """"start over" was not understood; the user had to undo each change one by one."""
     chat = Conversation()

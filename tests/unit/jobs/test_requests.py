@@ -28,6 +28,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("cut the fluff", [("tone", "direct")]),
         ("punchier", [("tone", "direct")]),
         ("back to the normal tone", [("tone", "neutral")]),
+        ("can you make it sound more like a peer than a vendor", [("tone", "casual")]),  # once not understood
     ],
     "length": [
         ("Make it shorter", [("shorter", 1)]),
@@ -64,6 +65,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("Signature: Priya", [("signature", "Priya")]),
         ("my name is Priya Shah", [("signature", "Priya Shah")]),
         ("Swap the sign-off for 'Thanks, Priya'", [("sign_off", "Thanks"), ("signature", "Priya")]),
+        ("sign off with just my name, Dana", [("sign_off", ""), ("signature", "Dana")]),  # was the sign-off "just my …"
         ("switch my sign off to Best, Ana", [("sign_off", "Best"), ("signature", "Ana")]),  # not "to Be" + "st"
     ],
     "opener": [
@@ -76,6 +78,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("start with a question about their hiring plans", [("opener_question", True), ("opener", "their hiring plans")]),
         ("open with a question", [("opener_question", True)]),
         ("can we make the opener about their Q4 close?", [("opener", "their Q4 close")]),  # once also the offer "?"
+        ("rewrite the opener to reference their recent funding", [("opener", "their recent funding")]),  # not "reference …"
         ("first line: 'Saw your post about ramp time.'", [("opener_exact", "Saw your post about ramp time.")]),
     ],
     "what the opener mentions": [  # once a fact for the proof: "It is also worth mentioning our company in the opener."
@@ -108,6 +111,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("turn the subject line into a question", [("subject_style", "question")]),
         ("question subject line please", [("subject_style", "question")]),
         ("shorter subject", [("subject_short", True)]),
+        ("use their first name in the subject and keep it under 40 characters",
+         [("subject_include", "%first_name%"), ("subject_short", True)]),  # "under 40 characters" was not acted on
         ("the subject is too long", [("subject_short", True)]),
         ("make the subject line punchier", [("subject_short", True)]),
         ("put Rampwise in the subject", [("subject_include", "Rampwise")]),
@@ -167,6 +172,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("include some numbers", [("mention", "some numbers")]),  # once not understood
         ("add more proof", [("mention", "more proof")]),
         ("add a line about pricing at the end", [("mention", "pricing")]),  # mentions go before the ask anyway
+        ("add a line about our Shopify integration before the CTA", [("mention", "Shopify integration")]),
     ],
     "every placeholder or every variable out": [  # once "I found no sentence with 'placeholders'"
         ("remove all placeholders", [("remove", "placeholders")]),
@@ -191,6 +197,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("lose the opener", [("remove", "opener")]),
         ("remove the proof point", [("remove", "proof point")]),
         ("Actually drop the DHL case study", [("remove", "DHL case study")]),
+        ("I'd rather not mention pricing", [("remove", "pricing")]),  # once not understood
         ("OK lose the P.S.", [("remove", "P.S")]),
         ("Take the case study out", [("remove", "case study")]),
         ("Leave the P.S. out please", [("remove", "P.S.")]),
@@ -265,6 +272,12 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("the CTA should be a question", [("cta_style", "question")]),
         ("change the demo to a 15-minute call", [("cta", "15-minute call")]),  # once not understood
         ("replace the demo with a quick chat", [("cta", "quick chat")]),
+        # "don't ask for a demo" was the demo (read from the brief's "ask for a demo"), and "ask if they want more
+        # info" opened the email with "Do you want more info?"
+        ("don't ask for a demo, just ask if they want more info",
+         [("cta", "reply"), ("cta", "reply"), ("cta_style", "question")]),
+        ("don't push for a call", [("cta", "reply")]),
+        ("ask if they would like a demo", [("cta", "demo"), ("cta_style", "question")]),
         ("make it more concise and add a question at the end", [("shorter", 1), ("cta_style", "question")]),
         ("make the CTA softer", [("cta_style", "soft")]),
         ("softer CTA please", [("cta_style", "soft")]),
@@ -359,7 +372,8 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "be more specific about the offer",  # not about the lead
                                      "add urgency", "add emojis", "add some humor",  # how to write, not facts
                                      "add back the sign-off",
-                                     "can you add their job title to the greeting"])  # once "It is also worth …"  # once a proof point "back the sign-off"
+                                     "can you add their job title to the greeting",
+                                     "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
 
