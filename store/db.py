@@ -157,6 +157,30 @@ def lock_wait_ended(exc: exc.DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE  # as store.migrate reads it
 
 
+class RowLockWaitEnded(Exception):
+    """PostgreSQL: a statement of :func:`with_bounded_lock_wait` waited ``ROW_LOCK_WAIT_MS`` for a row lock
+    and gave up; its transaction is aborted (nothing of it is kept). A stalled transaction holds the row."""
+
+
+def bound_lock_waits(conn: sa.Connection) -> None:
+    """PostgreSQL: for the rest of this transaction, a row lock is waited for at most ``ROW_LOCK_WAIT_MS``
+    (one ``SET LOCAL``). SQLite has one writer at a time and no row locks: nothing to do."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ROW_LOCK_WAIT_MS}ms'")
+
+
+def with_bounded_lock_wait(conn: sa.Connection, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work(conn, *args, **kwargs)`` under :func:`bound_lock_waits`, for a rare write that must not wait
+    a lease on a frozen writer's row; raises :class:`RowLockWaitEnded` when a wait ran out."""
+    bound_lock_waits(conn)
+    try:
+        return work(conn, *args, **kwargs)
+    except exc.DBAPIError as error:
+        if lock_wait_ended(error):
+            raise RowLockWaitEnded(str(error.orig)) from error
+        raise
+
+
 def _create_engine(url: str, *, echo: bool, pool_size: int,
                    idle_in_transaction_seconds: float | None = None) -> AsyncEngine:
     parsed = make_url(url)

@@ -35,7 +35,7 @@ from core.limits import MAX_MESSAGES, newest
 from core.status import ACTIVE_STATUSES, RunStatus
 from core.usage import Usage
 from store import runs, sessions, spend
-from store.db import ROW_LOCK_WAIT_MS, lock_wait_ended
+from store.db import bound_lock_waits, lock_wait_ended
 from store.rows import ClaimedSession, LastRun, RunFailure, RunRow, SessionMemory
 
 SESSION_DELETED = RunFailure("session_deleted", "the session was deleted during the task; the result was discarded")
@@ -231,7 +231,7 @@ class _BoundedLockWaits:
         self._conn = conn
         self.on = conn.dialect.name == "postgresql"
         if self.on:
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ROW_LOCK_WAIT_MS}ms'")
+            bound_lock_waits(conn)
 
     def attempt(self, work: Any, *args: Any, **kwargs: Any) -> Any:
         """``work(*args, **kwargs)``, or ``_LOCKED`` (and nothing of it kept) when it met a held lock."""

@@ -5,6 +5,11 @@ started is CANCELED here, conditionally (a start that wins the race keeps it), w
 claim released in the same transaction; a run executing in this process is stopped through the
 bridge (it records CANCELED itself); a run executing elsewhere gets a cancel request in the database
 (its heartbeat reads it within a third of the lease) plus a ``cancel:<run>`` wake-up for its executor.
+
+On PostgreSQL a frozen writer (a worker stopped inside its transaction) can hold the run's or the
+session's row for up to a lease. Cancel's writes wait for a row lock at most ``ROW_LOCK_WAIT_MS``, then
+answer ``409 run_busy`` with ``x-should-retry: true``: the SDK retries a 409 (its "lock timeout" case), and
+nothing of the refused attempt is kept.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import logging
 from typing import Any
 
 from bridge.base import Bridge
+from core.errors import RealtimeError
 from core.ids import utcnow
 from core.status import RunStatus
 from services.realtime.access import AccessChecker, Caller
 from services.realtime.retrieve import retrieve_body
 from store import lifecycle, runs
-from store.db import Database
+from store.db import Database, RowLockWaitEnded, with_bounded_lock_wait
 from store.rows import RunRow
 from store.wake import Wake, cancel_message
 
@@ -50,14 +56,22 @@ class RunControl:
             return answer
         if await self._bridge.cancel(run.id):
             return answer  # it ran here and recorded CANCELED itself
-        requested = await self._db.run(runs.request_cancel, run.id, now=utcnow())
+        requested = await self._write(runs.request_cancel, run.id, now=utcnow())
         if requested:
             await self._publish(cancel_message(run.id))
         return answer
 
     async def _cancel_pending(self, run: RunRow) -> bool:
-        ended = await self._db.run(lifecycle.end_unstarted, run, RunStatus.CANCELED, lifecycle.NOT_STARTED, now=utcnow())
+        ended = await self._write(lifecycle.end_unstarted, run, RunStatus.CANCELED, lifecycle.NOT_STARTED, now=utcnow())
         return ended.finished
+
+    async def _write(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await self._db.run(with_bounded_lock_wait, work, *args, **kwargs)
+        except RowLockWaitEnded:
+            raise RealtimeError(409, {"error": "The run is being written by another transaction; retry shortly",
+                                      "code": "run_busy"},
+                                {"Retry-After": "1", "x-should-retry": "true"}) from None
 
     async def _publish(self, message: str) -> None:
         try:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
+
+import pytest
 
 from tests.support.models import BlockingModel
 
@@ -17,6 +20,7 @@ from core.payloads import ChatTurnPayload, TurnInput
 from jobs.execute import execute
 from jobs.guard import JobDeps
 from store import runs, sessions
+from store.db import ROW_LOCK_WAIT_MS
 
 
 async def run_row(api: Any, run_id: str, token: str | None = None) -> dict[str, Any]:
@@ -120,3 +124,40 @@ async def test_cancel_on_another_instance_stops_the_turn_running_here(pg_api_fac
     await asyncio.wait_for(here.wait_idle(session["id"]), 10)
     assert model.abandoned
     assert_canceled(await run_row(here, turn["runId"]), await here.get_session(session["id"]), turn["runId"])
+
+
+@pytest.mark.parametrize("state", ["queued", "executing"])
+async def test_cancel_of_a_run_whose_row_a_stalled_transaction_holds_is_refused_at_once_then_retried(
+        pg_api_factory: Any, state: str) -> None:
+    """A worker frozen inside its transaction keeps the run's row locked for up to a lease: cancel waits
+    ROW_LOCK_WAIT_MS for it, answers 409 run_busy (which the SDK retries), keeps nothing, and a retry once
+    the row is free cancels the run."""
+    api = await pg_api_factory()
+    session = await api.create_session()
+    payload = await queue_turn(api, session["id"])
+    db = api.app.state.container.db
+    if state == "executing":  # started by an executor this API instance has no handle on
+        assert await db.run(runs.start, payload.run_id, now=utcnow())
+    url = f"/api/v2/runs/{payload.run_id}/cancel"
+    holder = await db.engine.connect()
+    try:
+        await holder.begin()
+        await holder.exec_driver_sql("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", (payload.run_id,))
+        began = time.monotonic()
+        refused = await api.client.post(url, headers=api.headers)
+        waited = time.monotonic() - began
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "run_busy"
+        assert refused.headers["x-should-retry"] == "true" and refused.headers["retry-after"] == "1"
+        assert waited < ROW_LOCK_WAIT_MS / 1000 + 2, waited
+        row = await run_row(api, payload.run_id)
+        assert row["status"] == ("PENDING" if state == "queued" else "EXECUTING"), row["status"]
+        assert not await db.run_read(runs.cancel_requested, payload.run_id)  # nothing kept of the refused one
+    finally:
+        await holder.close()
+    retried = await api.client.post(url, headers=api.headers)
+    assert retried.status_code == 200 and retried.json() == {"id": payload.run_id}
+    if state == "queued":
+        assert_canceled(await run_row(api, payload.run_id), await api.get_session(session["id"]), payload.run_id)
+    else:
+        assert await db.run_read(runs.cancel_requested, payload.run_id)
