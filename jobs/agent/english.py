@@ -278,7 +278,7 @@ _NAMED_RELATIVE = re.compile(r"^(?P<name>(?!(?:a|an|the|our|we)\b)[\w&.'-]+(?:\s
                             r"[a-z]+s)\b.+)$", re.I)
 _BENEFIT_OBJECT_END = re.compile(r"\s+(?:in|by|for|with|to|from|across|at|on|within|without|so|and|while|per|up to)\s+|,",
                                  re.I)
-_CATEGORY = re.compile(r"^(?:(?:a|an|the|our)\s+)?(?P<cat>[\w-]+(?:\s+[\w-]+){0,2}?)\s+(?:platform|tool|app|software|"
+_CATEGORY = re.compile(r"^(?:(?:a|an|the|our)\s+)?(?P<cat>(?!(?:a|an|the|our)\b)[\w-]+(?:\s+[\w-]+){0,2}?)\s+(?:platform|tool|app|software|"
                        r"service|solution|system|product|suite|assistant|engine|api|marketplace|network|agency|program|"
                        r"course|library)\b", re.I)
 _TOPIC_SPLIT = re.compile(r",| - | — | that | which | who | to help | so that | so | for (?=\w)", re.I)

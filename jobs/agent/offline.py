@@ -172,6 +172,11 @@ def merge(base: Standing, earlier: Standing) -> Standing:
     return Standing(**values)
 
 
+_ONE_EMAIL = ("a session drafts one email of the sequence, and this one is now written as a follow-up; to keep the "
+              "first email as it was, say \u201cthis is not a follow-up\u201d here and open a session on the follow-up's "
+              "own node instead (its sequenceContext names the emails before it)")
+
+
 def _follow_up(sequence: dict[str, Any] | None, allowed: set[str]) -> tuple[str | None, str]:
     """(how the skeleton names the earlier email, the sentence the reply uses) for a follow-up node."""
     if not sequence or not sequence.get("position") or not sequence.get("prior_nodes"):
@@ -336,7 +341,13 @@ def _answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
         # One round of questions is enough: fill the gaps with defaults and say so.
         state, assumptions = with_defaults(state, texts[0])
     follow_up, said_follow_up = _follow_up(context.get("sequence"), names)
+    asked_follow_up = follow_up is None and state.follow_up  # on a session with no earlier email in its context
+    if asked_follow_up:
+        follow_up = "the earlier email"
+        said_follow_up = "You asked for a follow-up, so it follows up on an earlier email instead of repeating it. "
     written = write(state, allowed, follow_up)
+    if asked_follow_up and current is not None and any(r.kind == "follow_up" for r in parsed.requests):
+        written.notes.append(("follow_up", "True", _ONE_EMAIL))
     if current is None:
         reply = _first_reply(state, written, said_follow_up, assumptions)
     else:

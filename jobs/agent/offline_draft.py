@@ -211,9 +211,10 @@ def _ps(state: Standing, offer_topic: str) -> str | None:
     return "P.S. " + sentence(state.ps)
 
 
-def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None) -> str:
+def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None, urgent: bool = False) -> str:
     """The call to action, natural for its kind (a meeting, a reply, a link) and the voice; ``style``
-    "question" asks it as a question whatever the voice, "soft" asks for less (no date, no pressure)."""
+    "question" asks it as a question whatever the voice, "soft" asks for less (no date, no pressure);
+    ``urgent`` asks for this week instead of next (a meeting kind; a reply or a link has no date)."""
     kind = phrase.split()[-1] if phrase else "call"
     where = link or "[booking link]"
     if style == "soft":
@@ -238,14 +239,17 @@ def cta_sentence(phrase: str, v: str, link: str | None, style: str | None = None
             "direct": f"Book a time here: {where}",
         }.get(v, f"You can pick a time that suits you here: {where}")
     ask = with_article(phrase)
-    when = "" if kind in ("trial", "pilot") else " next week"
+    meeting = kind not in ("trial", "pilot")  # a meeting is booked for a day; a trial or a pilot starts
+    when = " this week" if urgent else (" next week" if meeting else "")
     warm = (f"Would {ask}{when} be helpful?" if style == "question"
             else f"If it sounds useful, I'd be glad to set up {ask}{when}.")
+    direct = (f"Can we book {ask} for {'this ' if urgent else ''}Tuesday or Wednesday?" if meeting
+              else f"Can we start {ask} {'this week' if urgent else 'this month'}?")
     return {
         "casual": f"Are you up for {ask}{when}?",
         "formal": f"Would you be available for {ask}{when}?",
         "warm": warm,  # the one voice whose own ask is not a question
-        "direct": f"Can we book {ask} for Tuesday or Wednesday?" if when else f"Can we start {ask} this month?",
+        "direct": direct,
     }.get(v, f"Would you be open to {ask}{when}?")
 
 
@@ -282,9 +286,15 @@ def _layout(parts: list[Part], state: Standing) -> str:
     tail = [p.text for p in parts if p.role == "sign_off"]
     ps = [p.text for p in parts if p.role == "ps"]
     if state.bullets and len(value + support) >= 2:
-        middle = [" ".join(opening), "\n".join(f"- {line}" for line in value + support), " ".join(cta)]
+        listed = "\n".join(f"- {line}" for line in value + support)
+        middle = [" ".join(opening), " ".join(cta), listed] if state.cta_early else \
+            [" ".join(opening), listed, " ".join(cta)]
     elif state.one_paragraph:
-        middle = [" ".join(opening + value + support + cta)]
+        middle = [" ".join(opening + value + cta + support)] if state.cta_early else \
+            [" ".join(opening + value + support + cta)]
+    elif state.cta_early:  # the ask right after the offer line, what backs it up after the ask
+        middle = [" ".join(opening), " ".join(value + cta), " ".join(support)] if state.shorter else \
+            [" ".join(opening), " ".join(value), " ".join(cta), " ".join(support)]
     elif state.shorter:
         middle = [" ".join(opening + value + support), " ".join(cta)]
     else:
@@ -316,7 +326,7 @@ def _compose(state: Standing, allowed: set[str], follow_up: bool, value_short: b
                           else f"&&One customer result relevant to {_who(allowed)}&&"))
     parts += [Part("sentence", sentence(clean(s, keep=allowed)), requested=True) for s in state.sentences]
     ask = sentence(clean(state.cta_exact, keep=allowed)) if state.cta_exact else \
-        cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style)
+        cta_sentence(state.cta or DEFAULT_CTA, v, state.link, state.cta_style, state.urgent)
     parts.append(Part("cta", ask, requested=True))
     sign_off = _sign_off(state)
     if sign_off:
@@ -381,6 +391,9 @@ def _body(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]
         else:
             dropped.add(step)
     notes += left_out
+    if state.cta_early and not any(p.role in ("proof", "mention", "sentence") for p in parts):
+        notes.append(("cta_early", "True", "the call to action already follows the offer line: nothing stands "
+                      "between them"))
     if state.bullets and "\n- " not in body:
         notes.append(("bullets", "True", "there is only one point to list, so it stays a sentence; add a proof "
                       "point or a fact and they become bullet points"))
@@ -570,10 +583,60 @@ def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> 
         notes.append(("language", state.language, f"the built-in offline model writes English only, so the draft "
                       f"stays in English; a hosted model (LLM_MODEL, for example openai:gpt-4o-mini) writes it in "
                       f"{state.language}, and the request stands for later turns"))
+    if state.urgent:
+        notes.append(("urgency", "True", _urgency_note(state)))
+    if state.plain:
+        body, swapped = plain_words(body)
+        subject, in_subject = plain_words(subject)
+        if not swapped + in_subject:
+            notes.append(("plain", "True", "the draft already uses everyday words (no jargon such as "
+                          "\u201cutilize\u201d or \u201cleverage\u201d); for shorter sentences, ask for it shorter"))
     if state.replacements:
         body = _replace(body, state.replacements, names, notes)
         subject = clip_words(_replace(subject, state.replacements, names, None), MAX_SUBJECT_CHARS)
     return Written(skeleton=_skeleton(state, names, follow_up), subject=subject, body=body, notes=notes)
+
+
+def _urgency_note(state: Standing) -> str:
+    real = ("I do not invent a deadline or scarcity: if there is a real one (a price change, a cohort that starts, "
+            "the quarter's close), tell me and I will add it as a sentence")
+    kind = (state.cta or DEFAULT_CTA).split()[-1]
+    if state.cta_exact or kind in ("reply", "link"):
+        return f"the ask ({'your closing line' if state.cta_exact else 'a ' + kind}) has no date to bring forward; {real}"
+    return f"the ask is now for this week; {real}"
+
+
+# Business jargon and its everyday word, for "simplify the language": one word for one word (a verb's
+# forms each to the same form of the plain verb), so no sentence needs rebuilding.
+_PLAIN = {
+    "utilize": "use", "utilizes": "uses", "utilized": "used", "utilizing": "using", "utilise": "use",
+    "leverage": "use", "leverages": "uses", "leveraged": "used", "leveraging": "using",
+    "facilitate": "help", "facilitates": "helps", "facilitated": "helped", "facilitating": "helping",
+    "optimize": "improve", "optimizes": "improves", "optimized": "improved", "optimizing": "improving",
+    "optimise": "improve", "streamline": "simplify", "streamlines": "simplifies", "streamlined": "simplified",
+    "streamlining": "simplifying", "demonstrate": "show", "demonstrates": "shows", "demonstrating": "showing",
+    "assist": "help", "assists": "helps", "assisted": "helped", "assisting": "helping",
+    "empower": "help", "empowers": "helps", "empowering": "helping", "expedite": "speed up",
+    "expedites": "speeds up", "commence": "start", "purchase": "buy", "endeavor": "try", "endeavour": "try",
+    "ascertain": "find out", "approximately": "about", "additional": "more", "numerous": "many",
+    "sufficient": "enough", "subsequently": "later", "prior to": "before", "in order to": "to",
+    "at this point in time": "now", "due to the fact that": "because", "in the event that": "if",
+    "with regard to": "about", "with respect to": "about", "a large number of": "many", "cutting-edge": "new",
+    "state-of-the-art": "modern", "best-in-class": "leading", "seamless": "smooth", "seamlessly": "smoothly",
+    "robust": "solid", "synergies": "gains", "holistic": "complete", "actionable": "practical",
+}
+_PLAIN_RE = re.compile(r"(?<![\w%&-])(" + "|".join(re.escape(w) for w in sorted(_PLAIN, key=len, reverse=True))
+                       + r")(?![\w%&-])", re.I)
+
+
+def plain_words(text: str) -> tuple[str, int]:
+    """``text`` with business jargon in everyday words, and how many were swapped (a capital stays a
+    capital; a %variable% is left as it is)."""
+    def swap(m: re.Match[str]) -> str:
+        plain = _PLAIN[m.group(1).lower()]
+        return cap(plain) if m.group(1)[0].isupper() else plain
+
+    return _PLAIN_RE.subn(swap, text)
 
 
 def with_defaults(state: Standing, first_message: str) -> tuple[Standing, list[str]]:

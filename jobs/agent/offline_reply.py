@@ -25,11 +25,13 @@ CAPABILITIES = (
     "the opener (a topic, a question, or an exact line)",
     "the subject (shorter, catchier, a question, a word or their name in it, no variables, or exact text)",
     "a proof point, case study, P.S. or sentence (add or remove)",
-    "the call to action (reply, call, demo, booking link; softer, or as a question)",
+    "the call to action (reply, call, demo, booking link; softer, as a question, more urgent, or earlier)",
+    "plainer words (\"simplify the language\")",
     "a variable left out of the whole email (\"don't use their company name\")",
     "more personalization (a specific detail about each lead)",
     "the audience and the offer",
     "a fresh start from your brief (\"start over\")",
+    "this email as a follow-up (\"write a follow-up email\")",
 )
 _BLOCK_NAMES = {"hook": "opener plan", "value_prop": "value plan", "proof": "proof plan", "cta": "call-to-action plan"}
 
@@ -66,14 +68,20 @@ def _lines(paragraph: str) -> list[str]:
 
 def _sentence_changes(old: list[str], new: list[str]) -> list[str]:
     out: list[str] = []
+    removed, added = [], []
     for op, a1, a2, b1, b2 in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if op == "equal":
             continue
-        if op == "replace" and a2 - a1 == b2 - b1:
+        if op == "replace" and a2 - a1 == b2 - b1 and not set(old[a1:a2]) & set(new) and not set(new[b1:b2]) & set(old):
             out += [f"reworded {_q(a)} \u2192 {_q(b)}" for a, b in zip(old[a1:a2], new[b1:b2], strict=True)]
             continue
-        out += [f"removed {_q(a)}" for a in old[a1:a2]]
-        out += [f"added {_q(b)}" for b in new[b1:b2]]
+        removed += old[a1:a2]
+        added += new[b1:b2]
+    # a sentence taken out in one place and put back in another moved ("move the CTA up")
+    moved = [s for s in dict.fromkeys(removed) if s in added]
+    out += [f"moved {_q(s)} {'up' if new.index(s) < old.index(s) else 'down'}" for s in moved]
+    out += [f"removed {_q(a)}" for a in removed if a not in moved]
+    out += [f"added {_q(b)}" for b in added if b not in moved]
     if len(out) > MAX_SENTENCE_CHANGES:
         out = out[:MAX_SENTENCE_CHANGES] + [f"{len(out) - MAX_SENTENCE_CHANGES} more sentence changes"]
     return out
@@ -155,6 +163,10 @@ def said(request: Request) -> str:
         "cta_style": lambda: {"question": "the call to action as a question", "soft": "a softer call to action"}.get(
             v, "the call to action in the tone's own words"),
         "cta_exact": lambda: "your closing line",
+        "cta_early": lambda: "the call to action right after the offer" if v else "the call to action at the end",
+        "urgency": lambda: "a more urgent ask" if v else "a less urgent ask",
+        "plain": lambda: "plainer words",
+        "follow_up": lambda: "a follow-up email" if v else "the first email, not a follow-up",
         "link": lambda: "your link",
         "audience": lambda: f"the audience {v}",
         "offer": lambda: "the new offer",
@@ -213,6 +225,14 @@ def earlier_summary(state: Standing) -> list[str]:
         out.append("your closing line")
     if state.cta_style:
         out.append("call to action as a question" if state.cta_style == "question" else "a softer call to action")
+    if state.cta_early:
+        out.append("the call to action right after the offer")
+    if state.urgent:
+        out.append("a more urgent ask")
+    if state.plain:
+        out.append("plainer words")
+    if state.follow_up:
+        out.append("a follow-up email")
     out += [f"mention {m}" for m in state.mentions]
     if state.ps:
         out.append("a P.S.")

@@ -71,6 +71,10 @@ KINDS = {
     "cta": "call | demo | meeting | chat | trial | pilot | reply | link, with an optional length ('15-minute demo')",
     "cta_style": "question | soft, '' for the tone's own",
     "cta_exact": "the closing line, word for word",
+    "cta_early": "bool: the call to action right after the offer line (before the proof), or back at the end",
+    "urgency": "bool: a time-bound ask (this week); no invented deadline",
+    "plain": "bool: plain, everyday words instead of business jargon (utilize → use, leverage → use, …)",
+    "follow_up": "bool: this email written as a follow-up to an earlier one (as on a later node of the sequence)",
     "link": "URL",
     "audience": "text",
     "offer": "text",
@@ -164,6 +168,10 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
                   "demo", "meeting", "chat", "trial", "pilot", "walkthrough",
                   "end", "close", "finish", "link", "calendar", "calendly", "booking", "scheduling", "reply",
                   "response", "just"),
+    "_cta_early": ("cta", "call to action", "call-to-action", "the ask", "ask "),
+    "_urgency": ("urgen", "time-sensitive", "time sensitive", "sooner", "asap"),
+    "_follow_up": ("follow", "second email", "2nd email", "next email", "first email"),
+    "_plain": ("simpl", "plain", "easier", "big words", "fancy", "complicated", "jargon", "dumb", "everyday"),
     "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
                    "strong", "direct", "firm", "harder"),
     "_no_meeting": ("n't", "not", "never", "no need", "stop"),
@@ -519,6 +527,71 @@ def _ps(m: re.Match[str]) -> list[Request]:
     if how in ("about", "on", "mentioning") and not _quoted(m):
         return _req("ps", "about:" + _text(value), m)
     return _req("ps", _text(value), m)
+
+
+# --- where the call to action stands (before the opener rules: "lead with the ask" is about the ask)
+_ASK_NOUN = r"(?:cta|call[- ]to[- ]action|the\s+ask|ask|the\s+close)"
+
+
+@_rule(rf"\b(?:move|put|bring|place|shift|pull)\s+(?:the\s+|your\s+)?{_ASK_NOUN}\s+(?:further\s+|a\s+bit\s+|much\s+)?"
+       rf"(?:up|higher|earlier|first|sooner|forward|to\s+the\s+top|near(?:er)?\s+the\s+top|before\s+the\s+proof|"
+       rf"right\s+after\s+the\s+(?:offer|value\s+prop(?:osition)?|pitch)|after\s+the\s+(?:offer|value\s+prop(?:osition)?|"
+       rf"pitch))\b",
+       rf"\b(?:ask|get\s+to\s+the\s+ask)\s+(?:much\s+)?(?:earlier|sooner)\b",
+       rf"\b(?:lead|open|start)\s+with\s+(?:the\s+)?(?:ask|cta|call[- ]to[- ]action)\b",
+       rf"\b{_ASK_NOUN}\s+(?:comes|is|sits|appears)\s+(?:far\s+|way\s+|much\s+)?too\s+(?:late|far\s+down|low)\b",
+       rf"\b(?:move|put|bring|place|shift)\s+(?:the\s+|your\s+)?{_ASK_NOUN}\s+back\s+(?:(?:to|at)\s+the\s+(?:end|bottom)|"
+       rf"down|where\s+it\s+was)\b(?P<back>)",
+       rf"\b(?:put|move|keep)\s+(?:the\s+|your\s+)?{_ASK_NOUN}\s+(?:at|to)\s+the\s+(?:end|bottom)\b(?P<back2>)")
+def _cta_early(m: re.Match[str]) -> list[Request]:
+    back = "back" in m.groupdict() or "back2" in m.groupdict()
+    return _req("cta_early", not back, m)
+
+
+# --- urgency: "make it more urgent", "add some urgency" (once "not understood"): the ask gets a nearer date;
+# a deadline the user did not give is never made up
+@_rule(r"\b(?:make|sound|be|feel)\s+(?:it\s+|the\s+(?:email|draft|cta|ask)\s+|this\s+)?(?:a\s+bit\s+|slightly\s+|much\s+|"
+       r"way\s+)?(?:more\s+urgent|more\s+time[- ]sensitive|urgent)\b",
+       r"\b(?:add|create|build|inject|give\s+it|convey|with)\s+(?:some\s+|a\s+(?:bit\s+of\s+|little\s+|sense\s+of\s+)|more\s+|a\s+"
+       r"touch\s+of\s+)?(?:urgency|time\s+pressure)\b",
+       r"\b(?:more|some)\s+urgency\b",
+       r"\b(?:it\s+)?(?:needs|lacks|has\s+no)\s+(?:any\s+|some\s+|more\s+)?urgency\b",
+       r"\b(?:less|not\s+so|not\s+as)\s+urgent\b(?P<calm>)",
+       r"\b(?:no|remove\s+the|drop\s+the|less|without)\s+(?:the\s+)?urgency\b(?P<calm2>)",
+       r"\b(?:ask\s+to\s+meet|meet|talk)\s+(?:sooner|asap|this\s+week)\b")
+def _urgency(m: re.Match[str]) -> list[Request]:
+    calm = "calm" in m.groupdict() or "calm2" in m.groupdict()
+    return _req("urgency", not calm, m)
+
+
+# --- a follow-up: "write a follow-up email" (once "not understood"); the session's own email becomes one
+_FOLLOW_NOUN = r"(?:follow[- ]?up|followup|second|2nd|next)(?:\s+(?:email|e-mail|message|note|one))?"
+
+
+@_rule(rf"\b(?:write|draft|make|turn|compose|do|rewrite)\s+(?:me\s+|us\s+)?(?:it|this|this\s+(?:email|one)|the\s+(?:email|draft))?\s*"
+       rf"(?:into\s+|as\s+)?(?:a|an|the)\s+(?:short\s+|quick\s+|polite\s+)?{_FOLLOW_NOUN}\b",
+       rf"\b(?:this|it)\s+(?:is|should\s+be|needs\s+to\s+be)\s+(?:a|the)\s+{_FOLLOW_NOUN}\b(?!\s+(?:on|to|about)\b)",
+       rf"\b(?:this|it)\s+(?:is|should\s+be)\s+(?:not\s+a\s+follow[- ]?up|the\s+first\s+(?:email|message|touch))\b(?P<first>)",
+       r"\bnot\s+a\s+follow[- ]?up\b(?P<first2>)")
+def _follow_up(m: re.Match[str]) -> list[Request] | None:
+    first = "first" in m.groupdict() or "first2" in m.groupdict()
+    return _req("follow_up", not first, m)
+
+
+# --- plain words: "simplify the language", "use simpler words" (once "not understood")
+_PLAIN_WORDS = r"(?:language|wording|words|vocabulary|phrasing|english)"
+
+
+@_rule(rf"\b(?:simplify|simplifying)\s+(?:the\s+|its\s+|your\s+)?{_PLAIN_WORDS}\b",
+       rf"\b(?:simpler|plainer|easier|everyday|plain|simple)\s+(?:and\s+\w+\s+)?{_PLAIN_WORDS}\b",
+       r"\b(?:make|keep)\s+(?:it|the\s+(?:email|draft|wording))\s+(?:a\s+bit\s+|much\s+)?(?:simpler\s+to\s+read|easier\s+to\s+"
+       r"(?:read|understand|follow)|less\s+complicated|plainer)\b",
+       r"\b(?:dumb\s+it\s+down|no\s+(?:fancy|big)\s+words|fewer\s+(?:fancy|big)\s+words|avoid\s+(?:fancy|big)\s+words)\b",
+       rf"\b(?:too\s+(?:complicated|complex|wordy)\s+(?:language|wording|words))\b",
+       rf"\b(?:the\s+)?{_PLAIN_WORDS}\s+(?:is|are|feels?|sounds?)\s+(?:too\s+|a\s+bit\s+|very\s+)?(?:complicated|complex|fancy|"
+       rf"convoluted|jargon-?y|corporate)\b")
+def _plain(m: re.Match[str]) -> list[Request]:
+    return _req("plain", True, m)
 
 
 # --- opener / hook
@@ -1216,6 +1289,10 @@ class Standing:
     cta: str | None = None
     cta_style: str | None = None  # question | soft; None: as the tone words it
     cta_exact: str | None = None  # the closing line as the user wrote it
+    cta_early: bool = False  # the call to action right after the offer line
+    urgent: bool = False  # the ask for this week rather than next
+    plain: bool = False  # business jargon swapped for everyday words
+    follow_up: bool = False  # written as a follow-up to an earlier email, without a sequence context too
     link: str | None = None
     register: str | None = None  # casual | formal
     manner: str | None = None  # warm | direct
@@ -1270,6 +1347,10 @@ class Standing:
             add(f'call to action: exactly "{self.cta_exact}"')
         if self.cta_style:
             add(f"call to action style: {self.cta_style}")
+        if self.cta_early:
+            add("call to action placement: right after the offer line")
+        if self.urgent:
+            add("urgency: a time-bound ask (this week), no invented deadline")
         if self.link:
             add(f"link: {self.link}")
         for tone in self.tones:
@@ -1290,6 +1371,10 @@ class Standing:
             add("greeting: none")
         if self.language:
             add(f"language: {self.language}")
+        if self.plain:
+            add("wording: plain, everyday words (no business jargon)")
+        if self.follow_up:
+            add("sequence: a follow-up to an earlier email")
         if self.personal:
             add("personalization: more")
         if self.no_opener:
@@ -1351,6 +1436,14 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
         values["cta"] = value
     elif key == "call to action style" and value in ("question", "soft"):
         values["cta_style"] = value
+    elif key == "call to action placement":
+        values["cta_early"] = True
+    elif key == "urgency":
+        values["urgent"] = True
+    elif key == "wording" and value.startswith("plain"):
+        values["plain"] = True
+    elif key == "sequence" and value.startswith("a follow-up"):
+        values["follow_up"] = True
     elif key == "tone" and value in ("casual", "formal"):
         values["register"] = value
     elif key == "tone" and value in ("warm", "direct"):
@@ -1586,7 +1679,11 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "remove": _remove_item,
     "replace": lambda s, v: replace(s, replacements=_push(s.replacements, tuple(v))),
     "cta": lambda s, v: replace(s, cta=v, link=s.link if v == "link" else None, cta_exact=None),
-    "cta_style": lambda s, v: replace(s, cta_style=v or None, cta_exact=None),
+    "cta_style": lambda s, v: replace(s, cta_style=v or None, cta_exact=None, urgent=s.urgent and v != "soft"),
+    "cta_early": lambda s, v: replace(s, cta_early=bool(v)),
+    "urgency": lambda s, v: replace(s, urgent=bool(v), cta_style=None if v and s.cta_style == "soft" else s.cta_style),
+    "plain": lambda s, v: replace(s, plain=bool(v)),
+    "follow_up": lambda s, v: replace(s, follow_up=bool(v)),
     "cta_exact": lambda s, v: replace(s, cta_exact=v),
     "link": lambda s, v: replace(s, link=v),
     "audience": lambda s, v: replace(s, audience=v),

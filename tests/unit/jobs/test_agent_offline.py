@@ -392,3 +392,77 @@ async def test_a_question_to_ask_opens_the_email() -> None:
 def last_line_before_sign_off(body: str | None) -> str:
     assert body is not None
     return body.split("\n\n")[-2].strip()
+
+
+JARGON = ("We sell Flowly, a platform that helps finance teams leverage automation to streamline the month-end close. "
+          "Audience: Heads of Finance at e-commerce companies. CTA: a 20-minute demo.")
+
+
+async def test_the_call_to_action_moves_up_and_back_and_the_reply_says_it_moved() -> None:
+    """"move the CTA up" was answered "I did not understand"."""
+    chat = Conversation(available=["first_name", "company", "position"])
+    first = await chat.say(JARGON)
+    ask = "Would you be open to a 20-minute demo next week?"
+    assert first.draft_body.index("Flowly is a platform") < first.draft_body.index("&&One customer result") \
+        < first.draft_body.index(ask)
+    up = await chat.say("move the CTA up")
+    body = up.draft_body
+    assert body.index("Flowly is a platform") < body.index(ask) < body.index("&&One customer result")
+    assert f"moved \u201c{ask}\u201d up" in up.reply and "removed" not in up.reply and "added" not in up.reply
+    shorter = await chat.say("shorter")  # no proof left between them: the ask joins the offer line
+    assert f"month-end close. {ask}" in shorter.draft_body
+    back = await chat.say("put the call to action back at the end")
+    assert back.draft_body.rstrip().endswith(f"{ask}\n\nBest regards")
+    assert "the call to action right after the offer" not in back.reply
+
+
+async def test_a_more_urgent_ask_is_for_this_week_and_no_deadline_is_made_up() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(JARGON)
+    urgent = await chat.say("make it more urgent")
+    assert "Would you be open to a 20-minute demo this week?" in urgent.draft_body
+    assert "next week" not in urgent.draft_body and "I do not invent a deadline" in urgent.reply
+    soft = await chat.say("make the CTA softer")  # the later request wins: a soft ask has no date
+    assert "this week" not in soft.draft_body and "a more urgent ask" not in soft.reply
+    reply = await chat.say("ask for a reply instead")
+    again = await chat.say("add some urgency")
+    assert "this week" not in again.draft_body and again.draft_body.count("reply") == reply.draft_body.count("reply")
+    assert "has no date to bring forward" in again.reply
+
+
+async def test_simpler_language_swaps_jargon_for_everyday_words() -> None:
+    chat = Conversation(available=["first_name", "company"])
+    first = await chat.say(JARGON)
+    assert "leverage automation to streamline" in first.draft_body
+    plain = await chat.say("simplify the language")
+    assert "use automation to simplify the month-end close" in plain.draft_body
+    assert "You asked for: plainer words." in plain.reply and "reworded" in plain.reply
+    later = await chat.say("more casual")  # it stands
+    assert "leverage" not in later.draft_body and "plainer words" in later.reply
+    again = await chat.say("use simpler words")
+    assert "Already in place: plainer words" in again.reply
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    await chat.say(DETAILS)
+    nothing = await chat.say("simplify the language")
+    assert "already uses everyday words" in nothing.reply
+
+
+async def test_asked_for_a_follow_up_the_email_follows_up_and_the_reply_says_how_to_keep_the_first() -> None:
+    """"write a follow-up email" was answered "I did not understand"; a session without a sequence context
+    had no way to make its email a follow-up."""
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    assert not first.draft_subject.startswith("Re: ")
+    follow = await chat.say("write a follow-up email")
+    assert follow.draft_subject == f"Re: {first.draft_subject}"
+    assert "Following up on my earlier note" in follow.draft_body and "not repeated from the earlier email" in follow.draft_body
+    assert "You asked for: a follow-up email." in follow.reply and "this is not a follow-up" in follow.reply
+    assert "Following up" in (await chat.say("shorter")).draft_body  # it stands
+    back = await chat.say("this is not a follow-up")
+    assert not back.draft_subject.startswith("Re: ") and "Following up" not in back.draft_body
+    brief = await Conversation(available=["first_name", "company"]).say(
+        "Write a follow-up email to CFOs at SaaS companies. We sell Ledgerly, accounting automation. CTA: a demo.")
+    assert brief.draft_subject.startswith("Re: ") and "Following up" in brief.draft_body
+    assert brief.reply.startswith("You asked for a follow-up") and "open a session" not in brief.reply

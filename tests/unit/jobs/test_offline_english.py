@@ -13,7 +13,7 @@ import pytest
 
 from core.payloads import Lead
 from jobs.agent.english import article, clip, offer_sentence, possessive, short_offer, split_sentences, theme, topic
-from jobs.agent.offline_draft import mention_sentence, write
+from jobs.agent.offline_draft import mention_sentence, plain_words, write
 from jobs.agent.offline_writer import write_example
 from jobs.agent.output import ExampleOutput, TurnOutput
 from jobs.agent.requests import standing
@@ -80,6 +80,9 @@ def test_offer_helpers_name_the_product_its_benefit_and_its_theme() -> None:
     assert theme("payroll software for restaurants") == "payroll"
     assert theme(offer, "time-to-ROI") == "time-to-ROI"
     assert topic("we help restaurants run payroll") == ""
+    # "a platform" names no category: the opener once read "why a matters to …"
+    assert theme("Flowly, a platform that helps finance teams leverage automation to streamline the close") is None
+    assert theme("Flowly, an HR platform for startups") == "HR"
 
 
 @pytest.mark.parametrize(("allowed", "subject"), [
@@ -316,3 +319,9 @@ def test_an_example_opener_reads_well_mid_sentence_and_with_names_ending_in_s() 
     assert "Time-to-ROI is probably on the radar at Acme Logistics this quarter." in examples["Ines"]
     assert "I saw you are hiring 200 warehouse staff for peak season, so time-to-ROI is probably high on your list." \
         in examples["Ada"]  # "Hiring" followed by what they hire is something they do
+
+
+def test_plain_words_swap_jargon_one_for_one_keeping_capitals_and_variables() -> None:
+    text, swapped = plain_words("Leverage %data_leverage% in order to optimize spend. It streamlines the close.")
+    assert text == "Use %data_leverage% to improve spend. It simplifies the close." and swapped == 4
+    assert plain_words("We help teams close the books faster.") == ("We help teams close the books faster.", 0)

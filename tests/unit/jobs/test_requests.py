@@ -286,6 +286,38 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("stronger CTA", [("cta_style", "")]),
         ("end with a 15-minute call", [("cta", "15-minute call")]),  # a kind of ask, not a question
     ],
+    "where the call to action stands": [  # once not understood
+        ("move the CTA up", [("cta_early", True)]),
+        ("put the call to action earlier", [("cta_early", True)]),
+        ("the ask comes too late", [("cta_early", True)]),
+        ("lead with the ask", [("cta_early", True)]),  # once the opener "about the ask"
+        ("move the CTA back to the end", [("cta_early", False)]),
+        ("put the call to action back at the end", [("cta_early", False)]),
+    ],
+    "urgency": [  # once not understood ("add urgency" was deliberately nothing)
+        ("make it more urgent", [("urgency", True)]),
+        ("add some urgency", [("urgency", True)]),
+        ("add urgency", [("urgency", True)]),
+        ("create a sense of urgency", [("urgency", True)]),
+        ("it needs more urgency", [("urgency", True)]),
+        ("less urgent please", [("urgency", False)]),
+        ("make the CTA more urgent and shorter", [("urgency", True), ("shorter", 1)]),
+    ],
+    "a follow-up": [  # once not understood
+        ("write a follow-up email", [("follow_up", True)]),
+        ("make this a follow-up", [("follow_up", True)]),
+        ("turn it into a follow-up", [("follow_up", True)]),
+        ("this is the second email in the sequence", [("follow_up", True)]),
+        ("this is not a follow-up", [("follow_up", False)]),
+    ],
+    "plain words": [  # once not understood
+        ("simplify the language", [("plain", True)]),
+        ("use simpler words", [("plain", True)]),
+        ("use plain English", [("plain", True)]),
+        ("make it easier to read", [("plain", True)]),
+        ("dumb it down a bit", [("plain", True)]),
+        ("the language is too complicated", [("plain", True)]),
+    ],
     "audience and offer": [
         ("change the audience to CFOs at fintech startups", [("audience", "CFOs at fintech startups")]),
         ("target HR directors instead", [("audience", "HR directors")]),
@@ -370,7 +402,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "Write an intro email about saving 4 hours a week",  # a theme, not a product
                                      "the Spanish one was better", "our German customers love it",  # no language asked
                                      "be more specific about the offer",  # not about the lead
-                                     "add urgency", "add emojis", "add some humor",  # how to write, not facts
+                                     "add emojis", "add some humor",  # how to write, not facts
                                      "add back the sign-off",
                                      "can you add their job title to the greeting",
                                      "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
