@@ -54,6 +54,7 @@ HEALTH_CHECK_INTERVAL = 10
 MAX_TRIES = 3
 REDIS_RETRY_SECONDS = 1.0
 FINISH_MARGIN_SECONDS = 10.0  # after the grace, how long cancelled turns get to record their outcome
+RECANCEL_SECONDS = 1.0  # after a signal, how often the poll loop is cancelled again until it ends
 
 
 def arq_timeout_seconds(settings: Settings) -> float:
@@ -191,14 +192,34 @@ async def _poll(worker: Worker) -> None:
             await asyncio.sleep(REDIS_RETRY_SECONDS)
 
 
+async def until_stopped(poll: asyncio.Future[Any], stopped: asyncio.Event) -> None:
+    """Wait for ``poll``; once ``stopped`` is set (ARQ cancelled it after a signal), cancel it again every
+    ``RECANCEL_SECONDS`` until it ends. A cancel that lands inside a library's own handling can be
+    absorbed (taken as a timeout, say), and a poll loop that goes on after a signal neither picks jobs nor
+    lets the process exit: seen once, a worker that logged its shutdown and ran on until it was killed."""
+    stop = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({poll, stop}, return_when=asyncio.FIRST_COMPLETED)
+        while not poll.done():
+            await asyncio.wait({poll}, timeout=RECANCEL_SECONDS)
+            poll.cancel()
+    finally:
+        stop.cancel()
+        if not poll.done():  # this waiter was cancelled itself: the poll loop stops with it
+            poll.cancel()
+    poll.result()  # CancelledError once cancelled; a crash of the poll loop as itself
+
+
 async def run_worker(settings: Settings, *, handle_signals: bool = True, burst: bool = False) -> None:
     """Run a worker until a signal (or, in burst mode, an empty queue); then let every running turn
     record its outcome before closing the worker's connections."""
     worker = create_worker(settings, handle_signals=handle_signals, burst=burst)
     poll = asyncio.ensure_future(_poll(worker))
     worker.main_task = poll  # ARQ's signal handlers cancel this once running jobs were given their grace
+    stopped = asyncio.Event()
+    worker.on_stop = lambda _signal: stopped.set()  # called by ARQ right after that cancel (as its CLI uses it)
     try:
-        await poll
+        await until_stopped(poll, stopped)
     except asyncio.CancelledError:
         withdraw_cancel()  # closing the worker below talks to Redis (see core.cancel)
         log.info("worker stopping")
