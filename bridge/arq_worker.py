@@ -33,7 +33,7 @@ from arq.constants import result_key_prefix
 from arq.worker import func
 
 from bridge.arq_queue import JOB_FUNCTION, cancel_mark_key, health_check_key
-from core.cancel import withdraw_cancel
+from core.cancel import cancel_until_done, withdraw_cancel
 from core.ids import utcnow
 from core.payloads import PayloadEnvelope
 from core.settings import Settings
@@ -194,15 +194,15 @@ async def _poll(worker: Worker) -> None:
 
 async def until_stopped(poll: asyncio.Future[Any], stopped: asyncio.Event) -> None:
     """Wait for ``poll``; once ``stopped`` is set (ARQ cancelled it after a signal), cancel it again every
-    ``RECANCEL_SECONDS`` until it ends. A cancel that lands inside a library's own handling can be
-    absorbed (taken as a timeout, say), and a poll loop that goes on after a signal neither picks jobs nor
-    lets the process exit: seen once, a worker that logged its shutdown and ran on until it was killed."""
+    ``RECANCEL_SECONDS`` until it ends (:func:`core.cancel.cancel_until_done`: a Redis command can swallow
+    a cancel). A poll loop that goes on after a signal neither picks jobs nor lets the process exit: seen
+    once, a worker that logged its shutdown and ran on until it was killed."""
     stop = asyncio.ensure_future(stopped.wait())
     try:
         await asyncio.wait({poll, stop}, return_when=asyncio.FIRST_COMPLETED)
-        while not poll.done():
-            await asyncio.wait({poll}, timeout=RECANCEL_SECONDS)
-            poll.cancel()
+        if not poll.done():
+            await asyncio.wait({poll}, timeout=RECANCEL_SECONDS)  # ARQ's own cancel first
+            await cancel_until_done(poll, RECANCEL_SECONDS)
     finally:
         stop.cancel()
         if not poll.done():  # this waiter was cancelled itself: the poll loop stops with it

@@ -30,3 +30,14 @@ def withdraw_cancel() -> int:
         task.uncancel()
         withdrawn += 1
     return withdrawn
+
+
+async def cancel_until_done(task: asyncio.Future[object], every: float = 1.0) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling it again every ``every`` seconds.
+
+    One cancel is not always enough: on Python 3.11 ``asyncio.wait_for`` returns the result of the call
+    it wraps, instead of raising, when the cancel lands just as that call completes, and redis-py wraps
+    every command it sends in one. A loop that talks to Redis can so swallow a cancel and run on."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from core.cancel import cancel_until_done
 from core.settings import Settings
 from store.db import Database
 
@@ -236,6 +237,5 @@ class WakeChannel:
             await self._remote(message)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        if self._listener is not None:  # again until it ends: a cancel can be swallowed (core.cancel)
+            await cancel_until_done(self._listener)

@@ -64,3 +64,15 @@ async def test_cancelling_the_waiter_stops_the_poll_loop_too() -> None:
         await waiter
     await asyncio.sleep(0)
     assert poll.cancelled()
+
+
+async def test_cancel_until_done_ends_a_loop_that_swallows_cancels() -> None:
+    """What the wake-up listener's close() now uses (its Redis commands can swallow a cancel the same way)."""
+    from core.cancel import cancel_until_done
+
+    for _ in range(30):
+        loop = asyncio.ensure_future(_poll_like_redis_py())
+        await asyncio.sleep(0)
+        async with asyncio.timeout(5):
+            await cancel_until_done(loop, every=0.01)
+        assert loop.cancelled()
