@@ -565,7 +565,8 @@ def _urgency(m: re.Match[str]) -> list[Request]:
 
 
 # --- a follow-up: "write a follow-up email" (once "not understood"); the session's own email becomes one
-_FOLLOW_NOUN = r"(?:follow[- ]?up|followup|second|2nd|next)(?:\s+(?:email|e-mail|message|note|one))?"
+_FOLLOW_NOUN = (r"(?:(?:follow[- ]?up|followup)(?:\s+(?:email|e-mail|message|note))?|"
+                r"(?:second|2nd|next)\s+(?:email|e-mail|message))")  # "make the second paragraph …" is not one
 
 
 @_rule(rf"\b(?:write|draft|make|turn|compose|do|rewrite)\s+(?:me\s+|us\s+)?(?:it|this|this\s+(?:email|one)|the\s+(?:email|draft))?\s*"

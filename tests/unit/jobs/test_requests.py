@@ -580,3 +580,9 @@ def test_every_request_kind_is_documented_and_applied() -> None:
     assert set(KINDS) == set(_APPLY)
     kinds_seen = {r.kind for _, message, _ in CASES for r in parse(message).requests}
     assert kinds_seen == set(KINDS)  # the table above exercises every kind
+
+
+def test_a_second_paragraph_is_not_a_second_email() -> None:
+    """"make the second …" once read as "make (this) the second email" when a follow-up was asked too."""
+    parsed = parse("make the second paragraph shorter and write a follow-up")
+    assert [(r.kind, r.value) for r in parsed.requests] == [("shorter", 1), ("follow_up", True)]
