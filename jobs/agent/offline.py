@@ -230,9 +230,10 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     for request in parsed.requests:
         after = step.apply([request])
         if after == step:
-            if request.kind == "variable" and request.value.strip("%") not in allowed:
-                pass  # not "already in place": the note on variables this campaign does not allow says why
-            elif said(request) not in new:  # "it feels generic, personalize it more": one request, said twice
+            # a variable this campaign does not allow is not "already in place": the note on such variables
+            # says why; "it feels generic, personalize it more" is one request said twice, named once
+            refused = request.kind == "variable" and request.value.strip("%") not in allowed
+            if not refused and said(request) not in new:
                 kept.append(said(request))
         else:
             new.append(said(request))

@@ -192,47 +192,37 @@ def _var_words(value: str) -> str:
     return value.strip("%").replace("_", " ") if value.startswith("%") else f"\u201c{value}\u201d"
 
 
+# A standing request and how the summary names it (words, or a function of its value), in the order said.
+_SHAPING: tuple[tuple[str, Any], ...] = (
+    ("shorter", "shorter"),
+    ("max_words", lambda v: f"at most {v} words"),
+    ("one_paragraph", "one paragraph"),
+    ("bullets", "bullet points"),
+    ("sign_off", lambda v: f"sign-off \u201c{v}\u201d"),
+    ("signature", lambda v: f"signed \u201c{v}\u201d"),
+    ("no_greeting", "no greeting"),
+    ("personal", "more personalization"),
+    ("opener", lambda v: f"opener about {v}"),
+    ("opener_question", "a question as the opener"),
+    ("subject_style", lambda v: "a catchier subject" if v == "hook" else f"subject as a {v}"),
+    ("subject_short", "a short subject"),
+    ("subject_lower", "a lowercase subject"),
+    ("cta_exact", "your closing line"),
+    ("cta_style", lambda v: "call to action as a question" if v == "question" else "a softer call to action"),
+    ("cta_early", "the call to action right after the offer"),
+    ("urgent", "a more urgent ask"),
+    ("plain", "plainer words"),
+    ("follow_up", "a follow-up email"),
+)
+
+
 def earlier_summary(state: Standing) -> list[str]:
     """The standing draft-shaping requests, named briefly (for "still applied from earlier")."""
     out = [f"{t} tone" for t in state.tones]
-    if state.shorter:
-        out.append("shorter")
-    if state.max_words:
-        out.append(f"at most {state.max_words} words")
-    if state.one_paragraph:
-        out.append("one paragraph")
-    if state.bullets:
-        out.append("bullet points")
-    if state.sign_off:
-        out.append(f"sign-off \u201c{state.sign_off}\u201d")
-    if state.signature:
-        out.append(f"signed \u201c{state.signature}\u201d")
-    if state.no_greeting:
-        out.append("no greeting")
-    if state.personal:
-        out.append("more personalization")
-    if state.opener:
-        out.append(f"opener about {state.opener}")
-    if state.opener_question:
-        out.append("a question as the opener")
-    if state.subject_style:
-        out.append("a catchier subject" if state.subject_style == "hook" else f"subject as a {state.subject_style}")
-    if state.subject_short:
-        out.append("a short subject")
-    if state.subject_lower:
-        out.append("a lowercase subject")
-    if state.cta_exact:
-        out.append("your closing line")
-    if state.cta_style:
-        out.append("call to action as a question" if state.cta_style == "question" else "a softer call to action")
-    if state.cta_early:
-        out.append("the call to action right after the offer")
-    if state.urgent:
-        out.append("a more urgent ask")
-    if state.plain:
-        out.append("plainer words")
-    if state.follow_up:
-        out.append("a follow-up email")
+    for field, name in _SHAPING:
+        value = getattr(state, field)
+        if value:
+            out.append(name(value) if callable(name) else name)
     out += [f"mention {m}" for m in state.mentions]
     if state.ps:
         out.append("a P.S.")
