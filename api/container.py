@@ -18,6 +18,7 @@ from typing import Any
 from bridge.base import Bridge
 from bridge.factory import build_bridge, token_signer
 from bridge.tokens import TokenSigner, local_secret
+from core.cancel import cancel_until_done
 from core.errors import NotMigrated
 from core.settings import Settings
 from jobs.guard import JobDeps
@@ -146,5 +147,4 @@ async def _say_if_not_migrated(db: Database) -> None:
 
 
 async def _stop(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await cancel_until_done(task)

@@ -41,3 +41,5 @@ async def cancel_until_done(task: asyncio.Future[object], every: float = 1.0) ->
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=every)
+    if not task.cancelled():
+        task.exception()  # ended some other way: retrieved, as gather(return_exceptions=True) did

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.db import ROW_LOCK_WAIT_MS, Database, lock_wait_ended
+from store.db import ROW_LOCK_WAIT_MS, Database, RowLockWaitEnded, lock_wait_ended
 from store.prepared import bound, set_clause, shape
 from store.rows import CLAIMED_FIELDS, SESSION_FIELDS, ClaimedSession, SessionRow, claimed_session, session_row
 from store.runs import RUN_COLUMNS
@@ -95,7 +95,7 @@ _BOUNDED_LOCK_WAIT = sa.func.set_config(
     sa.literal_column("'lock_timeout'"), sa.literal_column(f"'{ROW_LOCK_WAIT_MS}ms'"), sa.true()).is_not(None)
 
 
-class ClaimLockWaitEnded(Exception):
+class ClaimLockWaitEnded(RowLockWaitEnded):
     """PostgreSQL: the claim gave up waiting for the session's row lock (see ``ROW_LOCK_WAIT_MS``); the
     transaction it ran in is aborted. The session is being written by someone: the claim is refused."""
 
