@@ -130,11 +130,16 @@ def _hook(state: Standing, allowed: set[str], offer_topic: str, follow_up: bool)
     who = _who(allowed)
     if follow_up:
         angle = about or offer_topic or "the idea"
-        return Part("hook", f"&&One new angle on {angle} for {who}, not repeated from the earlier email&&")
+        plainly = ", said plainly with no compliment" if state.opener_plain else ""
+        return Part("hook", f"&&One new angle on {angle} for {who}, not repeated from the earlier email{plainly}&&")
     if state.personal:  # one real, recent detail of this lead, then the link to what we write about
         link = about or offer_topic or "what we do"
-        return Part("hook", f"&&One sentence on a specific, recent detail about {who} (a launch, a hire, a post) "
+        plain = "plain " if state.opener_plain else ""
+        return Part("hook", f"&&One {plain}sentence on a specific, recent detail about {who} (a launch, a hire, a post) "
                             f"and how it ties to {link}&&", requested=True)
+    if state.opener_plain:  # what read as fake: a compliment, a guess at their priorities; say why you write
+        return Part("hook", f"&&One plain sentence on why you are writing to {who} about {about or offer_topic or 'this'}"
+                            f"; no compliment, no guess at their priorities&&", requested=bool(state.opener))
     if about:
         verb = "matter" if looks_plural(about) else "matters"  # "why Q4 quotas matter", "why hiring matters"
         return Part("hook", f"&&One sentence on why {about} {verb} to {who}&&", requested=bool(state.opener))
@@ -549,8 +554,12 @@ def _skeleton(state: Standing, allowed: set[str], follow_up: str | None) -> dict
         hook = f"Open with {state.opener}, tied to the reader's role and company"
     elif state.personal:
         hook = "Open with one specific, recent detail about the lead (a launch, a hire, a post), tied to the offer"
+    elif state.opener_plain:
+        hook = "Open with why you are writing to the reader's role and company"
     else:
         hook = "Open with a problem the reader's role feels, tied to their company"
+    if state.opener_plain and not (state.no_opener or state.opener_exact or state.opener_question):
+        hook += ", said plainly: a fact one can check, no compliment or guess at their priorities"
     value = f"What {offer_topic} changes for {state.audience}" + (f", focused on {state.focus}" if state.focus else "")
     if state.mentions:
         proof = "Cite: " + "; ".join(state.mentions)
@@ -585,6 +594,8 @@ def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> 
                       f"{state.language}, and the request stands for later turns"))
     if state.urgent:
         notes.append(("urgency", "True", _urgency_note(state)))
+    if state.opener_plain:
+        notes.append(("opener_plain", "True", _plain_opener_note(state)))
     if state.plain:
         body, swapped = plain_words(body)
         subject, in_subject = plain_words(subject)
@@ -595,6 +606,16 @@ def write(state: Standing, allowed: list[str], follow_up: str | None = None) -> 
         body = _replace(body, state.replacements, names, notes)
         subject = clip_words(_replace(subject, state.replacements, names, None), MAX_SUBJECT_CHARS)
     return Written(skeleton=_skeleton(state, names, follow_up), subject=subject, body=body, notes=notes)
+
+
+def _plain_opener_note(state: Standing) -> str:
+    own = ("your own line" if state.opener_exact else "a question" if state.opener_question else
+           "left out" if state.no_opener else None)
+    if own:
+        return f"the opener is {own}, so there is no written-for-you opener to make plainer"
+    return ("the opener placeholder now asks for why you are writing and a fact one can check, with no compliment "
+            "and no guess at their priorities (the examples open that way); to choose the first line yourself, give "
+            "it in quotes (first line: \u201c\u2026\u201d), or say \u201close the opener\u201d")
 
 
 def _urgency_note(state: Standing) -> str:

@@ -32,7 +32,9 @@ from jobs.agent.rules import MAX_SUBJECT_CHARS, SPAN_RE, VAR_RE
 _HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters? to ", re.I)
 _PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves? for ", re.I)
 _ANGLE = re.compile(r"^One new angle on (?P<theme>.+?) for ", re.I)
-_DETAIL = re.compile(r"^One sentence on a specific, recent detail about .+? and how it ties to (?P<theme>.+)$", re.I)
+_DETAIL = re.compile(r"^One (?P<plain>plain )?sentence on a specific, recent detail about .+? and how it ties to "
+                     r"(?P<theme>.+)$", re.I)
+_PLAIN = re.compile(r"^One plain sentence on why you are writing to .+? about (?P<theme>.+?); no compliment", re.I)
 _RESULT = re.compile(r"\b(?:result|results|proof|customer|case stud|stat|number|metric|outcome|testimonial)\w*", re.I)
 _ABOUT = re.compile(r"\b(?:on|about|around|regarding|mentioning|referencing)\s+(?P<theme>[^,.;:&%]{3,60}?)"
                     r"(?=\s+(?:for|to|at|that|which|and)\b|[,.;:]|$)", re.I)
@@ -82,10 +84,14 @@ def _role_at(values: dict[str, str]) -> tuple[str | None, str | None]:
     return role, company
 
 
-def hook_sentence(subject: str | None, values: dict[str, str], audience: str | None, offer_topic: str) -> str:
-    """The opener for one lead: why ``subject`` matters to them, from their headline, role or company."""
+def hook_sentence(subject: str | None, values: dict[str, str], audience: str | None, offer_topic: str,
+                  plain: bool = False) -> str:
+    """The opener for one lead: why ``subject`` matters to them, from their headline, role or company.
+    ``plain``: why we write instead, and only what the lead's own data says (no guess at their priorities)."""
     role, company = _role_at(values)
     company_name = values.get("company")
+    if plain:
+        return _plain_hook(subject or offer_topic, values, role, company)
     if subject:
         about = _about(subject)
         be = "are" if looks_plural(subject) else "is"
@@ -115,6 +121,20 @@ def hook_sentence(subject: str | None, values: dict[str, str], audience: str | N
     return f"I thought {thing} might be relevant to you."
 
 
+def _plain_hook(about: str | None, values: dict[str, str], role: str | None, company: str | None) -> str:
+    thing = f" about {to_you(about.strip())}" if about and about.strip().lower() not in ("this", "the idea") else ""
+    activity = _headline_activity(values.get("headline"))
+    if activity:  # their own headline: a fact they wrote, not a guess
+        return f"I saw you are {activity}, and I'm writing{thing or ' with an idea for you'}."
+    if role and company:
+        return f"I'm writing to you as {role} at {company}{thing}."
+    if role:
+        return f"I'm writing to you as {role}{thing}."
+    if values.get("company"):
+        return f"I'm writing to the team at {values['company']}{thing}."
+    return f"I'm writing{thing or ' with an idea for you'}."
+
+
 def proof_sentence(values: dict[str, str], offer: str) -> str:
     """One customer result for one lead, from the offer's own claim ("have cut ramp time in half")."""
     claim = proof_claim(offer)
@@ -138,14 +158,19 @@ def _span(instruction: str, values: dict[str, str], skeleton: dict[str, Any]) ->
     offer = str(skeleton.get("offer") or "")
     audience = skeleton.get("audience")
     offer_topic = topic(offer)
+    m = _PLAIN.match(instruction)
+    if m:
+        return hook_sentence(m.group("theme"), values, audience, offer_topic, plain=True)
     for pattern in (_HOOK, _ANGLE):
         m = pattern.match(instruction)
         if m:
-            return hook_sentence(m.group("theme"), values, audience, offer_topic)
+            return hook_sentence(m.group("theme"), values, audience, offer_topic,
+                                 plain="said plainly" in instruction)
     m = _DETAIL.match(instruction)
     if m:  # the lead's own detail is their headline when there is one (hook_sentence reads it)
         theme_ = m.group("theme")
-        return hook_sentence(None if theme_ in ("what we do", offer_topic) else theme_, values, audience, offer_topic)
+        return hook_sentence(None if theme_ in ("what we do", offer_topic) else theme_, values, audience, offer_topic,
+                             plain=bool(m.group("plain")))
     m = _PROBLEM.match(instruction)
     if m:
         return hook_sentence(None, values, audience, m.group("topic") if m.group("topic") != "this" else "")

@@ -56,6 +56,8 @@ KINDS = {
     "opener": "topic, '' for the default opener",
     "opener_question": "bool",
     "opener_exact": "a sentence",
+    "opener_plain": "bool: the generated opener said plainly (why you write, a fact one can check; no compliment, no "
+                    "guess at the reader's priorities)",
     "variable": "a %variable% the email uses again (after it was left out)",
     "subject_style": "question | statement | hook (catchier: leads with what the offer does for the reader)",
     "subject_short": "bool",
@@ -160,6 +162,10 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_ask_question": ("ask",),
+    "_opener_plain": ("fake", "forced", "phony", "phoney", "insincere", "chees", "cring", "contrived", "flatter",
+                      "complim", "genuine", "authentic", "sincere", "believ", "natural", "honest", "pretend",
+                      "familiar", "over the top", "creep", "presum", "fawn", "suck", "disingenuous", "made up",
+                      "real", "plain", "awkward", "try-hard", "trying too hard"),
     "_in_opener": ("open", "first", "intro", "hook", "lead"),
     "_variable_back": ("again", "back"),
     "_sentence": ('"', "'"),
@@ -284,6 +290,7 @@ def _subject_hook(m: re.Match[str]) -> list[Request]:
 
 
 _HOOK_LINE = "catchier, leading with what the offer does for the reader"  # the context line of subject_style "hook"
+_PLAIN_OPENER_LINE = "plain: why you write and a fact one can check, no compliment"  # the context line of opener_plain
 _LOWER = r"(?:all[- ])?(?:lower[- ]?case(?:d)?|lower\s+case)"
 _NORMAL_CASE = r"(?:normal|regular|sentence|title|proper)\s+case|capitali[sz]ed|capitals"
 
@@ -703,6 +710,32 @@ def _their_question(how: str, clause: str) -> str | None:
         return None  # "they hired", "they can …": not worth guessing the question
     rest = " ".join(x for x in (verb, m.group("obj")) if x)
     return cap(to_you(f"{'how do' if how == 'how' else 'do'} you {rest}")) + "?"
+
+
+# --- a plainer opener: "the opener sounds fake", "the first line feels forced" (once "not understood"). The
+# generated opener is a placeholder; what reads as fake is what fills it (a compliment, a guess at the reader's
+# priorities), so the placeholder asks for the reason for writing and a fact one can check instead.
+_FAKE = (r"(?:fake|forced|phon(?:e)?y|insincere|cheesy|cringe(?:y|worthy)?|cringy|contrived|over[- ]the[- ]top|creepy|"
+         r"presumptuous|fawning|disingenuous|made[- ]up|awkward|try-?hard|flattering|too\s+flattering|like\s+flattery|"
+         r"like\s+(?:it'?s\s+)?trying\s+too\s+hard|unnatural|not\s+(?:genuine|authentic|sincere|believable|natural|real))")
+_REAL = r"(?:genuine|authentic|sincere|believable|natural|honest|real|plain|down[- ]to[- ]earth)"
+
+
+@_rule(rf"\b(?:the\s+|this\s+|that\s+|your\s+)?{_OPENER_WORDS}\s+(?:is|sounds|feels|reads|seems|looks|comes\s+(?:across|off))"
+       rf"(?:\s+as)?(?:\s+(?:a\s+bit|a\s+little|too|so|very|really|kind\s+of|kinda|pretty|super|way\s+too|rather|"
+       rf"quite|somewhat|totally))*\s+{_FAKE}\b",
+       rf"\b{_FAKE}(?:-sounding)?\s+{_OPENER_WORDS}\b",
+       rf"\b(?:make|keep|write)\s+(?:the\s+|your\s+)?{_OPENER_WORDS}\s+(?:a\s+bit\s+|much\s+|more\s+|less\s+)*"
+       rf"(?:{_REAL}|(?:less\s+)?(?:fake|forced|cheesy|salesy|flattering|presumptuous))\b",
+       rf"\b(?:a\s+)?(?:more\s+)?{_REAL}\s+{_OPENER_WORDS}\b",
+       r"\b(?:no|less|cut\s+the|drop\s+the|lose\s+the|without\s+(?:the\s+)?)\s*(?:fake\s+)?(?:flattery|compliments?|"
+       r"fake\s+familiarity|sucking\s+up|buttering\s+(?:them\s+)?up)\b",
+       r"\b(?:don'?t|do\s+not|stop)\s+(?:flatter(?:ing)?|compliment(?:ing)?|sucking\s+up\s+to|butter(?:ing)?\s+up)\s+"
+       r"(?:them|the\s+(?:reader|lead|prospect))\b",
+       r"\b(?:don'?t|do\s+not|stop)\s+pretend(?:ing)?\s+(?:to\s+know\s+them|(?:that\s+)?(?:we|you|i)\s+(?:know\s+them|"
+       r"(?:have|'ve)\s+met))\b")
+def _opener_plain(m: re.Match[str]) -> list[Request]:
+    return _req("opener_plain", True, m)
 
 
 # --- quoted sentences
@@ -1309,6 +1342,7 @@ class Standing:
     opener: str | None = None  # a topic
     opener_question: bool = False
     opener_exact: str | None = None
+    opener_plain: bool = False  # the generated opener: why you write and a fact one can check, no compliment
     no_opener: bool = False
     subject_style: str | None = None  # question | statement
     subject_short: bool = False
@@ -1386,6 +1420,8 @@ class Standing:
             add("opener: a question")
         if self.opener:
             add(f"opener: about {self.opener}")
+        if self.opener_plain:
+            add(f"opener: {_PLAIN_OPENER_LINE}")
         if self.subject_exact:
             add(f'subject: exactly "{self.subject_exact}"')
         if self.subject_style:
@@ -1478,6 +1514,8 @@ def _read_line(key: str, value: str, values: dict[str, Any], lists: dict[str, li
             values["opener_question"] = True
         elif value.startswith("about "):
             values["opener"] = value.removeprefix("about ")
+        elif value == _PLAIN_OPENER_LINE:
+            values["opener_plain"] = True
     elif key == "subject":
         if value.startswith("exactly "):
             values["subject_exact"] = _unquote(value.removeprefix("exactly "))
@@ -1667,6 +1705,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "opener": lambda s, v: replace(s, opener=v or None, opener_exact=None, no_opener=False),
     "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),
+    "opener_plain": lambda s, v: replace(s, opener_plain=bool(v)),
     "subject_style": _subject(subject_style=lambda s, v: v),
     "subject_short": _subject(subject_short=True),
     "subject_lower": lambda s, v: replace(s, subject_lower=bool(v)),

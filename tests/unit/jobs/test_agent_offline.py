@@ -466,3 +466,34 @@ async def test_asked_for_a_follow_up_the_email_follows_up_and_the_reply_says_how
         "Write a follow-up email to CFOs at SaaS companies. We sell Ledgerly, accounting automation. CTA: a demo.")
     assert brief.draft_subject.startswith("Re: ") and "Following up" in brief.draft_body
     assert brief.reply.startswith("You asked for a follow-up") and "open a session" not in brief.reply
+
+
+async def test_an_opener_that_sounds_fake_becomes_the_plain_reason_for_writing_in_the_draft_and_examples() -> None:
+    """"the opener sounds fake" was answered "I did not understand"; the examples opened with a guess at the
+    reader's priorities ("Time-to-ROI is probably high on your list as …")."""
+    chat = Conversation(available=["first_name", "company", "position"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    assert "probably high on your list" in await _first_example_line(chat)
+    plain = await chat.say("the opener sounds fake")
+    assert "You asked for: a plainer opener" in plain.reply and "reworded" in plain.reply
+    assert "no guess at their priorities" in plain.reply  # the note says what the placeholder now asks for
+    hook = plain.draft_body.split("\n\n")[1]
+    assert hook.startswith("&&One plain sentence on why you are writing to") and "time-to-ROI" in hook
+    assert plain.draft_body.split("\n\n")[2:] == first.draft_body.split("\n\n")[2:]  # the rest as it was
+    assert "said plainly" in plain.skeleton["hook"]["strategy"]
+    assert await _first_example_line(chat) == "I'm writing to you as VP Sales at Acme about time-to-ROI."
+    later = await chat.say("more casual")  # it stands
+    assert "One plain sentence" in later.draft_body and "a plain opener" in later.reply
+    own = await chat.say("first line: 'Saw your post on ramp time.'")  # a line of one's own is the user's
+    assert "Saw your post on ramp time." in own.draft_body
+    personal = await Conversation(available=["first_name", "company"]).say(
+        f"{BRIEF}. {DETAILS} Personalize it more, and don't flatter them.")
+    assert "One plain sentence on a specific, recent detail" in personal.draft_body
+
+
+async def _first_example_line(chat: Conversation) -> str:
+    ctx = ExampleContext(lead=LEADS[0], skeleton=chat.skeleton, draft_subject=chat.draft[0], draft_body=chat.draft[1],
+                         allowed_vars=allowed_variables(None, LEADS), sequence_context=None)
+    example = await chat.llm.write_example(ctx, RecordingReporter())
+    return example.body.split("\n\n")[1]

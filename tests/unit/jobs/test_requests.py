@@ -318,6 +318,17 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("dumb it down a bit", [("plain", True)]),
         ("the language is too complicated", [("plain", True)]),
     ],
+    "a plainer opener": [  # once not understood ("the opener sounds fake")
+        ("the opener sounds fake", [("opener_plain", True)]),
+        ("the first line feels forced", [("opener_plain", True)]),
+        ("The intro is a bit cheesy", [("opener_plain", True)]),
+        ("make the opener more genuine", [("opener_plain", True)]),
+        ("a more natural opening line please", [("opener_plain", True)]),
+        ("don't flatter them", [("opener_plain", True)]),
+        ("no flattery", [("opener_plain", True)]),
+        ("stop pretending we know them", [("opener_plain", True)]),
+        ("the hook feels way too forced, and make it shorter", [("opener_plain", True), ("shorter", 1)]),
+    ],
     "audience and offer": [
         ("change the audience to CFOs at fintech startups", [("audience", "CFOs at fintech startups")]),
         ("target HR directors instead", [("audience", "HR directors")]),
@@ -556,8 +567,10 @@ def test_the_standing_requests_round_trip_through_their_prompt_lines() -> None:
         "include their first name in the subject", "Mention our SOC 2 report", "add the sentence 'We are SOC 2 ready.'",
         "add a P.S. about our pilot", "take out the line about ramp time", "change 'next week' to 'this month'",
         "end with a link to my calendar https://cal.com/tom", "don't use their last name", "softer CTA",
+        "the opener sounds fake",
     ])
     lines = state.lines()
+    assert state.opener_plain and any(line.startswith("opener: plain") for line in lines)
     assert "tone: casual" in lines and "length: at most 79 words" in lines and "sign-off: Cheers" in lines
     assert "subject: include %first_name%" in lines and "include: SOC 2 report" in lines
     assert "variables: without %last_name%" in lines and "call to action style: soft" in lines
