@@ -13,6 +13,10 @@ the stub's usual 9-character pieces.
 ``--gap-ms`` also times the offline turn when each one follows a pause (an idle wait, as a worker
 between turns that arrive one by one): the same code then runs with cold caches, and costs more CPU.
 
+The "pydantic-ai alone" row is the library's own cost of one run that does nothing of ours (a function
+model streaming a one-field output in one piece, iterated and streamed the way our turns are): the floor
+under any turn that goes through the agent, whatever this repository does around it.
+
 ``--pieces`` splits the offline turn's agent CPU into a part per run and a part per streamed piece:
 the same turn is timed with the offline model's output cut into 2, 10, 18 and 36 pieces (interleaved,
 best of ``--rounds``), and a least-squares line through the four points gives both. The piece sizes
@@ -84,6 +88,42 @@ def _arguments(result: object) -> dict[str, object]:
             "draft_subject": result.draft_subject, "draft_body": result.draft_body}  # type: ignore[attr-defined]
 
 
+async def _floor_ms(turns: int) -> float:
+    """CPU of a pydantic-ai run that does nothing of ours: a function model that streams a one-field output
+    in one piece, iterated node by node and streamed as ``AgentLLM.chat_turn`` does, no validator, no deps.
+    The library's own cost per run, the floor under any turn that goes through the agent."""
+    from pydantic import BaseModel
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, ToolCallPart
+    from pydantic_ai.models.function import DeltaToolCall, FunctionModel
+
+    class Reply(BaseModel):
+        reply: str
+
+    def respond(messages: list[object], info: object) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"reply": "Hi"})])  # type: ignore[attr-defined]
+
+    async def stream(messages: list[object], info: object) -> object:
+        yield {0: DeltaToolCall(name=info.output_tools[0].name, json_args='{"reply": "Hi"}')}  # type: ignore[attr-defined]
+
+    agent = Agent(FunctionModel(respond, stream_function=stream), output_type=Reply)
+
+    async def one() -> None:
+        async with agent.iter("Hi") as run:
+            async for node in run:
+                if Agent.is_model_request_node(node):
+                    async with node.stream(run.ctx) as events:
+                        async for _ in events:
+                            pass
+
+    for _ in range(20):
+        await one()
+    began = time.process_time()
+    for _ in range(turns):
+        await one()
+    return (time.process_time() - began) * 1000 / turns
+
+
 PIECE_SIZES = ((10**6, 10**6), (48, 400), (24, 200), (12, 100))  # (reply, rest): 2, 10, 18, 36 pieces
 
 
@@ -127,6 +167,7 @@ async def main() -> None:
         await _per_piece(offline, max(50, args.turns // 2), args.rounds, sample)
         return
     offline_ms, offline_events = await _cpu_per_turn(offline, args.turns)
+    floor_ms = await _floor_ms(args.turns)
     cold_ms = (await _cpu_per_turn(offline, min(args.turns, 100), gap_s=args.gap_ms / 1000))[0] if args.gap_ms else None
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +185,7 @@ async def main() -> None:
 
     print(f"agent CPU per turn, {args.turns} turns after a warm-up (process time of this process):")
     print(f"  offline model                         {offline_ms:6.2f} ms   ({offline_events} events per turn)")
+    print(f"  pydantic-ai alone, a run doing nothing{floor_ms:6.2f} ms   (one field, one piece)")
     if cold_ms is not None:
         print(f"  offline model, {args.gap_ms:g} ms pause before each {cold_ms:6.2f} ms   (the same turns, cold)")
     print(f"  OpenAI provider, local stub over HTTP {openai_ms:6.2f} ms   ({openai_events} events per turn)")
