@@ -144,7 +144,8 @@ def said(request: Request) -> str:
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",
-        "opener_plain": lambda: "a plainer opener (why you write, no compliment)",
+        "opener_plain": lambda: "a plainer opener (why you write, no compliment)" if v else
+                                "an opener that may compliment something specific and true",
         "subject_style": lambda: "a catchier subject, leading with the outcome" if v == "hook" else
                                  f"the subject as a {v}",
         "subject_short": lambda: "a shorter subject",

@@ -273,7 +273,8 @@ def _as_variable(value: str) -> str | None:
 
 
 _CATCHY = (r"(?:catchier|catchy|compelling|interesting|intriguing|clickable|engaging|exciting|eye-catching|"
-           r"attention-grabbing|appealing|enticing|memorable)")
+           r"attention-grabbing|appealing|enticing|memorable|curiosity[- ](?:driven|inducing|provoking)|"
+           r"more\s+curious|teasing|mysterious)")
 _WITHIN_ONE = r"(?:(?!\b(?:and|but|though|although|while|whereas)\b)[^.;,!?\n]){0,30}?"  # one clause, one thing
 
 
@@ -304,6 +305,9 @@ def _subject_lower(m: re.Match[str]) -> list[Request]:
     return _req("subject_lower", bool(m.groupdict().get("low") or m.groupdict().get("low2")), m)
 
 
+_MAKE_IT = re.compile(rf"\s*make\s+the\s+{_SUBJECT}\s+(?!to\b|into\b|as\b)", re.I)
+
+
 @_rule(rf"\b(?:use|make)\s+{_Q}\s+(?:as\s+)?(?:the\s+)?{_SUBJECT}",
        rf"\b{_SUBJECT}\s*(?::|=|should\s+(?:be|read|say)|to\s+be|could\s+be)\s*{_QV}",
        rf"\b(?:change|set|make|rename|update|rewrite)\s+the\s+{_SUBJECT}\s+(?:to|into|as)?\s*{_QV}",
@@ -314,6 +318,8 @@ def _subject_exact(m: re.Match[str]) -> list[Request] | None:
     if not _quoted(m) and (re.search(r"\b(?:question|shorter|short|statement|punchier|snappier|generic|variables?|"
                                      r"personali[sz]|catchier|better|different|more|less)\b", low) or len(value) < 3):
         return None  # a style ("make the subject a question"), not a subject
+    if not _quoted(m) and _MAKE_IT.match(m.group(0)) and low == value and len(value.split()) <= 3 and "%" not in value:
+        return None  # "make the subject line salesy-sounding": how it reads, not its text (which comes after "to")
     return _req("subject_exact", clip_words(clean(value, keep=_ANY_VAR), 80), m)
 
 
@@ -953,6 +959,12 @@ _STYLE_NOUN = re.compile(r"^(?:a\s+|an\s+)?(?:urgency|sense\s+of\s+urgency|emoji
                          r"creativity|style|flow|warmth|empathy|hooks?|catchy\s+\w+|exclamation\s+(?:marks?|points?))\s*$")
 
 
+# "add a compliment about their company": a line about something real of theirs (the personalized opener), not a
+# fact of ours to state
+_COMPLIMENT = re.compile(r"^(?:a\s+|an\s+|some\s+|one\s+)?(?:(?:genuine|sincere|short|quick|small|specific)\s+)?"
+                         r"(?:compliments?|praise|kudos|congratulations|congrats|shout-?out)\b")
+
+
 @_rule(rf"{_GO}(?:mention|include|add|highlight|talk\s+about|bring\s+up|reference|cite|point\s+out|work\s+in|squeeze\s+in|"
        rf"throw\s+in|call\s+out|weave\s+in|note|say)\s+(?:that\s+)?{_V}",
        rf"\b(?:case\s+study|proof(?:\s+point)?|social\s+proof)\s*:\s*{_QV}")
@@ -963,6 +975,9 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
                 r"name|my name|detail|details|context|more(?!\s+(?:social\s+)?proof\b)|personali[sz]ation|variables?|greeting|"
                 r"back)\b", low):
         return None
+    if _COMPLIMENT.match(low):  # once "It is also worth mentioning a compliment about their company."
+        out = _req("personal", True, m)
+        return out + [Request("opener_plain", False, out[0].said)]
     if re.match(r"^(?:some|more|extra|any|a\s+(?:bit|touch|little|dash|hint)\s+(?:of\s+|more\s+)?)(?!\s*(?:social\s+)?proof\b|\s*"
                 r"(?:customer\s+)?(?:numbers|stats|statistics|data|metrics|figures|results|testimonials|quotes|reviews|"
                 r"logos)\b)", low):

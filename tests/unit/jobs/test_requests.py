@@ -143,6 +143,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
     ],
     "a catchier subject": [  # once not understood; "make the subject pop" was the subject "pop"
         ("make the subject more catchy", [("subject_style", "hook")]),
+        # once the subject "curiosity-driven", word for word
+        ("make the subject line curiosity-driven", [("subject_style", "hook")]),
         ("catchier subject please", [("subject_style", "hook")]),
         ("the subject line is boring", [("subject_style", "hook")]),
         ("make the subject pop", [("subject_style", "hook")]),
@@ -328,6 +330,9 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("no flattery", [("opener_plain", True)]),
         ("stop pretending we know them", [("opener_plain", True)]),
         ("the hook feels way too forced, and make it shorter", [("opener_plain", True), ("shorter", 1)]),
+        # a compliment is a line about something real of theirs (once "It is also worth mentioning a compliment …")
+        ("add a compliment about their company", [("personal", True), ("opener_plain", False)]),
+        ("add some praise for their launch", [("personal", True), ("opener_plain", False)]),
     ],
     "audience and offer": [
         ("change the audience to CFOs at fintech startups", [("audience", "CFOs at fintech startups")]),
