@@ -100,7 +100,9 @@ _QV = rf"(?:{_Q}|{_V})"
 _GO = (r"(?:^|(?<=[.,;:!?\n(])|\b(?:and|please|also|then|just|now|pls|but|so|maybe|perhaps|try\s+to|to|you|"
        r"let's|lets|kindly|could|can|would|should|must|actually|ok|okay|oh|ah|hmm|alright|finally|lastly|next|"
        r"honestly|wait|yes|yeah)\s+)\s*")
-_SUBJECT = r"(?:subject(?:\s+line)?|subject-line|title)"
+# "title" is the subject, but not someone's title ("add my title: Head of Growth" once set the subject)
+_SUBJECT = (r"(?:subject(?:\s+line)?|subject-line|(?<!\bmy\s)(?<!\bjob\s)(?<!\btheir\s)(?<!\byour\s)(?<!\bhis\s)"
+            r"(?<!\bher\s)title)")
 _WITHIN = r"(?:(?!\band\b)[^.;,!?\n]){0,40}?"  # words between a keyword and its target, inside one clause
 
 
@@ -169,6 +171,8 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_in_opener": ("open", "first", "intro", "hook", "lead"),
     "_variable_back": ("again", "back"),
     "_sentence": ('"', "'"),
+    "_labelled_sentence": (":",),
+    "_keep_as_is": ("keep", "leave", "change", "touch"),
     "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
                   "demo", "meeting", "chat", "trial", "pilot", "walkthrough",
@@ -754,6 +758,27 @@ def _sentence(m: re.Match[str]) -> list[Request] | None:
     return _req("sentence", clip_words(value, 240), m)
 
 
+# "add a deadline: offer ends Friday", "add a line: setup takes one afternoon": the words after the colon are the
+# sentence (once "It is also worth mentioning a deadline: offer ends Friday.")
+@_rule(rf"{_GO}(?:add|include|insert|append|put\s+in|work\s+in|mention|say)\s+(?:the\s+|this\s+|a\s+|an\s+|one\s+|our\s+)?"
+       r"(?:(?:real\s+|hard\s+)?deadline|sentence|line|note|fact|detail|point|reminder)\s*:\s*"
+       r"(?P<v>[^\s.;!?\n](?:[^;!?\n]|\.(?=\S)){1,240}?)(?=\s*(?:[;!?\n]|\.(?:\s|$)|$))")
+def _labelled_sentence(m: re.Match[str]) -> list[Request] | None:
+    value = clean(_value(m), keep=_ANY_VAR)
+    if len(value.split()) < 2:
+        return None
+    return _req("sentence", cap(clip_words(value, 240)), m)
+
+
+# "but keep the subject", "don't change the subject", "keep everything else": what is not asked to change stays as
+# it is anyway; said, it is not a request the reply should call not understood
+@_rule(rf"\b(?:but\s+|and\s+)?(?:keep|leave|don'?t\s+(?:change|touch))\s+(?:the\s+|my\s+)?(?:{_SUBJECT}|rest|"
+       r"everything\s+else|the\s+rest|body|greeting|sign-?off|ask|cta)(?:\s+(?:as\s+(?:it\s+)?is|the\s+same|unchanged|"
+       r"intact|alone))?(?=\s*(?:[,;.!?\n]|$|\s+(?:and|but|then)\b))")
+def _keep_as_is(m: re.Match[str]) -> list[Request]:
+    return []
+
+
 # --- how the call to action asks (before the tone rules: "less pushy CTA" is about the ask, not the tone)
 _ASK = r"(?:cta|call[- ]to[- ]action|the\s+ask|ask|the\s+close|closing\s+(?:line|ask)|last\s+line)"
 _SOFT = (r"(?:softer|gentler|less\s+pushy|less\s+aggressive|less\s+salesy|lower[- ]commitment|"
@@ -972,7 +997,8 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
     low = value.lower()
     if re.match(r"^(?:a|an|the|one|some)?\s*(?:p\.?s\.?|postscript|question|link|call|demo|cta|signature|sign-?off|"
-                r"name|my name|detail|details|context|more(?!\s+(?:social\s+)?proof\b)|personali[sz]ation|variables?|greeting|"
+                r"name|my name|my\s+(?:job\s+)?title|my\s+role|my\s+position|detail|details|context|"
+                r"more(?!\s+(?:social\s+)?proof\b)|personali[sz]ation|variables?|greeting|"
                 r"back)\b", low):
         return None
     if _COMPLIMENT.match(low):  # once "It is also worth mentioning a compliment about their company."

@@ -32,6 +32,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
     ],
     "length": [
         ("Make it shorter", [("shorter", 1)]),
+        ("make the body shorter but keep the subject", [("shorter", 1)]),  # once "did not act on … keep the subject"
+        ("shorter, keep everything else the same", [("shorter", 1)]),
         ("too long", [("shorter", 1)]),
         ("trim it down a little", [("shorter", 1)]),
         ("more concise please", [("shorter", 1)]),
@@ -169,6 +171,10 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("add the sentence 'We work with 40 enterprise teams.'", [("sentence", "We work with 40 enterprise teams.")]),
         ("include 'No long contracts.'", [("sentence", "No long contracts.")]),
         ("add this line: 'Setup takes one afternoon.'", [("sentence", "Setup takes one afternoon.")]),
+        # the words after "a deadline:" / "a line:" are the sentence (once "It is also worth mentioning a deadline: …")
+        ("add a deadline: offer ends Friday", [("sentence", "Offer ends Friday")]),
+        ("add a line: setup takes one afternoon. And make it shorter",
+         [("sentence", "Setup takes one afternoon"), ("shorter", 1)]),
         ("change 'next week' to 'this month'", [("replace", ("next week", "this month"))]),
         ("add social proof", [("mention", "social proof")]),  # a kind of proof: the draft leaves a span for it
         ("include some numbers", [("mention", "some numbers")]),  # once not understood
@@ -421,6 +427,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "add emojis", "add some humor",  # how to write, not facts
                                      "add back the sign-off",
                                      "can you add their job title to the greeting",
+                                     "add my title: Head of Growth",  # once the subject "Head of Growth"
                                      "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
