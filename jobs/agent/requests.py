@@ -149,7 +149,7 @@ _LANGUAGES = ("English", "German", "French", "Spanish", "Italian", "Portuguese",
               "Vietnamese", "Thai")  # what "write it in …" is read for
 _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_replace": ("replace", "change", "swap", "switch", "instead"),
-    "_words_out": ("word", "phrase", "term", "expression", "say", "writ"),
+    "_words_out": ("word", "phrase", "term", "expression", "say", "writ", "avoid"),
     "_subject_chars": ("char",),
     "_subject_hook": ("subject", "title"), "_subject_lower": ("subject", "title"),
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
@@ -181,7 +181,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_cta_early": ("cta", "call to action", "call-to-action", "the ask", "ask "),
     "_urgency": ("urgen", "time-sensitive", "time sensitive", "sooner", "asap"),
     "_follow_up": ("follow", "second email", "2nd email", "next email", "first email"),
-    "_plain": ("simpl", "plain", "easier", "big words", "fancy", "complicated", "jargon", "dumb", "everyday"),
+    "_plain": ("simpl", "plain", "easier", "big words", "fancy", "complicated", "jargon", "dumb", "everyday", "buzzword"),
     "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
                    "strong", "direct", "firm", "harder"),
     "_no_meeting": ("n't", "not", "never", "no need", "stop"),
@@ -239,8 +239,11 @@ def _replace(m: re.Match[str]) -> list[Request] | None:
 # nothing); once not understood, and the second added the sentence "Touch base."
 @_rule(r"\b(?:remove|drop|delete|cut|lose|take\s+out|get\s+rid\s+of|strip(?:\s+out)?)\s+(?:the\s+)?(?:word|words|phrase|"
        r"term|expression)\s+" + _QV,
-       r"\b(?:don'?t|do\s+not|never|stop)\s+(?:say|saying|write|writing|use\s+the\s+(?:word|phrase|term|expression))\s+"
-       + _Q)
+       r"\b(?:don'?t|do\s+not|never|stop)\s+(?:say|saying|write|writing)\s+" + _Q,
+       # named as a word, it may go unquoted ("avoid the word free", "don't use the word synergy")
+       r"\b(?:(?:don'?t|do\s+not|never|stop)\s+(?:use|using)|avoid(?:\s+using)?|no\s+more)\s+the\s+(?:word|phrase|term|"
+       r"expression)\s+" + _QV,
+       r"\bavoid\s+(?:saying|writing)\s+" + _Q)
 def _words_out(m: re.Match[str]) -> list[Request] | None:
     words = _value(m).strip().strip(",")
     return _req("replace", (normalize(words), ""), m) if words else None
@@ -607,7 +610,11 @@ _PLAIN_WORDS = r"(?:language|wording|words|vocabulary|phrasing|english)"
        r"\b(?:dumb\s+it\s+down|no\s+(?:fancy|big)\s+words|fewer\s+(?:fancy|big)\s+words|avoid\s+(?:fancy|big)\s+words)\b",
        rf"\b(?:too\s+(?:complicated|complex|wordy)\s+(?:language|wording|words))\b",
        rf"\b(?:the\s+)?{_PLAIN_WORDS}\s+(?:is|are|feels?|sounds?)\s+(?:too\s+|a\s+bit\s+|very\s+)?(?:complicated|complex|fancy|"
-       rf"convoluted|jargon-?y|corporate)\b")
+       rf"convoluted|jargon-?y|corporate)\b",
+       # once a more direct tone ("no jargon") or nothing ("avoid jargon"); the jargon is what goes
+       r"\b(?:no|less|avoid|without|too\s+much|fewer|(?:cut(?:\s+out)?|drop|lose|remove|get\s+rid\s+of)(?:\s+all)?(?:\s+the)?)"
+       r"\s+(?:business\s+|corporate\s+|marketing\s+)?(?:jargon|buzzwords?)\b",
+       r"\b(?:jargon|buzzwords?)-?free\b")
 def _plain(m: re.Match[str]) -> list[Request]:
     return _req("plain", True, m)
 

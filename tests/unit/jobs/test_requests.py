@@ -189,6 +189,10 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
     ],
     "words out, wherever they stand": [  # once not understood; "don't say 'X'" added the sentence "X."
         ("remove the word 'automation'", [("replace", ("automation", ""))]),
+        # named as a word, unquoted (once not understood)
+        ("avoid the word free", [("replace", ("free", ""))]),
+        ("don't use the word synergy and make it shorter", [("replace", ("synergy", "")), ("shorter", 1)]),
+        ("avoid saying 'touch base'", [("replace", ("touch base", ""))]),
         ('don\'t say "touch base"', [("replace", ("touch base", ""))]),
         ("don't use the word 'synergy'", [("replace", ("synergy", ""))]),
         ("drop the phrase 'next week'", [("replace", ("next week", ""))]),
@@ -325,6 +329,9 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("make it easier to read", [("plain", True)]),
         ("dumb it down a bit", [("plain", True)]),
         ("the language is too complicated", [("plain", True)]),
+        ("no jargon", [("plain", True)]),  # once a more direct tone
+        ("avoid jargon", [("plain", True)]),  # once not understood
+        ("cut the buzzwords and shorten it", [("plain", True), ("shorter", 1)]),  # once a removal of "buzzwords"
     ],
     "a plainer opener": [  # once not understood ("the opener sounds fake")
         ("the opener sounds fake", [("opener_plain", True)]),
