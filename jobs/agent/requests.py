@@ -788,14 +788,15 @@ def _keep_as_is(m: re.Match[str]) -> list[Request]:
 
 # --- how the call to action asks (before the tone rules: "less pushy CTA" is about the ask, not the tone)
 _ASK = r"(?:cta|call[- ]to[- ]action|the\s+ask|ask|the\s+close|closing\s+(?:line|ask)|last\s+line)"
+_KIND_OF_QUESTION = r"(?:(?:simple\s+|quick\s+|short\s+)?(?:yes[/-]no|yes[- ]or[- ]no|closed|one-word)\s+)?"
 _SOFT = (r"(?:softer|gentler|less\s+pushy|less\s+aggressive|less\s+salesy|lower[- ]commitment|"
          r"low[- ](?:pressure|commitment|key)|more\s+low[- ]key|no[- ]pressure)")
 
 
 @_rule(rf"\b(?:end|finish|close)\s+(?:it\s+|the\s+email\s+|the\s+draft\s+|off\s+)?(?:with|on)\s+a\s+question\b(?!\s+mark)",
        r"\b(?:add|put|ask|use|include)\s+a\s+question\s+(?:at|to)\s+the\s+(?:end|close|bottom)\b",
-       rf"\b(?:make|turn|phrase|word|change)\s+the\s+{_ASK}\s+(?:into\s+|as\s+|to\s+)?a\s+question\b",
-       rf"\b{_ASK}\s+(?:as|should\s+be|in\s+the\s+form\s+of)\s+a\s+question\b",
+       rf"\b(?:make|turn|phrase|word|change)\s+the\s+{_ASK}\s+(?:into\s+|as\s+|to\s+)?a\s+{_KIND_OF_QUESTION}question\b",
+       rf"\b{_ASK}\s+(?:as|should\s+be|in\s+the\s+form\s+of)\s+a\s+{_KIND_OF_QUESTION}question\b",
        rf"\b{_SOFT}\s+{_ASK}\b(?P<soft>)",
        rf"\bsoft\s+{_ASK}\b(?P<soft2>)",
        rf"\b{_ASK}\b{_WITHIN}\b(?:{_SOFT}|too\s+(?:pushy|strong|aggressive|salesy|much|hard))\b(?P<soft3>)",
@@ -811,8 +812,8 @@ def _cta_style(m: re.Match[str]) -> list[Request]:
 # --- call to action
 _DURATION = re.compile(r"\b(\d{1,3})\s*-?\s*(?:min(?:ute)?s?|m)\b|\b(half\s+an?\s+hour|an?\s+hour)\b", re.I)
 _CTA_NOUN = re.compile(r"\b(?P<noun>demo|walk-?through|product tour|tour|call|phone call|phone|zoom|chat|meeting|meet|"
-                       r"coffee|trial|pilot|reply|respond|response|write back|answer|link|calendar|calendly|"
-                       r"booking page|scheduling page)\b", re.I)
+                       r"coffee|trial|pilot|audit|assessment|consultation|reply|respond|response|write back|answer|"
+                       r"link|calendar|calendly|booking page|scheduling page)\b", re.I)
 _CTA_ADJ = re.compile(r"\b(quick|short|brief|intro|introductory|free|discovery|video)\b", re.I)
 _URL = re.compile(r"https?://[^\s\"'<>()]+[^\s\"'<>().,;!?]")
 

@@ -280,9 +280,12 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
     ],
     "how the call to action asks": [
         ("end with a question", [("cta_style", "question")]),
+        ("make the CTA a yes/no question", [("cta_style", "question")]),  # once not understood
         ("make the call to action a question", [("cta_style", "question")]),
         ("the CTA should be a question", [("cta_style", "question")]),
         ("change the demo to a 15-minute call", [("cta", "15-minute call")]),  # once not understood
+        ("change the CTA to a free audit", [("cta", "free audit")]),  # once not understood
+        ("ask for a free assessment instead", [("cta", "free assessment")]),
         ("replace the demo with a quick chat", [("cta", "quick chat")]),
         # "don't ask for a demo" was the demo (read from the brief's "ask for a demo"), and "ask if they want more
         # info" opened the email with "Do you want more info?"
