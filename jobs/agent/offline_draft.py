@@ -192,7 +192,7 @@ def mention_sentence(item: str) -> str:
     """A proof point, case study or fact as a full sentence."""
     text = item.strip().rstrip(".")
     low = text.lower()
-    if low.startswith(("we ", "our ", "we're ", "we've ", "we'll ", "we'd ", "i ", "i'm ", "i've ")) \
+    if low.startswith(("we ", "our ", "we're ", "we've ", "we'll ", "we'd ", "i ", "i'm ", "i've ", "it ", "it's ")) \
             or _CLAUSE.match(text):
         return sentence(text)
     # Only a bare noun phrase becomes ours: "their role" stays theirs (not "our their role").

@@ -98,6 +98,7 @@ _Q = r"""(?:"(?P<dq>[^"\n]{1,200})"|(?<![\w'])'(?P<sq>[^\n]{1,200}?)'(?![\w']))"
 _QV = rf"(?:{_Q}|{_V})"
 # An imperative starts a clause: the message start, punctuation, or a polite/linking lead-in.
 _GO = (r"(?:^|(?<=[.,;:!?\n(])|\b(?:and|please|also|then|just|now|pls|but|so|maybe|perhaps|try\s+to|to|you|"
+       r"(?:can|could|should|shall)\s+we|"
        r"let's|lets|kindly|could|can|would|should|must|actually|ok|okay|oh|ah|hmm|alright|finally|lastly|next|"
        r"honestly|wait|yes|yeah)\s+)\s*")
 # "title" is the subject, but not someone's title ("add my title: Head of Growth" once set the subject)
@@ -183,6 +184,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_follow_up": ("follow", "second email", "2nd email", "next email", "first email"),
     "_plain": ("simpl", "plain", "easier", "big words", "fancy", "complicated", "jargon", "dumb", "everyday", "buzzword"),
     "_cta_style": ("question", "soft", "gentl", "pushy", "pressure", "commitment", "low-key", "low key", "aggressive",
+                   "salesy", "demanding", "needy", "desperate",
                    "strong", "direct", "firm", "harder"),
     "_no_meeting": ("n't", "not", "never", "no need", "stop"),
     "_instead_of": ("instead", "rather", "not"),
@@ -243,7 +245,8 @@ def _replace(m: re.Match[str]) -> list[Request] | None:
        # named as a word, it may go unquoted ("avoid the word free", "don't use the word synergy")
        r"\b(?:(?:don'?t|do\s+not|never|stop)\s+(?:use|using)|avoid(?:\s+using)?|no\s+more)\s+the\s+(?:word|phrase|term|"
        r"expression)\s+" + _QV,
-       r"\bavoid\s+(?:saying|writing)\s+" + _Q)
+       r"\bavoid\s+(?:saying|writing)\s+" + _Q,
+       r"\bi\s+(?:don'?t|do\s+not)\s+(?:like|love|want)\s+the\s+(?:word|phrase|term|expression)\s+" + _QV)
 def _words_out(m: re.Match[str]) -> list[Request] | None:
     words = _value(m).strip().strip(",")
     return _req("replace", (normalize(words), ""), m) if words else None
@@ -325,6 +328,9 @@ def _subject_exact(m: re.Match[str]) -> list[Request] | None:
     if not _quoted(m) and (re.search(r"\b(?:question|shorter|short|statement|punchier|snappier|generic|variables?|"
                                      r"personali[sz]|catchier|better|different|more|less)\b", low) or len(value) < 3):
         return None  # a style ("make the subject a question"), not a subject
+    about = re.match(r"^something\s+(?:about|on|around|with|mentioning)\s+(?P<t>.+)$", low)
+    if about and not _quoted(m):  # "change the subject to something about ramp time": what it names, not its text
+        return _req("subject_include", _text(value[len(value) - len(about.group("t")):]), m)
     if not _quoted(m) and _MAKE_IT.match(m.group(0)) and low == value and len(value.split()) <= 3 and "%" not in value:
         return None  # "make the subject line salesy-sounding": how it reads, not its text (which comes after "to")
     return _req("subject_exact", clip_words(clean(value, keep=_ANY_VAR), 80), m)
@@ -709,7 +715,8 @@ def _ask_question(m: re.Match[str]) -> list[Request] | None:
     return _req("opener_exact", question, m) if question else None
 
 
-_WANTS = re.compile(r"^they(?:'d|\s+would|\s+are|'re)?\s+(?:want|like|be\s+interested|interested|open|up\s+for|keen)\b.*"
+_WANTS = re.compile(r"^they(?:'d|\s+would|\s+are|'re)?\s+(?:want|like|be\s+interested|interested|be\s+open|open|up\s+for|"
+                    r"keen)\b.*"
                     r"\b(?:info|information|details|more|learn|demo|call|chat|meeting|hear|walkthrough|trial|pilot)\b", re.I)
 
 
@@ -800,12 +807,14 @@ _SOFT = (r"(?:softer|gentler|less\s+pushy|less\s+aggressive|less\s+salesy|lower[
        rf"\b{_SOFT}\s+{_ASK}\b(?P<soft>)",
        rf"\bsoft\s+{_ASK}\b(?P<soft2>)",
        rf"\b{_ASK}\b{_WITHIN}\b(?:{_SOFT}|too\s+(?:pushy|strong|aggressive|salesy|much|hard))\b(?P<soft3>)",
+       rf"\b{_ASK}\s+(?:feels|is|sounds|seems|reads|comes\s+across\s+as)\s+(?:a\s+bit\s+|a\s+little\s+|kind\s+of\s+|very\s+|"
+       rf"so\s+|pretty\s+)?(?:pushy|aggressive|salesy|demanding|needy|desperate)\b(?P<soft4>)",
        rf"\b(?:stronger|more\s+direct|firmer|harder|bolder)\s+{_ASK}\b(?P<plain>)")
 def _cta_style(m: re.Match[str]) -> list[Request]:
     groups = m.groupdict()
     if "plain" in groups:
         return _req("cta_style", "", m)
-    soft = any(name in groups for name in ("soft", "soft2", "soft3"))
+    soft = any(name in groups for name in ("soft", "soft2", "soft3", "soft4"))
     return _req("cta_style", "soft" if soft else "question", m)
 
 
@@ -1000,9 +1009,16 @@ _COMPLIMENT = re.compile(r"^(?:a\s+|an\s+|some\s+|one\s+)?(?:(?:genuine|sincere|
 
 @_rule(rf"{_GO}(?:mention|include|add|highlight|talk\s+about|bring\s+up|reference|cite|point\s+out|work\s+in|squeeze\s+in|"
        rf"throw\s+in|call\s+out|weave\s+in|note|say)\s+(?:that\s+)?{_V}",
+       # "use the Acme case study: they cut ramp time by 40%" (once "they cut …", and "use the Acme" not understood)
+       rf"{_GO}(?:use|add|include|cite|mention)\s+(?:the\s+|our\s+)?(?P<who>[\w&.'-]+(?:\s+[\w&.'-]+)?)\s+case\s+study\s*:"
+       rf"\s*{_QV}",
        rf"\b(?:case\s+study|proof(?:\s+point)?|social\s+proof)\s*:\s*{_QV}")
 def _mention(m: re.Match[str]) -> list[Request] | None:
     value = _value(m)
+    who = m.groupdict().get("who")
+    if who:  # a customer's case study: their result, said of them
+        value = re.sub(r"^they\b", who, value, flags=re.I) if re.match(r"^they\b", value, re.I) else \
+            value if who.lower() in value.lower() else f"{value} at {who}"
     low = value.lower()
     if re.match(r"^(?:a|an|the|one|some)?\s*(?:p\.?s\.?|postscript|question|link|call|demo|cta|signature|sign-?off|"
                 r"name|my name|my\s+(?:job\s+)?title|my\s+role|my\s+position|detail|details|context|"
@@ -1020,8 +1036,12 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
         return None  # "add urgency", "add emojis": how to write, not a fact to mention
     value = _AT_THE_END.sub("", value)
     low = value.lower()
-    if re.match(r"^(?:it|this|that|them)\b", low) or _PLACED.search(low):
+    that_clause = m.group(0)[: m.start("v") - m.start()].rstrip().lower().endswith(" that") if "v" in m.re.groupindex \
+        and m.group("v") else False
+    if (re.match(r"^(?:it|this|that|them)\b", low) and not (that_clause and low.startswith("it "))) or _PLACED.search(low):
         return None  # "say it in fewer words", "add their job title to the greeting": not a fact to state
+    if re.search(r"\s(?:to|in|into|on)\s+(?:it|that|this|them)$", low):
+        return None  # "add their company name to it": which "it" is not said here
     value = re.sub(r"^(?:our|the|that\s+we\s+have|a\s+(?:line|sentence|note|word|mention)\s+(?:about|on|of)|"
                    r"something\s+(?:about|on)|a\s+mention\s+of|a\s+reference\s+to|mention\s+of)\s+", "", value,
                    flags=re.I)
@@ -1097,7 +1117,9 @@ def _tone_inverted(m: re.Match[str]) -> list[Request] | None:
        r"\b(?P<casual>loosen\s+(?:it|this|the\s+tone)\s+up|like\s+a\s+(?:human|person|friend|real\s+person)\s+"
        r"(?:wrote|would\s+write|talking)|sound\s+(?:more\s+)?like\s+a\s+(?:human|person|peer|colleague|friend)(?:\s+(?:than|and\s+not|not)\s+an?\s+"
        r"(?:vendor|salesperson|sales\s+rep|seller|robot|bot|marketer))?|"
-       r"(?:less|not)\s+like\s+a\s+(?:vendor|salesperson|sales\s+rep|robot|bot))\b")
+       r"(?:less|not)\s+like\s+a\s+(?:vendor|salesperson|sales\s+rep|robot|bot)|"
+       r"(?:write|sound)\s+(?:it\s+)?(?:like|as\s+if)\s+(?:you'?re|you\s+are|i'?m|i\s+am|we'?re)\s+(?:talking|writing|speaking)"
+       r"\s+to\s+a\s+(?:friend|colleague|peer))\b")
 def _tone(m: re.Match[str]) -> list[Request] | None:
     kind = next((k for k in _TONE_WORDS if m.groupdict().get(k)), None)
     return _req("tone", kind, m) if kind else None

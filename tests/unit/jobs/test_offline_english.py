@@ -101,6 +101,7 @@ def test_an_offer_with_nothing_to_name_still_gets_a_subject_that_reads(allowed: 
     ("their recent funding round", "It is also worth mentioning their recent funding round."),
     ("free pilot", "It is also worth mentioning our free pilot."),
     ("we're SOC 2 compliant", "We're SOC 2 compliant."),  # once "I can share our we're SOC 2 compliant if it helps."
+    ("it starts at $49/month", "It starts at $49/month."),  # once "One result worth sharing: it starts at …"
 ])
 def test_a_mention_is_ours_only_when_it_names_no_owner(item: str, line: str) -> None:
     assert mention_sentence(item) == line

@@ -16,6 +16,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("less formal please", [("tone", "casual")]),
         ("can you loosen it up a bit", [("tone", "casual")]),
         ("it reads a bit robotic", [("tone", "casual")]),
+        ("write like you're talking to a friend", [("tone", "casual")]),  # once not understood
         ("More formal", [("tone", "formal")]),
         ("it's too casual", [("tone", "formal")]),
         ("make it sound more professional", [("tone", "formal")]),
@@ -163,6 +164,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("include the DHL case study", [("mention", "DHL case study")]),
         ("case study: Acme cut ramp time by 40%", [("mention", "Acme cut ramp time by 40%")]),
         ("highlight that we integrate with Salesforce", [("mention", "we integrate with Salesforce")]),
+        ("Can we mention that we're SOC 2 compliant?", [("mention", "we're SOC 2 compliant")]),  # once not understood
+        ("add that it starts at $49/month", [("mention", "it starts at $49/month")]),  # once declined as "say it …"
+        # once "they cut ramp time by 40%" as the fact, and "use the Acme" not understood
+        ("use the Acme case study: they cut ramp time by 40%", [("mention", "Acme cut ramp time by 40%")]),
+        ("change the subject to something about ramp time", [("subject_include", "ramp time")]),  # once its text
         ("add a P.S. about our free pilot", [("ps", "about:our free pilot")]),
         ("end with a P.S. mentioning the webinar", [("ps", "about:the webinar")]),
         ("P.S.: we're at SaaStr next week", [("ps", "we're at SaaStr next week")]),
@@ -193,6 +199,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("avoid the word free", [("replace", ("free", ""))]),
         ("don't use the word synergy and make it shorter", [("replace", ("synergy", "")), ("shorter", 1)]),
         ("avoid saying 'touch base'", [("replace", ("touch base", ""))]),
+        ("I don't like the word 'streamline'", [("replace", ("streamline", ""))]),
         ('don\'t say "touch base"', [("replace", ("touch base", ""))]),
         ("don't use the word 'synergy'", [("replace", ("synergy", ""))]),
         ("drop the phrase 'next week'", [("replace", ("next week", ""))]),
@@ -297,6 +304,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("make the CTA softer", [("cta_style", "soft")]),
         ("softer CTA please", [("cta_style", "soft")]),
         ("the CTA is too pushy", [("cta_style", "soft")]),  # the ask, not the tone
+        ("the CTA feels pushy", [("cta_style", "soft")]),  # once a warmer tone
+        ("ask if they'd be open to learning more", [("cta", "reply"), ("cta_style", "question")]),
         ("use a low-pressure ask", [("cta_style", "soft")]),
         ("stronger CTA", [("cta_style", "")]),
         ("end with a 15-minute call", [("cta", "15-minute call")]),  # a kind of ask, not a question
@@ -438,6 +447,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "add back the sign-off",
                                      "can you add their job title to the greeting",
                                      "add my title: Head of Growth",  # once the subject "Head of Growth"
+                                     "add their company name to it",  # which "it"? (once a fact to mention)
                                      "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
