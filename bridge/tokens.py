@@ -106,7 +106,7 @@ def verify(token: str, secret: str, *, leeway: int = 0, now: int | None = None) 
         header = json.loads(_unb64(header_b64))
         signature = _unb64(signature_b64)
         claims = json.loads(_unb64(payload_b64))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # a header nested 1,500 deep: a 500 once
         raise TokenError("malformed token") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise TokenError("unsupported token algorithm")

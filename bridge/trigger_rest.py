@@ -127,7 +127,7 @@ class TriggerBridge:
         raw = response.headers.get("x-trigger-jwt-claims")
         try:
             claims = json.loads(raw) if raw else {}
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise DispatchError(f"Trigger.dev sent unreadable x-trigger-jwt-claims: {exc}") from exc
         if not isinstance(claims, dict):
             raise DispatchError("Trigger.dev sent x-trigger-jwt-claims that is not an object")

@@ -41,7 +41,10 @@ def decode(token: str) -> Position:
         raise _invalid() from None
     if version != VERSION or created_at.tzinfo is None or not _ID.match(session_id):
         raise _invalid()
-    return created_at.astimezone(UTC), session_id
+    try:
+        return created_at.astimezone(UTC), session_id
+    except OverflowError:  # "0001-01-01T00:00:00+05:00": a valid stamp with no UTC time (a 500 once)
+        raise _invalid() from None
 
 
 def _invalid() -> BadRequest:

@@ -10,6 +10,7 @@ messages are scrubbed of anything that looks like a key.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ class AgentLLM:
         deps = _Deps(allowed=list(ctx.allowed_vars), reporter=reporter)
         run = None
         try:
-            async with self._turns.iter(turn_prompt(ctx), deps=deps, usage_limits=self._limits()) as run:
+            prompt = await _turn_prompt(ctx)
+            async with self._turns.iter(prompt, deps=deps, usage_limits=self._limits()) as run:
                 async for node in run:
                     if Agent.is_model_request_node(node):
                         await _stream_reply(node, run, reporter)
@@ -99,6 +101,20 @@ class AgentLLM:
         if isinstance(error, JobError) and usage is not None:
             error.usage = self._usage(usage)  # recorded on the run and the session by jobs.guard
         return error
+
+
+PROMPT_OFF_LOOP_CHARS = 16_000  # user text in the transcript above which the prompt is built on a thread
+
+
+async def _turn_prompt(ctx: TurnContext) -> str:
+    """The turn's prompt. Its standing requests are parsed from every user message of the transcript (each
+    once per process, then cached): ~5 µs a character, up to ~4 s for a transcript PATCHed full of long
+    messages. That much CPU on the event loop would stall every other turn sharing it (and their lease
+    renewals), so a transcript with that much user text is read on a thread."""
+    user_chars = sum(len(str(m.get("content", ""))) for m in ctx.transcript if m.get("role") == "user")
+    if user_chars <= PROMPT_OFF_LOOP_CHARS:
+        return turn_prompt(ctx)
+    return await asyncio.to_thread(turn_prompt, ctx)
 
 
 async def _stream_reply(node: Any, run: Any, reporter: Reporter) -> None:

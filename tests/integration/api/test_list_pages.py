@@ -96,6 +96,9 @@ BAD_CURSORS = {
     "not a session id": token("v1|2026-01-01T00:00:00.000000+00:00|x' OR 1=1"),
     "too many parts": token(f"v1|2026-01-01T00:00:00+00:00|{GOOD_ID}|x"),
     "too long": "A" * 201,
+    # a stamp with no time in UTC: the conversion overflowed (a 500 once)
+    "before year one in UTC": token(f"v1|0001-01-01T00:00:00+05:00|{GOOD_ID}"),
+    "after year 9999 in UTC": token(f"v1|9999-12-31T23:59:59-05:00|{GOOD_ID}"),
 }
 
 
@@ -106,11 +109,18 @@ async def test_a_cursor_the_service_did_not_issue_is_400(api: Api, cursor: str) 
     assert response.json()["code"] == "validation_error" and response.json()["field"] == "cursor"
 
 
-@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "", "१"])
+# "1" * 5000 and "0" * 4400 + "5": past the digits int() reads (a 500 once)
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "", "१", "1" * 5000, "0" * 4400 + "5"],
+                         ids=["0", "201", "-1", "abc", "1.5", "empty", "devanagari", "5000 digits", "4400 zeros then 5"])
 async def test_a_limit_outside_one_to_two_hundred_is_400(api: Api, limit: str) -> None:
     response = await api.client.get(BASE, params={"campaign_id": GOOD_ID, "limit": limit}, headers=api.headers)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "validation_error" and response.json()["field"] == "limit"
+
+
+async def test_a_limit_with_leading_zeros_is_still_its_number(api: Api) -> None:
+    response = await api.client.get(BASE, params={"campaign_id": GOOD_ID, "limit": "0" * 40 + "7"}, headers=api.headers)
+    assert response.status_code == 200, response.text
 
 
 def test_a_cursor_round_trips_the_position() -> None:

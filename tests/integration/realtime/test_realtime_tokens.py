@@ -7,6 +7,7 @@ token, on subscribe, stream, retrieve and cancel alike.
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -34,6 +35,8 @@ def forged(run_id: str) -> dict[str, str]:
         "not public": jwt.encode({k: v for k, v in claims.items() if k != "pub"}, SECRET, algorithm="HS256"),
         "HS512": jwt.encode(claims, SECRET, algorithm="HS512"),
         "empty": "",
+        # a header nested 1,500 deep: the JSON decoder's RecursionError was a 500, with no credential at all
+        "header nested deep": base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=") + ".e30.AAAA",
     }
 
 

@@ -61,6 +61,8 @@ def test_tampered_foreign_expired_and_unsigned_tokens_are_refused() -> None:
         "expired": mint(SECRET, sub="env_1", scopes=run_scopes("run_a"), ttl_seconds=60, now=int(time.time()) - 120),
         "alg none": none_alg,
         "garbage": "not.a.token",
+        "header nested deep": base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=") + ".e30.AAAA",  # a 500 once
+        "payload nested deep": header + "." + base64.urlsafe_b64encode(b"{\"a\":" * 1500).decode().rstrip("=") + "." + signature,
         "wrong audience": jwt.encode({**forged_claims, "aud": "https://evil"}, SECRET, algorithm="HS256"),
         "not public": jwt.encode({k: v for k, v in forged_claims.items() if k != "pub"}, SECRET, algorithm="HS256"),
     }

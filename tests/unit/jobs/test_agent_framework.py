@@ -129,3 +129,26 @@ async def test_output_that_never_matches_the_schema_is_rejected_too() -> None:
         await scripted_llm(lambda messages: {"draft_body": "no reply field"}).chat_turn(turn_context(),
                                                                                       RecordingReporter())
     assert "required structure" in caught.value.message
+
+
+@pytest.mark.parametrize(("user_chars", "off_loop"), [(1_000, False), (40_000, True)])
+async def test_a_prompt_with_much_user_text_is_built_off_the_event_loop(monkeypatch: pytest.MonkeyPatch,
+                                                                        user_chars: int, off_loop: bool) -> None:
+    """Its standing requests are parsed from every user message (~5 µs a character, seconds for a transcript
+    PATCHed full of long messages): on the event loop that once stalled every turn sharing it, and their lease
+    renewals, until the reaper failed them."""
+    import threading
+
+    from jobs.agent import framework
+
+    threads: list[int] = []
+    build = framework.turn_prompt
+
+    def recording(ctx: Any) -> str:
+        threads.append(threading.get_ident())
+        return build(ctx)
+
+    monkeypatch.setattr(framework, "turn_prompt", recording)
+    transcript = [{"role": "user", "content": "x " * (user_chars // 20)}, {"role": "assistant", "content": "ok"}] * 10
+    await scripted_llm(lambda messages: GOOD).chat_turn(turn_context(transcript=transcript), RecordingReporter())
+    assert len(threads) == 1 and (threads[0] != threading.get_ident()) == off_loop

@@ -3,6 +3,8 @@ how requests accumulate over a conversation into the standing requests the promp
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from jobs.agent.requests import Request, Standing, parse, standing
@@ -631,3 +633,47 @@ def test_a_second_paragraph_is_not_a_second_email() -> None:
     """"make the second …" once read as "make (this) the second email" when a follow-up was asked too."""
     parsed = parse("make the second paragraph shorter and write a follow-up")
     assert [(r.kind, r.value) for r in parsed.requests] == [("shorter", 1), ("follow_up", True)]
+
+
+class _Seen:
+    """A rule's pattern that records the text it is run over."""
+
+    def __init__(self, pattern: Any, texts: list[str]) -> None:
+        self._pattern, self._texts = pattern, texts
+
+    def finditer(self, text: str) -> Any:
+        self._texts.append(text)
+        return self._pattern.finditer(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pattern, name)
+
+
+def test_the_rules_never_see_a_run_of_whitespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several patterns cost the square of a whitespace run's length (a clause may start after a newline and
+    any whitespace; ``\\s+`` then ``\\s*``): a message of 8,000 characters, mostly newlines after trigger words,
+    once held the worker's event loop for 34 s, and the turns sharing it lost their leases. Runs are one space
+    or one newline before any rule looks."""
+    import dataclasses
+    import re
+
+    from jobs.agent import requests
+
+    texts: list[str] = []
+    monkeypatch.setattr(requests, "_RULES", [dataclasses.replace(rule, pattern=_Seen(rule.pattern, texts))
+                                             for rule in requests._RULES])
+    parse.cache_clear()
+    message = "mention remove open over back english and" + "\n" * 300 + " \t " * 100 + "make it shorter\n\n\n  please"
+    got = parse(message)
+    parse.cache_clear()
+    assert texts and max(len(run) for text in texts for run in re.findall(r"\s+", text)) == 1
+    assert [(r.kind, r.value) for r in got.requests] == [(r.kind, r.value) for r in parse(
+        "mention remove open over back english and\nmake it shorter\nplease").requests]
+
+
+def test_a_message_is_read_for_requests_up_to_what_a_turn_accepts() -> None:
+    from jobs.agent.requests import PARSE_CHARS
+
+    filler = "word " * (PARSE_CHARS // 5)
+    assert [r.kind for r in parse(f"Make it more casual. {filler}").requests] == ["tone"]
+    assert parse(f"{filler} Make it more casual.").requests == ()  # past the limit: only a PATCHed transcript has it
