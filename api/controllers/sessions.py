@@ -36,10 +36,11 @@ def _check_uuid(value: str | None, name: str, where: str) -> str:
 def _list_limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIST_LIMIT
-    # int() refuses more than 4,300 digits (a 500 once): a valid limit has at most three after its zeros
-    if not value.isascii() or not value.isdigit() or len(value.lstrip("0")) > 3 or not 1 <= int(value) <= MAX_LIST_LIMIT:
+    # int() refuses more than 4,300 digits, leading zeros included (a 500 once): read the number without them
+    digits = value.lstrip("0") or "0"
+    if not value.isascii() or not value.isdigit() or len(digits) > 3 or not 1 <= int(digits) <= MAX_LIST_LIMIT:
         raise BadRequest(f"Invalid value for `limit`: an integer from 1 to {MAX_LIST_LIMIT}", field="limit")
-    return int(value)
+    return int(digits)
 
 
 def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:

@@ -97,3 +97,13 @@ async def test_nul_is_refused_where_it_would_be_stored_and_ignored_where_the_con
                                     headers=api.headers)
     assert ignored.status_code == 202, ignored.text
     await api.wait_idle(session["id"])
+
+
+async def test_a_string_that_never_closes_after_many_brackets_is_400_at_once(api: Api) -> None:
+    """Its escaped quotes once made the depth check restart at every one of them (a 128 KB body held the
+    API's event loop for 36 s); it is malformed JSON, refused like any other."""
+    session = await api.create_session()
+    body = b"[" * (MAX_JSON_DEPTH + 1) + b'"' + b'\\"' * 50_000
+    response = await api.client.patch(f"{BASE}/{session['id']}", content=body,
+                                      headers={**api.headers, "content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["code"] == "validation_error", response.text

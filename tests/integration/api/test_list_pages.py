@@ -109,9 +109,9 @@ async def test_a_cursor_the_service_did_not_issue_is_400(api: Api, cursor: str) 
     assert response.json()["code"] == "validation_error" and response.json()["field"] == "cursor"
 
 
-# "1" * 5000 and "0" * 4400 + "5": past the digits int() reads (a 500 once)
-@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "", "१", "1" * 5000, "0" * 4400 + "5"],
-                         ids=["0", "201", "-1", "abc", "1.5", "empty", "devanagari", "5000 digits", "4400 zeros then 5"])
+# "1" * 5000: past the digits int() reads (a 500 once)
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "abc", "1.5", "", "१", "1" * 5000, "0" * 4400 + "201"],
+                         ids=["0", "201", "-1", "abc", "1.5", "empty", "devanagari", "5000 digits", "4400 zeros then 201"])
 async def test_a_limit_outside_one_to_two_hundred_is_400(api: Api, limit: str) -> None:
     response = await api.client.get(BASE, params={"campaign_id": GOOD_ID, "limit": limit}, headers=api.headers)
     assert response.status_code == 400, response.text
@@ -119,8 +119,11 @@ async def test_a_limit_outside_one_to_two_hundred_is_400(api: Api, limit: str) -
 
 
 async def test_a_limit_with_leading_zeros_is_still_its_number(api: Api) -> None:
-    response = await api.client.get(BASE, params={"campaign_id": GOOD_ID, "limit": "0" * 40 + "7"}, headers=api.headers)
-    assert response.status_code == 200, response.text
+    """Even past the 4,300 digits int() reads (a 500 once)."""
+    campaign = str(uuid.uuid4())
+    for _ in range(3):
+        await api.create_session(campaign_id=campaign)
+    assert len((await page(api, campaign, limit="0" * 4400 + "2"))["sessions"]) == 2
 
 
 def test_a_cursor_round_trips_the_position() -> None:
