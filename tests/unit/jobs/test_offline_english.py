@@ -326,3 +326,23 @@ def test_plain_words_swap_jargon_one_for_one_keeping_capitals_and_variables() ->
     text, swapped = plain_words("Leverage %data_leverage% in order to optimize spend. It streamlines the close.")
     assert text == "Use %data_leverage% to improve spend. It simplifies the close." and swapped == 4
     assert plain_words("We help teams close the books faster.") == ("We help teams close the books faster.", 0)
+
+
+def test_an_abbreviation_is_looked_for_at_a_stop_only_a_few_characters_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"A. A. A. …" never ends a sentence, and each stop once searched the whole growing chunk: a PATCHed draft
+    of 50,000 characters held the worker's event loop for 12 s on the next turn."""
+    from jobs.agent import english
+
+    looked: list[int] = []
+    real = english._ABBREVIATIONS
+
+    class Counting:
+        def search(self, text: str, pos: int = 0, endpos: int | None = None) -> Any:
+            looked.append((len(text) if endpos is None else endpos) - pos)
+            return real.search(text, pos, len(text) if endpos is None else endpos)
+
+    monkeypatch.setattr(english, "_ABBREVIATIONS", Counting())
+    body = "A. " * 2_000 + "Done. " + "Dr. Who met Mr. Smith. " * 10
+    got = english.split_sentences(body)
+    assert got[0] == body[:6_005].strip() and got[1:] == ["Dr. Who met Mr. Smith."] * 10
+    assert max(looked) <= 12 and len(looked) == 2_000 + 1 + 30
