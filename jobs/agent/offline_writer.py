@@ -12,6 +12,7 @@ word boundary before it is returned; on a retry the validator's feedback is acte
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -29,6 +30,7 @@ from jobs.agent.english import (
 )
 from jobs.agent.rules import MAX_SUBJECT_CHARS, SPAN_RE, VAR_RE
 
+MAX_SPANS = 30  # &&…&& spans written per example; a draft has a few (opener, proof, maybe a P.S.)
 _HOOK = re.compile(r"^One sentence on why (?P<theme>.+?) matters? to ", re.I)
 _PROBLEM = re.compile(r"^One sentence on a problem (?P<topic>.+?) solves? for ", re.I)
 _ANGLE = re.compile(r"^One new angle on (?P<theme>.+?) for ", re.I)
@@ -198,7 +200,18 @@ _FALLBACKS = {"first_name": "there", "full_name": "there", "company": "your comp
 def render(template: str, values: dict[str, str], skeleton: dict[str, Any] | None = None) -> str:
     """A draft template written out for one lead: spans, then variables (with fitting fallbacks)."""
     skeleton = skeleton or {}
-    text = SPAN_RE.sub(lambda m: _span(m.group(1), values, skeleton), template)
+    written: dict[str, str] = {}  # a span repeated is written once
+    seen = itertools.count(1)
+
+    def span(m: re.Match[str]) -> str:
+        if next(seen) > MAX_SPANS:
+            return ""  # past any real draft's spans (a PATCHed one may hold thousands, each a sentence): left out
+        instruction = m.group(1)
+        if instruction not in written:
+            written[instruction] = _span(instruction, values, skeleton)
+        return written[instruction]
+
+    text = SPAN_RE.sub(span, template).replace("&&", "")  # a marker left unpaired is not text for the lead
 
     def greeting(m: re.Match[str]) -> str:
         value = values.get(m.group("name")) or values.get("first_name")
@@ -218,17 +231,26 @@ def render(template: str, values: dict[str, str], skeleton: dict[str, Any] | Non
     return _tidy(text)
 
 
+_SPACES = re.compile(r"[ \t]{2,}")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+_REPEATED_PUNCT = re.compile(r"([,;:])\1+")
+_LEADING_PUNCT = re.compile(r"^\s*[,;:]\s*")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
 def _tidy(text: str) -> str:
     lines = []
     for line in text.split("\n"):
-        line = re.sub(r"[ \t]{2,}", " ", line)
-        line = re.sub(r"\s+([,.;:!?])", r"\1", line)
-        line = re.sub(r"([,;:])\1+", r"\1", line)
-        line = re.sub(r"^\s*[,;:]\s*", "", line)
+        if line and not line.isspace():
+            line = _SPACES.sub(" ", line)
+            line = _SPACE_BEFORE_PUNCT.sub(r"\1", line)
+            line = _REPEATED_PUNCT.sub(r"\1", line)
+            line = _LEADING_PUNCT.sub("", line)
         lines.append(line.strip())
     # A line that began with a variable left out ("%first_name%, quick question") starts with a capital.
-    return "\n".join(line[:1].upper() + line[1:] if line[:1].islower() and not line[1:2].isupper() else line
+    text = "\n".join(line[:1].upper() + line[1:] if line[:1].islower() and not line[1:2].isupper() else line
                      for line in lines)
+    return _BLANK_LINES.sub("\n\n", text)  # an email has one blank line between paragraphs, never a stack of them
 
 
 def fit_subject(subject: str) -> str:

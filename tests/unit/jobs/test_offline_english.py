@@ -346,3 +346,18 @@ def test_an_abbreviation_is_looked_for_at_a_stop_only_a_few_characters_back(monk
     got = english.split_sentences(body)
     assert got[0] == body[:6_005].strip() and got[1:] == ["Dr. Who met Mr. Smith."] * 10
     assert max(looked) <= 12 and len(looked) == 2_000 + 1 + 30
+
+
+@pytest.mark.parametrize("body", ["Hi %first_name%,\n\n" + "&&One customer result&& " * 5_000,
+                                  "&&" + "&" * 48_000, "Hi %first_name%,\n" + "\n" * 48_000 + "Thanks."],
+                         ids=["thousands of spans", "ampersands, one left unpaired", "a stack of blank lines"])
+def test_an_example_from_a_patched_draft_of_thousands_of_spans_or_blank_lines_stays_an_email(body: str) -> None:
+    """Each span became a sentence: 12,000 of them made a 900,000-character example, over the example cap, so
+    every attempt was rejected, three per lead, each ~150 ms on the worker's event loop (50 leads: 20 s)."""
+    from jobs.agent.offline_writer import MAX_SPANS
+
+    context = {"lead": {"first_name": "Sara", "company": "Acme", "position": "VP Sales"},
+               "skeleton": {"offer": "Rampwise, an onboarding platform"}, "draft_template": {"subject": "Hi", "body": body}}
+    example = write_example(context, [])
+    assert example_problems(ExampleOutput(**example)) == [], example["body"][:200]
+    assert "\n\n\n" not in example["body"] and example["body"].count(".") <= MAX_SPANS + 5
