@@ -13,6 +13,7 @@ earlier emails of the sequence. It exists so the service works without a key.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -91,9 +92,20 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, _args(messages, info))])
 
 
+OFF_LOOP_PROMPT_CHARS = 24_000  # a request this large is answered on a thread (see _stream)
+
+
 async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[dict[int, DeltaToolCall]]:
     name = info.output_tools[0].name
-    for i, piece in enumerate(pieces(_args(messages, info))):
+    # Answering reads the new message, the draft and the sequence, a few microseconds a character: a request
+    # with a PATCHed 50,000-character draft or a long message is answered on a thread, so the other turns
+    # sharing this event loop (and their lease renewals) are not held up; a usual one (~4-8 KB) costs less than
+    # the hop.
+    if len(_prompt(messages)) > OFF_LOOP_PROMPT_CHARS:
+        args = await asyncio.to_thread(_args, messages, info)
+    else:
+        args = _args(messages, info)
+    for i, piece in enumerate(pieces(args)):
         yield {0: DeltaToolCall(name=name if i == 0 else None, json_args=piece)}
 
 

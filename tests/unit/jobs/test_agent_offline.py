@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.events import RecordingReporter
 from core.payloads import SequenceContext
 from jobs.agent import AgentLLM
@@ -497,3 +499,26 @@ async def _first_example_line(chat: Conversation) -> str:
                          allowed_vars=allowed_variables(None, LEADS), sequence_context=None)
     example = await chat.llm.write_example(ctx, RecordingReporter())
     return example.body.split("\n\n")[1]
+
+
+async def test_a_request_with_a_long_draft_is_answered_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answering reads the draft and the message, a few microseconds a character: for a PATCHed 50,000-character
+    draft, tens of milliseconds that every other turn on the worker's event loop would wait."""
+    import threading
+
+    from jobs.agent import offline
+
+    threads: list[int] = []
+    answer = offline._args
+
+    def recording(messages: Any, info: Any) -> dict[str, Any]:
+        threads.append(threading.get_ident())
+        return answer(messages, info)
+
+    monkeypatch.setattr(offline, "_args", recording)
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(f"{BRIEF}. {DETAILS}")
+    assert threads[-1] == threading.get_ident()  # a usual request: answered in place
+    chat.draft = (chat.draft[0], "Hi %first_name%,\n\n" + "We help teams ramp faster. " * 1_800)
+    result = await chat.say("make it shorter")
+    assert threads[-1] != threading.get_ident() and result.draft_body is not None
