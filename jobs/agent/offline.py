@@ -27,7 +27,7 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 from pydantic_ai.settings import ModelSettings
 
 from jobs.agent.english import clean, clip, topic, with_article
-from jobs.agent.offline_draft import DEFAULT_CTA, Written, with_defaults, write
+from jobs.agent.offline_draft import DEFAULT_CTA, Written, subject_options, with_defaults, write
 from jobs.agent.offline_reply import CAPABILITIES, changes, earlier_summary, said, why_unchanged
 from jobs.agent.offline_writer import write_example
 from jobs.agent.prompts import new_message, read_context
@@ -241,6 +241,13 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     kept, new, unchanged, explained, step = [], [], [], [], before
     for request in parsed.requests:
         after = step.apply([request])
+        if request.kind == "subject_options":  # answered in the reply, so never "already in place"
+            new.append(said(request))
+            note = noted.pop((request.kind, _note_key(request.value)), None)
+            if note:
+                unchanged.append(note)
+                explained.append(note)
+            continue
         if after == step:
             # a variable this campaign does not allow is not "already in place": the note on such variables
             # says why; "it feels generic, personalize it more" is one request said twice, named once
@@ -308,6 +315,14 @@ def _unknown_variables(parsed: Parsed, allowed: set[str]) -> list[str]:
             f"campaign, so the draft does not use {'it' if len(unique) == 1 else 'them'} (allowed: {usable})"]
 
 
+def _options_note(options: list[str], subject: str) -> str:
+    if not options:
+        return f"the subject \u201c{subject}\u201d is the only one this brief gives; tell me what it should say"
+    listed = "; ".join(f"{i}. \u201c{option}\u201d" for i, option in enumerate(options, 1))
+    return (f"other subject lines to choose from: {listed}. The draft keeps \u201c{subject}\u201d; to use one, say "
+            "subject: followed by it in quotes")
+
+
 def _note_key(value: Any) -> str:
     return str(value[0]) if isinstance(value, tuple) else str(value)
 
@@ -361,6 +376,11 @@ def _answer_turn(context: dict[str, Any], message: str) -> dict[str, Any]:
     written = write(state, allowed, follow_up)
     if asked_follow_up and current is not None and any(r.kind == "follow_up" for r in parsed.requests):
         written.notes.append(("follow_up", "True", _ONE_EMAIL))
+    for request in parsed.requests:
+        if request.kind == "subject_options":
+            written.notes.append(("subject_options", str(request.value),
+                                  _options_note(subject_options(state, allowed, follow_up is not None, request.value),
+                                                written.subject)))
     if current is None:
         reply = _first_reply(state, written, said_follow_up, assumptions)
     else:

@@ -451,6 +451,22 @@ def _lowercase(subject: str) -> str:
     return "".join(out) + subject[i:].lower()
 
 
+def subject_options(state: Standing, allowed: list[str], follow_up: bool, count: int) -> list[str]:
+    """Up to ``count`` other subjects for this draft, each a way the subject can be asked for (a statement, a
+    question, the outcome first, short), so the one chosen can be asked for by its words."""
+    names = set(allowed) - set(state.no_vars)
+    base = replace(state, subject_exact=None, subject_style=None, subject_short=False)
+    current = _subject(state, names, follow_up, [])
+    out: list[str] = []
+    for variant in (base, replace(base, subject_style="question"), replace(base, subject_style="hook"),
+                    replace(base, subject_short=True), replace(base, subject_style="question", subject_short=True),
+                    replace(base, subject_style="hook", subject_short=True)):
+        subject = _subject(variant, names, follow_up, [])
+        if subject != current and subject not in out:
+            out.append(subject)
+    return out[:count]
+
+
 def _subject(state: Standing, allowed: set[str], follow_up: bool, notes: list[Note]) -> str:
     subject = _subject_text(state, allowed, follow_up, notes)
     return _lowercase(subject) if state.subject_lower else subject

@@ -154,6 +154,7 @@ def said(request: Request) -> str:
         "subject_exclude": lambda: "no variables in the subject" if v == "variables" else
                                    f"no {_var_words(v)} in the subject",
         "subject_exact": lambda: f"the subject \u201c{v}\u201d",
+        "subject_options": lambda: f"{v} subject lines to choose from",
         "variable": lambda: f"{_var_words(v)} in the email",
         "mention": lambda: f"mention {v}",
         "sentence": lambda: "your sentence",

@@ -67,6 +67,7 @@ KINDS = {
     "subject_include": "a %variable% or words",
     "subject_exclude": "a %variable%, or 'variables' for all of them",
     "subject_exact": "the subject",
+    "subject_options": "int: how many other subject lines to offer in the reply, 2-5 (the draft keeps its own)",
     "mention": "a proof point, case study or fact",
     "sentence": "a sentence to add",
     "ps": "P.S. text ('' for none); may start with 'about ' for a topic",
@@ -158,7 +159,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_subject_exact": ("subject", "title"), "_subject_statement": ("subject", "title"),
     "_subject_question": ("subject", "title"), "_subject_short": ("subject", "title"),
     "_subject_no_variables": ("subject", "title"), "_subject_exclude": ("subject", "title"),
-    "_subject_include": ("subject", "title"),
+    "_subject_include": ("subject", "title"), "_subject_options": ("subject", "title"),
     "_sign_off": ("sign", "clos", "valediction", "end", "finish", "wrap"),
     "_signature": ("sign", "name", "from"),
     "_ps": ("p.s", "ps", "postscript", "post-script"),
@@ -288,6 +289,29 @@ _CATCHY = (r"(?:catchier|catchy|compelling|interesting|intriguing|clickable|enga
            r"attention-grabbing|appealing|enticing|memorable|curiosity[- ](?:driven|inducing|provoking)|"
            r"more\s+curious|teasing|mysterious)")
 _WITHIN_ONE = r"(?:(?!\b(?:and|but|though|although|while|whereas)\b)[^.;,!?\n]){0,30}?"  # one clause, one thing
+
+
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a few": 3, "some": 3, "several": 4}
+_OPTIONS = r"(?:options|ideas|alternatives|variants|variations|versions|suggestions|choices)"
+_A_COUNT = r"(?P<n>[2-9]|\d{2,}|two|three|four|five|a\s+couple\s+of|a\s+few|some|several)"
+
+
+# "give me 3 subject line options", "suggest a few subject lines", "subject line ideas?" (once not understood): the
+# reply offers them, the draft keeps its subject
+@_rule(rf"\b(?:give|show|suggest|write|offer|send|list|provide|propose|brainstorm|generate|draft|come\s+up\s+with|"
+       rf"need|want|get)\s+(?:me\s+|us\s+)?(?:{_A_COUNT}\s+)?(?:more\s+|other\s+|alternative\s+|different\s+|"
+       rf"new\s+|possible\s+)?(?:{_SUBJECT}s?|subject-lines)(?:\s+{_OPTIONS}|\s+to\s+choose\s+from)?(?:\s+{_OPTIONS})?"
+       rf"(?=\s*(?:[,;.!?\n]|$|\s+(?:and|but|then|for|to)\b))",
+       rf"\b(?:{_A_COUNT}\s+)?(?:other\s+|alternative\s+|more\s+)?{_SUBJECT}\s+{_OPTIONS}\b",
+       rf"\b(?:{_A_COUNT}\s+)?(?:other\s+|more\s+)?{_OPTIONS}\s+for\s+the\s+{_SUBJECT}\b",
+       rf"\b(?:a/?b|split)[- ]test\s+(?:the\s+|a\s+few\s+|some\s+)?{_SUBJECT}s?\b")
+def _subject_options(m: re.Match[str]) -> list[Request] | None:
+    said = (m.groupdict().get("n") or "").lower()
+    count = int(said) if said.isdigit() else _COUNT_WORDS.get(" ".join(said.split()), 3)
+    words = m.group(0).lower()
+    if not said and not re.search(rf"\bs\b|lines\b|{_OPTIONS}|test", words):
+        return None  # "write a subject line": one subject, the rules below read it
+    return _req("subject_options", max(2, min(5, count)), m)
 
 
 # "make the subject more catchy", "the subject is boring", "make the subject pop" (once the subject "pop"),
@@ -1840,6 +1864,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "variable": lambda s, v: replace(s, no_vars=_var_back(s, v)),
     "subject_exclude": _subject(subject_exclude=_exclude, subject_include=_without_included),
     "subject_exact": lambda s, v: replace(s, subject_exact=v),
+    "subject_options": lambda s, v: s,  # answered in the reply; nothing stands
     "mention": _mention,
     "sentence": lambda s, v: replace(s, sentences=_push(s.sentences, v)),
     "ps": lambda s, v: replace(s, ps=v),

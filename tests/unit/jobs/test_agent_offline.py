@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -522,3 +523,19 @@ async def test_a_request_with_a_long_draft_is_answered_off_the_event_loop(monkey
     chat.draft = (chat.draft[0], "Hi %first_name%,\n\n" + "We help teams ramp faster. " * 1_800)
     result = await chat.say("make it shorter")
     assert threads[-1] != threading.get_ident() and result.draft_body is not None
+
+
+async def test_asked_for_subject_line_options_the_reply_offers_them_and_one_can_be_used() -> None:
+    """"give me 3 subject line options" was answered "I did not understand"."""
+    chat = Conversation(available=["first_name", "company"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    offered = await chat.say("give me 3 subject line options")
+    assert offered.draft_subject == first.draft_subject and offered.draft_body == first.draft_body
+    options = re.findall(r"\d\. \u201c([^\u201d]+)\u201d", offered.reply)
+    assert len(options) == 3 and first.draft_subject not in options and len(set(options)) == 3
+    assert "Already in place" not in offered.reply and "did not understand" not in offered.reply
+    used = await chat.say(f'subject: "{options[1]}"')
+    assert used.draft_subject == options[1]
+    again = await chat.say("give me 3 subject line options")  # offered again, around the new subject
+    assert options[1] not in re.findall(r"\d\. \u201c([^\u201d]+)\u201d", again.reply)

@@ -148,6 +148,11 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
     ],
     "a catchier subject": [  # once not understood; "make the subject pop" was the subject "pop"
         ("make the subject more catchy", [("subject_style", "hook")]),
+        # other subject lines, offered in the reply (once not understood)
+        ("give me 3 subject line options", [("subject_options", 3)]),
+        ("suggest a few subject lines", [("subject_options", 3)]),
+        ("show me 5 other subject lines and make it shorter", [("subject_options", 5), ("shorter", 1)]),
+        ("I want to A/B test the subject line", [("subject_options", 3)]),
         # once the subject "curiosity-driven", word for word
         ("make the subject line curiosity-driven", [("subject_style", "hook")]),
         ("catchier subject please", [("subject_style", "hook")]),
