@@ -198,7 +198,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_mention": ("mention", "include", "add", "highlight", "talk", "bring", "reference", "cite", "point", "work in",
                  "squeeze", "throw", "call out", "weave", "note", "say", "case stud", "proof"),
     "_start_over": ("over", "scratch", "fresh", "again", "reset", "forget", "clean slate"),
-    "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",),
+    "_tone_inverted": _TONE_STEMS, "_tone": _TONE_STEMS, "_tone_reset": ("tone",), "_founder": ("founder", "ceo"),
     "_no_limit": ("limit", "cap", "count"), "_max_words": ("word",),
     "_much_shorter": ("short", "concise", "tight", "brief", "half", "long"),
     "_shorter": ("short", "long", "concise", "brief", "tight", "trim", "cut", "wordy", "condense", "fewer", "snapp",
@@ -1149,6 +1149,16 @@ def _tone_inverted(m: re.Match[str]) -> list[Request] | None:
 def _tone(m: re.Match[str]) -> list[Request] | None:
     kind = next((k for k in _TONE_WORDS if m.groupdict().get(k)), None)
     return _req("tone", kind, m) if kind else None
+
+
+# "make it sound like it's from a founder" (once not understood): a founder writes plainly and to the point
+@_rule(r"\b(?:sound|sounds|read|reads|write\s+it|make\s+it\s+sound|make\s+it\s+read)\s+(?:more\s+)?(?:like\s+(?:it'?s\s+|it\s+is\s+|it\s+was\s+|"
+       r"it\s+came\s+)?|as\s+if\s+it'?s\s+)?(?:from|by|as|written\s+by)\s+(?:a|the|our|my)\s+(?:co-?)?(?:founder|ceo)\b",
+       r"\b(?:founder|ceo)(?:'s)?\s+(?:voice|tone|style)\b",
+       r"\b(?:like|as)\s+(?:a|the)\s+(?:co-?)?founder\s+(?:would\s+write|wrote|writing|talking)\b")
+def _founder(m: re.Match[str]) -> list[Request]:
+    out = _req("tone", "casual", m)
+    return out + [Request("tone", "direct", out[0].said)]
 
 
 @_rule(r"\b(?:neutral|normal|default|standard|original|usual)\s+tone\b|\breset\s+the\s+tone\b|\bback\s+to\s+the\s+"

@@ -19,6 +19,8 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("can you loosen it up a bit", [("tone", "casual")]),
         ("it reads a bit robotic", [("tone", "casual")]),
         ("write like you're talking to a friend", [("tone", "casual")]),  # once not understood
+        ("make it sound like it's from a founder", [("tone", "casual"), ("tone", "direct")]),  # once not understood
+        ("founder voice please", [("tone", "casual"), ("tone", "direct")]),
         ("More formal", [("tone", "formal")]),
         ("it's too casual", [("tone", "formal")]),
         ("make it sound more professional", [("tone", "formal")]),
@@ -455,6 +457,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "can you add their job title to the greeting",
                                      "add my title: Head of Growth",  # once the subject "Head of Growth"
                                      "add their company name to it",  # which "it"? (once a fact to mention)
+                                     "our founder built Rampwise",  # a fact about the sender, not a voice
                                      "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
