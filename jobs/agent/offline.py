@@ -248,6 +248,10 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
                 unchanged.append(note)
                 explained.append(note)
             continue
+        if request.kind == "angle" and after == step:  # an opener of the user's own: said why, not "in place"
+            new.append(said(request))
+            unchanged.append(why_unchanged(request, written.body))
+            continue
         if after == step:
             # a variable this campaign does not allow is not "already in place": the note on such variables
             # says why; "it feels generic, personalize it more" is one request said twice, named once

@@ -144,6 +144,7 @@ def said(request: Request) -> str:
         "opener": lambda: f"an opener about {v}" if v else "the default opener",
         "opener_question": lambda: "a question as the opener",
         "opener_exact": lambda: "your opening line",
+        "angle": lambda: "a different angle for the opener",
         "opener_plain": lambda: "a plainer opener (why you write, no compliment)" if v else
                                 "an opener that may compliment something specific and true",
         "subject_style": lambda: "a catchier subject, leading with the outcome" if v == "hook" else
@@ -188,6 +189,9 @@ def why_unchanged(request: Request, body: str) -> str:
                 "sentence)")
     if k == "shorter":
         return "it is already as short as it gets without dropping what you asked for; tell me what to leave out"
+    if k == "angle":
+        return ("the opener is one you wrote or left out, so there is no angle of mine to change; give another "
+                "first line, or say which to open with (a question, a detail about the lead, or why you are writing)")
     return f"it already fits what you asked ({said(request)}), and later drafts will keep to it"
 
 

@@ -58,6 +58,7 @@ KINDS = {
     "opener": "topic, '' for the default opener",
     "opener_question": "bool",
     "opener_exact": "a sentence",
+    "angle": "True: the next way to open (a question, a detail about the lead, plainly why we write, then back)",
     "opener_plain": "bool: the generated opener said plainly (why you write, a fact one can check; no compliment, no "
                     "guess at the reader's priorities)",
     "variable": "a %variable% the email uses again (after it was left out)",
@@ -168,6 +169,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "_language": tuple(language.lower() for language in _LANGUAGES),
     "_opener": ("open", "start", "begin", "lead", "kick", "hook", "first", "intro"),
     "_ask_question": ("ask",),
+    "_angle": ("angle", "approach", "take on"),
     "_opener_plain": ("fake", "forced", "phony", "phoney", "insincere", "chees", "cring", "contrived", "flatter",
                       "complim", "genuine", "authentic", "sincere", "believ", "natural", "honest", "pretend",
                       "familiar", "over the top", "creep", "presum", "fawn", "suck", "disingenuous", "made up",
@@ -786,6 +788,16 @@ _REAL = r"(?:genuine|authentic|sincere|believable|natural|honest|real|plain|down
        r"(?:have|'ve)\s+met))\b")
 def _opener_plain(m: re.Match[str]) -> list[Request]:
     return _req("opener_plain", True, m)
+
+
+# "try a different angle" (once not understood): the next way to open, in turn (see _next_angle)
+@_rule(r"(?<!\bwe\s)(?<!\bi\s)(?<!\bthey\s)\b(?:try|take|use|give\s+(?:me|it)|need|want|go\s+(?:with|for)|from|with)\s+"
+       r"(?:a\s+|an\s+|some\s+)?(?:different|other|another|new|fresh)\s+(?:angle|approach|take(?:\s+on\s+it)?)\b"
+       r"(?!\s+(?:to|that|which|of|on)\b)",
+       r"\b(?:a\s+|an\s+)?(?:different|another|fresh)\s+(?:angle|approach)(?:\s+please)?(?=\s*(?:[,;.!?\n]|$))",
+       r"\bchange\s+the\s+(?:angle|approach)\b")
+def _angle(m: re.Match[str]) -> list[Request]:
+    return _req("angle", True, m)
 
 
 # --- quoted sentences
@@ -1850,6 +1862,21 @@ def _without_included(s: Standing, value: str) -> tuple[str, ...]:
     return tuple(x for x in s.subject_include if x != value)
 
 
+def _next_angle(s: Standing) -> Standing:
+    """The opener's next angle, read from the current one: the problem the offer solves (the default), then a
+    question about it, then a specific, recent detail about the lead, then plainly why we write, then back.
+    An opener the user wrote or removed is left to them; a topic they named stays the topic."""
+    if s.opener_exact or s.no_opener:
+        return s
+    if s.opener_question:
+        return replace(s, opener_question=False, personal=True, opener_plain=False)
+    if s.personal and not s.opener_plain:
+        return replace(s, personal=False, opener_plain=True)
+    if s.opener_plain:
+        return replace(s, opener_plain=False, personal=False)
+    return replace(s, opener_question=True)
+
+
 _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "start_over": lambda s, v: Standing(audience=s.audience, offer=s.offer, focus=s.focus, cta=s.cta, link=s.link),
     "tone": _tone,
@@ -1867,6 +1894,7 @@ _APPLY: dict[str, Callable[[Standing, Any], Standing]] = {
     "opener_question": lambda s, v: replace(s, opener_question=bool(v), opener_exact=None, no_opener=False),
     "opener_exact": lambda s, v: replace(s, opener_exact=v, opener=None, opener_question=False, no_opener=False),
     "opener_plain": lambda s, v: replace(s, opener_plain=bool(v)),
+    "angle": lambda s, v: _next_angle(s),
     "subject_style": _subject(subject_style=lambda s, v: v),
     "subject_short": _subject(subject_short=True),
     "subject_lower": lambda s, v: replace(s, subject_lower=bool(v)),

@@ -539,3 +539,21 @@ async def test_asked_for_subject_line_options_the_reply_offers_them_and_one_can_
     assert used.draft_subject == options[1]
     again = await chat.say("give me 3 subject line options")  # offered again, around the new subject
     assert options[1] not in re.findall(r"\d\. \u201c([^\u201d]+)\u201d", again.reply)
+
+
+async def test_a_different_angle_opens_the_next_way_in_turn_and_comes_back() -> None:
+    """"try a different angle" was answered "I did not understand"."""
+    chat = Conversation(available=["first_name", "company", "position"])
+    await chat.say(BRIEF)
+    first = await chat.say(DETAILS)
+    openers = []
+    for _ in range(4):
+        result = await chat.say("try a different angle")
+        assert "You asked for: a different angle for the opener." in result.reply and "opener plan" in result.reply
+        openers.append(result.draft_body.split("\n\n")[1])
+    assert openers[0].endswith("?") and "&&" not in openers[0]  # a question
+    assert "specific, recent detail" in openers[1] and "One plain sentence" in openers[2]
+    assert openers[3] == first.draft_body.split("\n\n")[1]  # and back to the first
+    own = await chat.say("first line: 'Saw your post on ramp time.'")
+    kept = await chat.say("try a different angle")  # an opener the user wrote is theirs
+    assert kept.draft_body == own.draft_body and "no angle of mine to change" in kept.reply

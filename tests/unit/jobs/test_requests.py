@@ -364,6 +364,10 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("no flattery", [("opener_plain", True)]),
         ("stop pretending we know them", [("opener_plain", True)]),
         ("the hook feels way too forced, and make it shorter", [("opener_plain", True), ("shorter", 1)]),
+        # the next way to open, in turn (once not understood)
+        ("try a different angle", [("angle", True)]),
+        ("can we try another approach?", [("angle", True)]),
+        ("take a fresh angle for the opener and make it shorter", [("angle", True), ("shorter", 1)]),
         # a compliment is a line about something real of theirs (once "It is also worth mentioning a compliment …")
         ("add a compliment about their company", [("personal", True), ("opener_plain", False)]),
         ("add some praise for their launch", [("personal", True), ("opener_plain", False)]),
@@ -458,6 +462,7 @@ def test_every_kind_has_at_least_three_phrasings() -> None:
                                      "add my title: Head of Growth",  # once the subject "Head of Growth"
                                      "add their company name to it",  # which "it"? (once a fact to mention)
                                      "our founder built Rampwise",  # a fact about the sender, not a voice
+                                     "we take a different approach to onboarding",  # a fact, not "a different angle"
                                      "we don't offer a free trial"])  # a fact, not the ask (was the CTA "free trial")  # once "It is also worth …"  # once a proof point "back the sign-off"
 def test_what_is_not_understood_yields_no_request(message: str) -> None:
     assert parse(message).requests == ()
