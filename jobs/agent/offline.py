@@ -241,18 +241,7 @@ def _feedback_reply(before: Standing, state: Standing, parsed: Parsed, diff: lis
     kept, new, unchanged, explained, step = [], [], [], [], before
     for request in parsed.requests:
         after = step.apply([request])
-        if request.kind == "subject_options":  # answered in the reply, so never "already in place"
-            new.append(said(request))
-            note = noted.pop((request.kind, _note_key(request.value)), None)
-            if note:
-                unchanged.append(note)
-                explained.append(note)
-            continue
-        if request.kind == "angle" and after == step:  # an opener of the user's own: said why, not "in place"
-            new.append(said(request))
-            unchanged.append(why_unchanged(request, written.body))
-            continue
-        if after == step:
+        if after == step and request.kind not in _NEVER_IN_PLACE:
             # a variable this campaign does not allow is not "already in place": the note on such variables
             # says why; "it feels generic, personalize it more" is one request said twice, named once
             refused = request.kind == "variable" and request.value.strip("%") not in allowed
@@ -317,6 +306,11 @@ def _unknown_variables(parsed: Parsed, allowed: set[str]) -> list[str]:
     usable = ", ".join(f"%{n}%" for n in sorted(allowed)) or "none"
     return [f"{words} {'is not an allowed variable' if len(unique) == 1 else 'are not allowed variables'} in this "
             f"campaign, so the draft does not use {'it' if len(unique) == 1 else 'them'} (allowed: {usable})"]
+
+
+# Requests answered whatever stands, so never "already in place": subject options are listed in the reply; a
+# different angle on an opener of the user's own says why it is left.
+_NEVER_IN_PLACE = frozenset({"subject_options", "angle"})
 
 
 def _options_note(options: list[str], subject: str) -> str:

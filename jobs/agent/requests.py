@@ -176,8 +176,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
                       "real", "plain", "awkward", "try-hard", "trying too hard"),
     "_in_opener": ("open", "first", "intro", "hook", "lead"),
     "_variable_back": ("again", "back"),
-    "_sentence": ('"', "'"),
-    "_labelled_sentence": (":",),
+    "_sentence": ('"', "'", ":"),
     "_keep_as_is": ("keep", "leave", "change", "touch"),
     "_cta_exact": ("end", "close", "finish", "cta", "call to action", "call-to-action", "closing line", "last line"),
     "_cta_rule": ("cta", "call", "ask", "invite", "get", "push", "nudge", "send", "offer", "suggest", "propose", "go for",
@@ -311,7 +310,7 @@ def _subject_options(m: re.Match[str]) -> list[Request] | None:
     said = (m.groupdict().get("n") or "").lower()
     count = int(said) if said.isdigit() else _COUNT_WORDS.get(" ".join(said.split()), 3)
     words = m.group(0).lower()
-    if not said and not re.search(rf"\bs\b|lines\b|{_OPTIONS}|test", words):
+    if not said and not re.search(rf"subjects\b|lines\b|{_OPTIONS}|test", words):
         return None  # "write a subject line": one subject, the rules below read it
     return _req("subject_options", max(2, min(5, count)), m)
 
@@ -800,26 +799,18 @@ def _angle(m: re.Match[str]) -> list[Request]:
     return _req("angle", True, m)
 
 
-# --- quoted sentences
+# --- quoted sentences, and "add a deadline: offer ends Friday", "add a line: setup takes one afternoon" (the words
+# after the colon are the sentence: once "It is also worth mentioning a deadline: offer ends Friday.")
 @_rule(rf"\b(?:add|include|insert|append|put\s+in|work\s+in|use|say|write|throw\s+in)\s+(?:the\s+|this\s+|a\s+|one\s+)?"
-       rf"(?:(?:sentence|line|bit|phrase)\s*:?\s*)?{_Q}")
+       rf"(?:(?:sentence|line|bit|phrase)\s*:?\s*)?{_Q}",
+       rf"{_GO}(?:add|include|insert|append|put\s+in|work\s+in|mention|say)\s+(?:the\s+|this\s+|a\s+|an\s+|one\s+|our\s+)?"
+       r"(?:(?:real\s+|hard\s+)?deadline|sentence|line|note|fact|detail|point|reminder)\s*:\s*"
+       r"(?P<v>[^\s.;!?\n](?:[^;!?\n]|\.(?=\S)){1,240}?)(?=\s*(?:[;!?\n]|\.(?:\s|$)|$))")
 def _sentence(m: re.Match[str]) -> list[Request] | None:
     value = clean(_value(m), keep=_ANY_VAR)
     if len(value.split()) < 2:
         return None
-    return _req("sentence", clip_words(value, 240), m)
-
-
-# "add a deadline: offer ends Friday", "add a line: setup takes one afternoon": the words after the colon are the
-# sentence (once "It is also worth mentioning a deadline: offer ends Friday.")
-@_rule(rf"{_GO}(?:add|include|insert|append|put\s+in|work\s+in|mention|say)\s+(?:the\s+|this\s+|a\s+|an\s+|one\s+|our\s+)?"
-       r"(?:(?:real\s+|hard\s+)?deadline|sentence|line|note|fact|detail|point|reminder)\s*:\s*"
-       r"(?P<v>[^\s.;!?\n](?:[^;!?\n]|\.(?=\S)){1,240}?)(?=\s*(?:[;!?\n]|\.(?:\s|$)|$))")
-def _labelled_sentence(m: re.Match[str]) -> list[Request] | None:
-    value = clean(_value(m), keep=_ANY_VAR)
-    if len(value.split()) < 2:
-        return None
-    return _req("sentence", cap(clip_words(value, 240)), m)
+    return _req("sentence", clip_words(value, 240) if _quoted(m) else cap(clip_words(value, 240)), m)
 
 
 # "but keep the subject", "don't change the subject", "keep everything else": what is not asked to change stays as
@@ -1074,8 +1065,8 @@ def _mention(m: re.Match[str]) -> list[Request] | None:
         return None  # "add urgency", "add emojis": how to write, not a fact to mention
     value = _AT_THE_END.sub("", value)
     low = value.lower()
-    that_clause = m.group(0)[: m.start("v") - m.start()].rstrip().lower().endswith(" that") if "v" in m.re.groupindex \
-        and m.group("v") else False
+    v = m.start("v") if m.groupdict().get("v") else -1  # "add that it starts at $49": a clause, "it" the product
+    that_clause = v > 0 and re.search(r"\bthat\s*$", m.string[max(0, v - 8):v], re.I) is not None
     if (re.match(r"^(?:it|this|that|them)\b", low) and not (that_clause and low.startswith("it "))) or _PLACED.search(low):
         return None  # "say it in fewer words", "add their job title to the greeting": not a fact to state
     if re.search(r"\s(?:to|in|into|on)\s+(?:it|that|this|them)$", low):

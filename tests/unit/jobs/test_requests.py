@@ -155,6 +155,7 @@ PHRASINGS: dict[str, list[tuple[str, list[tuple[str, object]]]]] = {
         ("suggest a few subject lines", [("subject_options", 3)]),
         ("show me 5 other subject lines and make it shorter", [("subject_options", 5), ("shorter", 1)]),
         ("I want to A/B test the subject line", [("subject_options", 3)]),
+        ("give me other subjects", [("subject_options", 3)]),  # the plural was missed
         # once the subject "curiosity-driven", word for word
         ("make the subject line curiosity-driven", [("subject_style", "hook")]),
         ("catchier subject please", [("subject_style", "hook")]),
